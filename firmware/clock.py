@@ -1,0 +1,26 @@
+"""Millisecond ticks on every runtime.
+
+MicroPython has wrapping ``time.ticks_ms``; CPython (unit tests) gets a
+monotonic stand-in. Logic modules never call this: they take ``now_ms``
+arguments so tests step a fake clock instead of sleeping.
+"""
+import time
+
+try:
+    ticks_ms = time.ticks_ms  # type: ignore[attr-defined]
+    ticks_diff = time.ticks_diff  # type: ignore[attr-defined]
+except AttributeError:  # CPython
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+# Bare-metal ports count from 2000, the unix port and CPython from 1970.
+_EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+def epoch_s():
+    """Wall-clock UTC seconds since 1970 (valid once NTP has set the clock)."""
+    return int(time.time()) + _EPOCH_OFFSET

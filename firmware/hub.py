@@ -1,0 +1,48 @@
+"""The hub: the latest reading and the gateway's shared state, in one place.
+
+The P1 reader publishes each valid telegram here; services (Modbus, MQTT, web,
+raw stream) read ``hub.reading`` or wait for the next one. A reading is swapped
+in whole, so a consumer sees one telegram or the next, never a mix.
+"""
+import asyncio
+
+from clock import ticks_diff, ticks_ms
+
+
+class Hub:
+    def __init__(self, config, identity, clock=ticks_ms):
+        self.config = config          # dict, Xemex-shaped (see config.py)
+        self.identity = identity      # dict: serial, ssid, wpa_key, api_password
+        self.clock = clock            # () -> ms ticks; injected for tests
+        self.reading = None           # latest canonical reading (reading.py), or None
+        self.raw = b""                # its raw telegram bytes
+        self.seq = 0                  # count of valid telegrams published
+        self.last_ms = None           # clock() when the last valid telegram arrived
+        self.interval_ms = None       # measured telegram interval (1 s DSMR 5, 10 s older)
+        self.counters = None          # the framer's counters object, set by the reader
+        self.status = {}              # per-service status dicts: "net", "mqtt", "modbus", ...
+        self._event = asyncio.Event()
+
+    def publish(self, reading, raw):
+        """Make ``reading`` (with its raw bytes) the current one and wake waiters."""
+        now = self.clock()
+        if self.last_ms is not None:
+            self.interval_ms = ticks_diff(now, self.last_ms)
+        self.reading = reading
+        self.raw = raw
+        self.last_ms = now
+        self.seq += 1
+        self._event.set()
+        self._event.clear()
+
+    async def next_reading(self, seq):
+        """Wait until a telegram newer than ``seq`` is published; return hub.seq."""
+        while self.seq == seq:
+            await self._event.wait()
+        return self.seq
+
+    def age_ms(self):
+        """Milliseconds since the last valid telegram, or None if there was none."""
+        if self.last_ms is None:
+            return None
+        return ticks_diff(self.clock(), self.last_ms)

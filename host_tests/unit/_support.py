@@ -1,0 +1,24 @@
+"""Helpers shared by the dual-runtime unit tests (CPython and MicroPython)."""
+import os
+
+_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+TELEGRAMS = _HERE + "/../telegrams"
+
+
+def telegram(name):
+    """Raw bytes of a reference telegram in host_tests/telegrams/."""
+    with open(TELEGRAMS + "/" + name, "rb") as f:
+        return f.read()
+
+
+def telegram_names():
+    return sorted(n for n in os.listdir(TELEGRAMS) if n.endswith(".p1"))
+
+
+def raises(exc, fn, *args):
+    """True if fn(*args) raises exc (no pytest.raises under MicroPython)."""
+    try:
+        fn(*args)
+    except exc:
+        return True
+    return False
