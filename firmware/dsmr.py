@@ -1,0 +1,315 @@
+"""Parse one P1 telegram (DSMR 2.2 to 5, e-MUCS, Smarty plaintext) into a reading.
+
+One pass over the bytes, no regular expressions, no substrings: each line's
+OBIS id is folded into a small int (A, C, D, E; B is the M-Bus channel) and
+each number is read digit by digit, so a telegram costs the reading dict, one
+float per value and a few strings. Lines we don't know are skipped.
+"""
+from micropython import const
+
+from p1time import dsmr_timestamp
+from reading import new_reading
+
+_LF = const(0x0A)
+_LPAREN = const(0x28)
+_RPAREN = const(0x29)
+_STAR = const(0x2A)
+
+
+def _k(a, c, d, e):
+    return ((a * 256 + c) * 256 + d) * 256 + e
+
+
+# OBIS ids with A (0/1), C, D, E packed; values are computed once at import.
+_VERSION = _k(1, 0, 2, 8)
+_VERSION_BE = _k(0, 96, 1, 4)
+_TIMESTAMP = _k(0, 1, 0, 0)
+_METER_ID = _k(0, 96, 1, 1)
+_METER_ID_ALT = _k(0, 96, 1, 0)     # Irish/Hungarian meters
+_METER_ID_ESY = _k(0, 96, 1, 255)   # EasyMeter
+_TARIFF = _k(0, 96, 14, 0)
+_FAILURES = _k(0, 96, 7, 21)
+_LONG_FAILURES = _k(0, 96, 7, 9)
+_TEXT = _k(0, 96, 13, 0)
+_MBUS_TYPE = _k(0, 24, 1, 0)
+_MBUS_READING = _k(0, 24, 2, 1)
+_MBUS_READING_BE = _k(0, 24, 2, 3)
+_MBUS_READING_OLD = _k(0, 24, 3, 0)  # DSMR 2.2/3: value on the next line
+_PEAK_BE = _k(1, 1, 6, 0)
+
+# Simple numeric lines: OBIS -> (field, unit shift). The shift turns the
+# telegram's unit into the field's: W fields take kW x1000 (the "k" prefix
+# adds 3), kWh fields take Wh /1000 (shift -3 plus the prefix).
+_NUMERIC = {
+    _k(1, 1, 8, 0): ("energy_import_kwh", -3),
+    _k(1, 1, 8, 1): ("energy_import_t1_kwh", -3),
+    _k(1, 1, 8, 2): ("energy_import_t2_kwh", -3),
+    _k(1, 2, 8, 0): ("energy_export_kwh", -3),
+    _k(1, 2, 8, 1): ("energy_export_t1_kwh", -3),
+    _k(1, 2, 8, 2): ("energy_export_t2_kwh", -3),
+    _k(1, 1, 7, 0): ("power_import_w", 0),
+    _k(1, 2, 7, 0): ("power_export_w", 0),
+    _k(1, 21, 7, 0): ("power_l1_w", 0),
+    _k(1, 41, 7, 0): ("power_l2_w", 0),
+    _k(1, 61, 7, 0): ("power_l3_w", 0),
+    _k(1, 22, 7, 0): ("_export_l1", 0),
+    _k(1, 42, 7, 0): ("_export_l2", 0),
+    _k(1, 62, 7, 0): ("_export_l3", 0),
+    _k(1, 32, 7, 0): ("voltage_l1_v", 0),
+    _k(1, 52, 7, 0): ("voltage_l2_v", 0),
+    _k(1, 72, 7, 0): ("voltage_l3_v", 0),
+    _k(1, 31, 7, 0): ("current_l1_a", 0),
+    _k(1, 51, 7, 0): ("current_l2_a", 0),
+    _k(1, 71, 7, 0): ("current_l3_a", 0),
+    _k(1, 14, 7, 0): ("frequency_hz", 0),
+    _k(1, 1, 4, 0): ("average_power_15m_w", 0),
+}
+
+# Integer counters: OBIS -> field.
+_COUNTS = {
+    _FAILURES: "power_failures",
+    _LONG_FAILURES: "long_power_failures",
+    _k(1, 32, 32, 0): "voltage_sags_l1",
+    _k(1, 52, 32, 0): "voltage_sags_l2",
+    _k(1, 72, 32, 0): "voltage_sags_l3",
+    _k(1, 32, 36, 0): "voltage_swells_l1",
+    _k(1, 52, 36, 0): "voltage_swells_l2",
+    _k(1, 72, 36, 0): "voltage_swells_l3",
+    _TARIFF: "tariff",
+    _VERSION: "protocol_version",
+    _VERSION_BE: "protocol_version",
+}
+
+# M-Bus device types (0-n:24.1.0) -> the reading's value/timestamp fields.
+_MBUS_GAS = const(3)
+_MBUS_HEAT = const(4)
+_MBUS_WATER = const(7)
+
+_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
+
+
+def _obis(buf, i, end):
+    """Fold "A-B:C.D.E" (optionally "*F") at buf[i:end] into (key, B); key -1 if not OBIS."""
+    part = 0
+    v = 0
+    a = b = c = d = 0
+    for j in range(i, end):
+        ch = buf[j]
+        if 0x30 <= ch <= 0x39:
+            v = v * 10 + ch - 0x30
+            if v > 255:
+                return -1, 0
+            continue
+        if part == 0 and ch == 0x2D:    # "-"
+            a = v
+        elif part == 1 and ch == 0x3A:  # ":"
+            b = v
+        elif part == 2 and ch == 0x2E:  # "."
+            c = v
+        elif part == 3 and ch == 0x2E:
+            d = v
+        elif part == 4 and ch == _STAR:
+            break                       # EasyMeter "*255" suffix
+        else:
+            return -1, 0
+        part += 1
+        v = 0
+    if part < 4 or a > 1:
+        return -1, 0
+    # B is the M-Bus channel on "0-n:" lines only ("1-3:0.2.8" is not a channel).
+    return ((a * 256 + c) * 256 + d) * 256 + v, b if a == 0 else 0
+
+
+def _number(buf, i, end, shift):
+    """Read "digits[.digits][*unit]" at buf[i:end] as a float scaled by 10**shift.
+
+    A unit starting with "k" multiplies by 1000. Returns (value, index after
+    the number); a missing number raises ValueError.
+    """
+    mant = 0
+    dec = -1
+    j = i
+    while j < end:
+        ch = buf[j]
+        if 0x30 <= ch <= 0x39:
+            mant = mant * 10 + ch - 0x30
+            if dec >= 0:
+                dec += 1
+        elif ch == 0x2E and dec < 0:
+            dec = 0
+        else:
+            break
+        j += 1
+    if j == i:
+        raise ValueError("no number")
+    if j < end and buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
+        shift += 3
+    exp = shift - (dec if dec > 0 else 0)
+    if exp >= 0:
+        return float(mant * _POW10[exp]), j
+    return mant / _POW10[-exp], j
+
+
+def _int(buf, i, end):
+    v = 0
+    j = i
+    while j < end and 0x30 <= buf[j] <= 0x39:
+        v = v * 10 + buf[j] - 0x30
+        j += 1
+    if j == i:
+        raise ValueError("no integer")
+    return v
+
+
+def _text(buf, i, end, hexed):
+    """The string in buf[i:end]; hex-encoded octet strings are decoded when printable."""
+    if i >= end:
+        return None
+    if hexed and (end - i) % 2 == 0:
+        out = bytearray((end - i) // 2)
+        for k in range(len(out)):
+            hi = _hexval(buf[i + 2 * k])
+            lo = _hexval(buf[i + 2 * k + 1])
+            if hi < 0 or lo < 0:
+                break
+            ch = hi * 16 + lo
+            if ch < 0x20 and ch not in (0x09, 0x0A, 0x0D) or ch > 0x7E:
+                break
+            out[k] = ch
+        else:
+            return out.decode()
+    return _printable(buf, i, end)
+
+
+def _printable(buf, i, end):
+    out = bytearray(end - i)
+    for k in range(end - i):
+        ch = buf[i + k]
+        out[k] = ch if 0x20 <= ch <= 0x7E else 0x3F  # "?" keeps JSON valid UTF-8
+    return out.decode()
+
+
+def _hexval(ch):
+    if 0x30 <= ch <= 0x39:
+        return ch - 0x30
+    ch |= 0x20
+    if 0x61 <= ch <= 0x66:
+        return ch - 0x57
+    return -1
+
+
+def parse(buf, n=None):
+    """Parse the telegram in buf[:n] into a new reading dict; ValueError if malformed."""
+    if n is None:
+        n = len(buf)
+    if n < 3 or buf[0] != 0x2F:
+        raise ValueError("telegram does not start with '/'")
+    r = new_reading()
+    eol = buf.find(b"\n", 0, n)
+    if eol < 0:
+        raise ValueError("no line end after the header")
+    r["meter_model"] = _printable(buf, 1, eol - 1 if buf[eol - 1] == 0x0D else eol)
+
+    mbus = bytearray(5)      # device type per M-Bus channel 1..4
+    pending = 0              # DSMR 2.2/3: channel whose value comes on the next line
+    pending_ts = None
+    exports = [None, None, None]
+    meter_id_alt = None
+    pos = eol + 1
+    while pos < n:
+        eol = buf.find(b"\n", pos, n)
+        if eol < 0:
+            eol = n
+        line_end = eol - 1 if eol > pos and buf[eol - 1] == 0x0D else eol
+        if line_end <= pos:
+            pos = eol + 1
+            continue
+        if buf[pos] == 0x21:  # "!"
+            break
+        if buf[pos] == _LPAREN:
+            # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
+            if pending:
+                v, _ = _number(buf, pos + 1, line_end, 0)
+                _mbus_value(r, mbus[pending], 0x6D, v, pending_ts)
+                pending = 0
+            pos = eol + 1
+            continue
+        paren = buf.find(b"(", pos, line_end)
+        if paren < 0:
+            raise ValueError("line without value")
+        key, ch = _obis(buf, pos, paren)
+        if key < 0:
+            raise ValueError("bad OBIS id")
+        v0 = paren + 1  # first value's first byte
+        spec = _NUMERIC.get(key)
+        if spec is not None and ch == 0:
+            field, shift = spec
+            v, _ = _number(buf, v0, line_end, shift)
+            if field[0] == "_":
+                exports[int(field[-1]) - 1] = v
+            else:
+                r[field] = v
+        elif key in _COUNTS and ch == 0:
+            r[_COUNTS[key]] = _int(buf, v0, line_end)
+        elif key == _TIMESTAMP and ch == 0:
+            r["timestamp"] = dsmr_timestamp(buf, v0)
+        elif key == _METER_ID and ch == 0:
+            r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
+        elif (key == _METER_ID_ALT or key == _METER_ID_ESY) and ch == 0:
+            meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
+        elif key == _TEXT and ch == 0:
+            r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
+        elif key == _PEAK_BE:
+            r["monthly_power_peak_timestamp"] = dsmr_timestamp(buf, v0)
+            r["monthly_power_peak_w"], _ = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
+        elif 1 <= ch <= 4:
+            if key == _MBUS_TYPE:
+                mbus[ch] = _int(buf, v0, line_end)
+            elif key == _MBUS_READING or key == _MBUS_READING_BE:
+                ts = dsmr_timestamp(buf, v0)
+                p = buf.find(b"(", v0, line_end) + 1
+                v, j = _number(buf, p, line_end, 0)
+                # A reading without a unit is an empty placeholder channel.
+                if j < line_end and buf[j] == _STAR:
+                    _mbus_value(r, mbus[ch], buf[j + 1], v, ts)
+            elif key == _MBUS_READING_OLD:
+                pending = ch
+                pending_ts = dsmr_timestamp(buf, v0)
+        pos = eol + 1
+
+    if r["meter_id"] is None:
+        r["meter_id"] = meter_id_alt
+    _derive(r, exports)
+    return r
+
+
+def _mbus_value(r, kind, unit, v, ts):
+    """Store an M-Bus reading by device type (or by unit when the type is unknown)."""
+    if kind == _MBUS_HEAT or (kind == 0 and unit == 0x47):  # "GJ"
+        name = "heat"
+    elif kind == _MBUS_WATER:
+        name = "water"
+    else:
+        name = "gas"
+    field = name + ("_gj" if name == "heat" else "_m3")
+    if r[field] is None:  # the lowest channel of a kind wins
+        r[field] = v
+        r[name + "_timestamp"] = ts
+
+
+def _derive(r, exports):
+    """Fill the fields computed from others: net power, totals from tariffs."""
+    imp = r["power_import_w"]
+    exp = r["power_export_w"]
+    if imp is not None:
+        r["power_w"] = imp - exp if exp is not None else imp
+    elif exp is not None:
+        r["power_w"] = -exp
+    for i, f in enumerate(("power_l1_w", "power_l2_w", "power_l3_w")):
+        e = exports[i]
+        if e is not None:
+            r[f] = (r[f] or 0.0) - e
+    for total, t1, t2 in (("energy_import_kwh", "energy_import_t1_kwh", "energy_import_t2_kwh"),
+                          ("energy_export_kwh", "energy_export_t1_kwh", "energy_export_t2_kwh")):
+        if r[total] is None and r[t1] is not None and r[t2] is not None:
+            r[total] = r[t1] + r[t2]
