@@ -1,7 +1,7 @@
 """Cut a P1 byte stream into telegrams and check their CRC.
 
-Feed it UART chunks of any size. It resynchronises on ``/`` at the start of a
-line, discards noise between telegrams, never holds more than ``max_len``
+Feed it UART chunks of any size. It resynchronises on every ``/`` (which only
+ever starts a telegram), discards noise between telegrams, never holds more than ``max_len``
 bytes, and reports every telegram it finds through one callback:
 
     on_telegram(status, crc, buf, n)
@@ -74,30 +74,21 @@ class Framer:
         return True
 
     def _body(self, data, src, i, n):
-        # The first byte of a telegram is its "/": search for the next one after it.
+        # The first byte of a telegram is its "/"; any later "/" before "!"
+        # means this one was cut off (DSMR data never holds a raw "/").
         start = i + 1 if self._n == 0 else i
         bang = data.find(b"!", start, n)
-        end = n if bang < 0 else bang
-        slash = data.find(b"/", start, end)
-        while slash >= 0:
-            # "/" only starts a telegram at the start of a line; elsewhere it is data.
-            prev = data[slash - 1] if slash > i else (self.buf[self._n - 1] if self._n else _LF)
-            if prev == _LF:
-                if not self._append(src, i, slash):
-                    return slash
+        slash = data.find(b"/", start, n if bang < 0 else bang)
+        if slash >= 0:
+            if self._append(src, i, slash):
                 self._report("malformed", "absent")
-                self._state = _BODY
-                self._n = 0
-                return slash
-            slash = data.find(b"/", slash + 1, end)
+            return slash
         if bang < 0:
-            if not self._append(src, i, n):
-                return n
+            self._append(src, i, n)
             return n
-        if not self._append(src, i, bang + 1):
-            return bang + 1
-        self._bang = self._n - 1
-        self._state = _TAIL
+        if self._append(src, i, bang + 1):
+            self._bang = self._n - 1
+            self._state = _TAIL
         return bang + 1
 
     def _tail(self, data, src, i, n):

@@ -26,7 +26,12 @@ def run(folders, only=None):
         if folder not in sys.path:
             sys.path.insert(0, folder)
         for modname in _modules(folder):
-            mod = __import__(modname)
+            try:
+                mod = __import__(modname)
+            except Exception as e:
+                failed += 1
+                print("FAIL %s (import): %s %s" % (modname, type(e).__name__, e))
+                continue
             for name in sorted(dir(mod)):
                 if not name.startswith("test_") or (only and only not in name):
                     continue

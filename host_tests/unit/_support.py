@@ -22,3 +22,10 @@ def raises(exc, fn, *args):
     except exc:
         return True
     return False
+
+
+def make_telegram(lines, header=b"/ISK5\\2M550T-1012"):
+    """A DSMR 5 telegram from data lines, with a correct CRC."""
+    from crc16 import crc16
+    body = header + b"\r\n\r\n" + b"".join(l + b"\r\n" for l in lines) + b"!"
+    return body + (b"%04X\r\n" % crc16(body))

@@ -1,0 +1,105 @@
+import dsmr
+from reading import FIELDS
+from _support import make_telegram, raises, telegram
+
+
+def test_every_field_is_present_and_missing_ones_are_none():
+    r = dsmr.parse(make_telegram([b"1-0:1.7.0(01.500*kW)"]))
+    assert sorted(r) == sorted(FIELDS)
+    assert r["power_import_w"] == 1500.0 and r["voltage_l1_v"] is None and r["gas_m3"] is None
+
+
+def test_net_power_is_negative_when_exporting():
+    r = dsmr.parse(make_telegram([b"1-0:1.7.0(00.000*kW)", b"1-0:2.7.0(02.601*kW)"]))
+    assert r["power_w"] == -2601.0
+
+
+def test_per_phase_power_is_import_minus_export():
+    r = dsmr.parse(make_telegram([b"1-0:21.7.0(00.100*kW)", b"1-0:22.7.0(00.350*kW)"]))
+    assert r["power_l1_w"] == -250.0 and r["power_l2_w"] is None
+
+
+def test_single_phase_meter_leaves_l2_l3_null():
+    r = dsmr.parse(make_telegram([b"1-0:21.7.0(00.812*kW)", b"1-0:32.7.0(231.0*V)", b"1-0:31.7.0(003*A)"]))
+    assert r["power_l1_w"] == 812.0 and r["voltage_l1_v"] == 231.0 and r["current_l1_a"] == 3.0
+    assert r["power_l2_w"] is None and r["voltage_l3_v"] is None and r["current_l2_a"] is None
+
+
+def test_w_and_wh_units_are_scaled():
+    r = dsmr.parse(telegram("sagemcom_t210_d_r.p1"))
+    assert r["power_import_w"] == 286.0
+    assert abs(r["energy_import_kwh"] - 6545.766) < 1e-9
+
+
+def test_totals_are_the_sum_of_tariffs_when_absent():
+    r = dsmr.parse(make_telegram([b"1-0:1.8.1(000100.500*kWh)", b"1-0:1.8.2(000200.250*kWh)"]))
+    assert abs(r["energy_import_kwh"] - 300.75) < 1e-9 and r["energy_export_kwh"] is None
+
+
+def test_winter_and_summer_timestamps_to_utc():
+    w = dsmr.parse(make_telegram([b"0-0:1.0.0(161113205757W)"]))
+    s = dsmr.parse(make_telegram([b"0-0:1.0.0(200512135409S)"]))
+    assert w["timestamp"] == 1479067077  # 2016-11-13 19:57:57 UTC
+    assert s["timestamp"] == 1589284449  # 2020-05-12 11:54:09 UTC
+
+
+def test_dsmr22_gas_value_on_the_next_line():
+    r = dsmr.parse(telegram("v2_2.p1"))
+    assert r["gas_m3"] == 1.001 and r["gas_timestamp"] == 1478541600
+
+
+def test_belgian_peak_average_and_water():
+    r = dsmr.parse(telegram("fluvius_v171.p1"))
+    assert r["average_power_15m_w"] == 2351.0 and r["monthly_power_peak_w"] == 2589.0
+    assert r["monthly_power_peak_timestamp"] == 1589024758
+    assert r["gas_m3"] == 112.384 and r["water_m3"] == 872.234
+    assert r["current_l1_a"] == 0.0 and r["protocol_version"] == 50217
+
+
+def test_heat_meter_in_gj():
+    r = dsmr.parse(telegram("unpadded_crc.p1"))
+    assert r["heat_gj"] == 240.86 and r["gas_m3"] is None
+
+
+def test_empty_mbus_channel_does_not_hide_the_real_gas_meter():
+    r = dsmr.parse(telegram("v5_two_mbus.p1"))
+    assert r["gas_m3"] == 246.138
+
+
+def test_mbus_channel_3_and_4():
+    r = dsmr.parse(make_telegram([
+        b"0-3:24.1.0(007)", b"0-3:24.2.1(200426223001S)(00012.500*m3)",
+        b"0-4:24.1.0(003)", b"0-4:24.2.1(200426223001S)(00246.138*m3)"]))
+    assert r["water_m3"] == 12.5 and r["gas_m3"] == 246.138
+
+
+def test_unknown_obis_lines_are_ignored():
+    r = dsmr.parse(make_telegram([b"1-0:99.99.9(whatever)(1)", b"1-0:1.7.0(00.100*kW)"]))
+    assert r["power_w"] == 100.0
+
+
+def test_text_message_of_2048_characters():
+    text = b"0123456789ABCDEF" * 64  # 1024 characters, 2048 hex digits
+    hexed = b"".join(b"%02X" % c for c in text)
+    r = dsmr.parse(make_telegram([b"0-0:96.13.0(" + hexed + b")"]))
+    assert r["text_message"] == text.decode()
+
+
+def test_empty_text_message_is_null():
+    assert dsmr.parse(make_telegram([b"0-0:96.13.0()"]))["text_message"] is None
+
+
+def test_line_without_value_is_malformed():
+    assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.7.0 garbage"]))
+
+
+def test_bad_number_is_malformed():
+    assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.7.0(xx.500*kW)"]))
+
+
+def test_bad_obis_is_malformed():
+    assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.7.x(01.500*kW)"]))
+
+
+def test_not_a_telegram():
+    assert raises(ValueError, dsmr.parse, b"hello\r\n!")
