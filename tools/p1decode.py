@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Decode P1 captures: one JSON object per telegram found, one per line.
+
+    python3 tools/p1decode.py FILE... ('-' = stdin) [--key HEX [--aad HEX]]
+
+Reads any byte capture (one or many telegrams, noise between them, a raw dump
+of the serial port) through the firmware's own framer and parser, so what it
+prints is exactly what the gateway would make of the same bytes. ``--key``
+decrypts Luxembourg (Smarty) frames first.
+"""
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "shim")]
+
+import dsmr  # noqa: E402
+from framer import Framer  # noqa: E402
+
+ERRORS = {
+    "crc_mismatch": "CRC in the telegram does not match its contents",
+    "malformed": "telegram cut off or its CRC field is not hex",
+    "too_long": "telegram longer than the framer's buffer",
+}
+
+
+def decoder(out):
+    """A framer whose telegrams are written to ``out`` as JSON lines."""
+    def on_telegram(status, crc, buf, n):
+        rec = {"status": status, "crc": crc, "error": ERRORS.get(status), "reading": None}
+        if status == "valid":
+            try:
+                rec["reading"] = dsmr.parse(buf, n)
+            except ValueError as e:
+                rec.update(status="malformed", error=str(e))
+        out.write(json.dumps(rec) + "\n")
+    return Framer(on_telegram)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", help="capture files, '-' for stdin")
+    ap.add_argument("--key", help="Smarty (Luxembourg) decryption key, 32 hex digits")
+    ap.add_argument("--aad", default="3000112233445566778899AABBCCDDEEFF",
+                    help="Smarty additional authenticated data (default: the meters' default)")
+    args = ap.parse_args(argv)
+    framer = decoder(sys.stdout)
+    sink = framer.feed
+    if args.key:
+        from smarty import SmartyDecoder
+        try:
+            key, aad = bytes.fromhex(args.key), bytes.fromhex(args.aad)
+        except ValueError:
+            ap.error("--key and --aad must be hex")
+        if len(key) != 16:
+            ap.error("--key must be 16 bytes (32 hex digits)")
+        sink = SmartyDecoder(key, aad, framer.feed).feed
+    for name in args.files:
+        f = sys.stdin.buffer if name == "-" else open(name, "rb")
+        with f:
+            while True:
+                chunk = f.read(4096)
+                if not chunk:
+                    break
+                sink(chunk)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
