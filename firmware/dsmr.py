@@ -1,9 +1,10 @@
 """Parse one P1 telegram (DSMR 2.2 to 5, e-MUCS, Smarty plaintext) into a reading.
 
 One pass over the bytes, no regular expressions, no substrings: each line's
-OBIS id is folded into a small int (A, C, D, E; B is the M-Bus channel) and
-each number is read digit by digit, so a telegram costs the reading dict, one
-float per value and a few strings. Lines we don't know are skipped.
+OBIS id is folded into a small int (B is the M-Bus channel in the top bits)
+and each number is read digit by digit, so a telegram costs the reading dict,
+one float per fractional value (whole numbers stay small ints, which MicroPython
+doesn't allocate) and a few strings. Lines we don't know are skipped.
 """
 from micropython import const
 
@@ -88,8 +89,16 @@ _MBUS_WATER = const(7)
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
 
+_CHANNEL_SHIFT = const(25)
+_BASE_MASK = const(0x1FFFFFF)
+
+
 def _obis(buf, i, end):
-    """Fold "A-B:C.D.E" (optionally "*F") at buf[i:end] into (key, B); key -1 if not OBIS."""
+    """Fold "A-B:C.D.E" (optionally "*F") at buf[i:end] into one int; -1 if not OBIS.
+
+    The low 25 bits are _k(A, C, D, E); B sits above them on "0-n:" lines,
+    where it is the M-Bus channel ("1-3:0.2.8" is not a channel).
+    """
     part = 0
     v = 0
     a = b = c = d = 0
@@ -98,7 +107,7 @@ def _obis(buf, i, end):
         if 0x30 <= ch <= 0x39:
             v = v * 10 + ch - 0x30
             if v > 255:
-                return -1, 0
+                return -1
             continue
         if part == 0 and ch == 0x2D:    # "-"
             a = v
@@ -111,20 +120,20 @@ def _obis(buf, i, end):
         elif part == 4 and ch == _STAR:
             break                       # EasyMeter "*255" suffix
         else:
-            return -1, 0
+            return -1
         part += 1
         v = 0
-    if part < 4 or a > 1:
-        return -1, 0
-    # B is the M-Bus channel on "0-n:" lines only ("1-3:0.2.8" is not a channel).
-    return ((a * 256 + c) * 256 + d) * 256 + v, b if a == 0 else 0
+    if part < 4 or a > 1 or b > 7:
+        return -1
+    key = ((a * 256 + c) * 256 + d) * 256 + v
+    return key if a else key | b << _CHANNEL_SHIFT
 
 
 def _number(buf, i, end, shift):
-    """Read "digits[.digits][*unit]" at buf[i:end] as a float scaled by 10**shift.
+    """Read "digits[.digits][*unit]" at buf[i:end] scaled by 10**shift.
 
-    A unit starting with "k" multiplies by 1000. Returns (value, index after
-    the number); a missing number raises ValueError.
+    A unit starting with "k" multiplies by 1000. Whole results are ints, others
+    floats; a missing number raises ValueError.
     """
     mant = 0
     dec = -1
@@ -146,8 +155,8 @@ def _number(buf, i, end, shift):
         shift += 3
     exp = shift - (dec if dec > 0 else 0)
     if exp >= 0:
-        return float(mant * _POW10[exp]), j
-    return mant / _POW10[-exp], j
+        return mant * _POW10[exp]
+    return mant / _POW10[-exp]
 
 
 def _int(buf, i, end):
@@ -210,10 +219,10 @@ def parse(buf, n=None):
         raise ValueError("no line end after the header")
     r["meter_model"] = _printable(buf, 1, eol - 1 if buf[eol - 1] == 0x0D else eol)
 
-    mbus = bytearray(5)      # device type per M-Bus channel 1..4
+    mbus = None              # device type per M-Bus channel 1..4, made when first seen
     pending = 0              # DSMR 2.2/3: channel whose value comes on the next line
     pending_ts = None
-    exports = [None, None, None]
+    exports = None           # export per phase, netted against import at the end
     meter_id_alt = None
     pos = eol + 1
     while pos < n:
@@ -229,24 +238,28 @@ def parse(buf, n=None):
         if buf[pos] == _LPAREN:
             # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
             if pending:
-                v, _ = _number(buf, pos + 1, line_end, 0)
-                _mbus_value(r, mbus[pending], 0x6D, v, pending_ts)
+                v = _number(buf, pos + 1, line_end, 0)
+                _mbus_value(r, mbus[pending] if mbus else 0, 0x6D, v, pending_ts)
                 pending = 0
             pos = eol + 1
             continue
         paren = buf.find(b"(", pos, line_end)
         if paren < 0:
             raise ValueError("line without value")
-        key, ch = _obis(buf, pos, paren)
+        key = _obis(buf, pos, paren)
         if key < 0:
             raise ValueError("bad OBIS id")
+        ch = key >> _CHANNEL_SHIFT
+        key &= _BASE_MASK
         v0 = paren + 1  # first value's first byte
         spec = _NUMERIC.get(key)
         if spec is not None and ch == 0:
             field, shift = spec
-            v, _ = _number(buf, v0, line_end, shift)
+            v = _number(buf, v0, line_end, shift)
             if field[0] == "_":
-                exports[int(field[-1]) - 1] = v
+                if exports is None:
+                    exports = [None, None, None]
+                exports[ord(field[-1]) - 0x31] = v
             else:
                 r[field] = v
         elif key in _COUNTS and ch == 0:
@@ -261,17 +274,19 @@ def parse(buf, n=None):
             r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
         elif key == _PEAK_BE:
             r["monthly_power_peak_timestamp"] = dsmr_timestamp(buf, v0)
-            r["monthly_power_peak_w"], _ = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
+            r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
         elif 1 <= ch <= 4:
             if key == _MBUS_TYPE:
+                if mbus is None:
+                    mbus = bytearray(5)
                 mbus[ch] = _int(buf, v0, line_end)
             elif key == _MBUS_READING or key == _MBUS_READING_BE:
-                ts = dsmr_timestamp(buf, v0)
                 p = buf.find(b"(", v0, line_end) + 1
-                v, j = _number(buf, p, line_end, 0)
+                star = buf.find(b"*", p, line_end)
                 # A reading without a unit is an empty placeholder channel.
-                if j < line_end and buf[j] == _STAR:
-                    _mbus_value(r, mbus[ch], buf[j + 1], v, ts)
+                if star > 0:
+                    _mbus_value(r, mbus[ch] if mbus else 0, buf[star + 1],
+                                _number(buf, p, line_end, 0), dsmr_timestamp(buf, v0))
             elif key == _MBUS_READING_OLD:
                 pending = ch
                 pending_ts = dsmr_timestamp(buf, v0)
@@ -305,10 +320,11 @@ def _derive(r, exports):
         r["power_w"] = imp - exp if exp is not None else imp
     elif exp is not None:
         r["power_w"] = -exp
-    for i, f in enumerate(("power_l1_w", "power_l2_w", "power_l3_w")):
-        e = exports[i]
-        if e is not None:
-            r[f] = (r[f] or 0.0) - e
+    if exports is not None:
+        for i, f in enumerate(("power_l1_w", "power_l2_w", "power_l3_w")):
+            e = exports[i]
+            if e is not None:
+                r[f] = (r[f] or 0) - e
     for total, t1, t2 in (("energy_import_kwh", "energy_import_t1_kwh", "energy_import_t2_kwh"),
                           ("energy_export_kwh", "energy_export_t1_kwh", "energy_export_t2_kwh")):
         if r[total] is None and r[t1] is not None and r[t2] is not None:

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""`make bench`: speed and memory figures, printed as tables (never asserted).
+
+1. Telegram core under the MicroPython unix port with a 96 KB heap: time and
+   heap allocated per telegram, heap growth over 10,000 telegrams.
+2. The same code under CPython next to dsmr_parser on the same telegrams.
+3. Further lines from the service benchmarks that exist (Smarty, Modbus).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.dirname(sys.executable)
+FIRMWARE = os.path.join(ROOT, "firmware")
+TELEGRAMS = os.path.join(ROOT, "host_tests", "telegrams")
+MP_ENV = dict(os.environ, MICROPYPATH=":".join([FIRMWARE, os.path.join(ROOT, ".venv", "mplib"), ".frozen"]))
+sys.path[:0] = [FIRMWARE, os.path.join(ROOT, "host_tests", "shim"), os.path.join(ROOT, "host_tests")]
+
+
+def micropython(script, *args):
+    cmd = [os.path.join(VENV_BIN, "micropython"), "-X", "heapsize=96k", script] + list(args)
+    out = subprocess.run(cmd, env=MP_ENV, capture_output=True, text=True, check=True).stdout
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
+def cpython_ours(rounds):
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench_core.py"), TELEGRAMS, str(rounds)],
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path[:2])),
+                         capture_output=True, text=True, check=True).stdout
+    return {r["name"]: r for r in map(json.loads, out.splitlines())}
+
+
+def dsmr_parser_us(rounds):
+    from dsmr_parser.parsers import TelegramParser
+    from test_dsmr_reference import SPECS
+    res = {}
+    for name, spec in SPECS.items():
+        text = open(os.path.join(TELEGRAMS, name + ".p1"), "rb").read().decode("latin-1")
+        p = TelegramParser(spec, apply_checksum_validation=True)
+        t = time.perf_counter()
+        for _ in range(rounds):
+            p.parse(text)
+        res[name + ".p1"] = (time.perf_counter() - t) / rounds * 1e6
+    return res
+
+
+def main():
+    mp = micropython(os.path.join(ROOT, "tools", "bench_core.py"), TELEGRAMS, "100")
+    growth = mp.pop()
+    ours = cpython_ours(500)
+    ref = dsmr_parser_us(200)
+    print("Telegram core: framing + CRC + parsing, per telegram")
+    print("%-24s %6s | %11s %11s | %10s %12s %8s" % (
+        "telegram", "bytes", "MP us", "MP alloc B", "CPython us", "dsmr_parser", "speedup"))
+    for r in mp:
+        c = ours[r["name"]]["us"]
+        d = ref.get(r["name"])
+        print("%-24s %6d | %11.0f %11d | %10.1f %12s %8s" % (
+            r["name"], r["bytes"], r["us"], r["alloc"], c,
+            "%.1f" % d if d else "-", "%.1fx" % (d / c) if d else "-"))
+    print("MicroPython heap growth over 10,000 DSMR 5 telegrams: %d bytes (free after: %d of 96 KB)"
+          % (growth["growth_10k"], growth["mem_free"]))
+    print("Targets: <= 2048 B allocated per DSMR 5 telegram (v5.p1), zero growth, >= 10x dsmr_parser")
+    for extra in ("bench_smarty.py", "bench_modbus.py"):
+        path = os.path.join(ROOT, "tools", extra)
+        if os.path.exists(path):
+            print()
+            sys.stdout.flush()
+            subprocess.run([sys.executable, path], env=MP_ENV, check=False)
+
+
+if __name__ == "__main__":
+    main()

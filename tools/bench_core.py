@@ -1,0 +1,69 @@
+"""Framer + parser cost per telegram; runs under MicroPython and CPython.
+
+Prints one JSON line per telegram file: microseconds per telegram (framing,
+CRC and parsing) and, under MicroPython, heap bytes allocated per telegram,
+then one line with the heap growth over 10,000 telegrams. tools/bench.py
+runs it and formats the table.
+"""
+import gc
+import json
+import os
+import sys
+import time
+
+try:
+    ticks_us, ticks_diff = time.ticks_us, time.ticks_diff  # type: ignore[attr-defined]
+except AttributeError:
+    def ticks_us():
+        return int(time.perf_counter() * 1e6)
+
+    def ticks_diff(a, b):
+        return a - b
+
+import dsmr
+from framer import Framer
+
+MP = sys.implementation.name == "micropython"
+last = [None]
+
+
+def on_telegram(status, crc, buf, n):
+    if status == "valid":
+        last[0] = dsmr.parse(buf, n)
+
+
+def main(folder, names, rounds):
+    framer = Framer(on_telegram)
+    for name in names:
+        with open(folder + "/" + name, "rb") as f:
+            data = f.read()
+        framer.feed(data)  # warm up
+        alloc = None
+        if MP:
+            gc.collect()
+            gc.disable()
+            a = gc.mem_alloc()
+            framer.feed(data)
+            alloc = gc.mem_alloc() - a
+            gc.enable()
+        t = ticks_us()
+        for _ in range(rounds):
+            framer.feed(data)
+        us = ticks_diff(ticks_us(), t) / rounds
+        print(json.dumps({"name": name, "bytes": len(data), "us": us, "alloc": alloc}))
+    if MP:
+        with open(folder + "/v5.p1", "rb") as f:
+            data = f.read()
+        framer.feed(data)  # so the reading held before and after is the same size
+        gc.collect()
+        before = gc.mem_alloc()
+        for _ in range(10000):
+            framer.feed(data)
+        gc.collect()
+        print(json.dumps({"growth_10k": gc.mem_alloc() - before, "mem_free": gc.mem_free()}))
+
+
+if __name__ == "__main__":
+    folder = sys.argv[1]
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    main(folder, sorted(n for n in os.listdir(folder) if n.endswith(".p1")), rounds)
