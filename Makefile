@@ -33,8 +33,10 @@ test-mp:
 test-mpy:
 	@$(PY) tools/mpy_check.py
 
+# The MicroPython stdlib stubs (asyncio.sleep_ms, time.ticks_ms...) replace
+# CPython's typeshed: they install as stdlib/ in site-packages.
 typecheck:
-	$(VENV)/bin/pyright -p pyrightconfig.json
+	$(VENV)/bin/pyright -p pyrightconfig.json --typeshedpath "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 bench: setup
 	$(PY) tools/bench.py

@@ -11,7 +11,7 @@ try:
     ticks_diff = time.ticks_diff  # type: ignore[attr-defined]
 except AttributeError:  # CPython
     def ticks_ms():
-        return int(time.monotonic() * 1000)
+        return int(time.monotonic() * 1000)  # pyright: ignore[reportAttributeAccessIssue]
 
     def ticks_diff(a, b):
         return a - b

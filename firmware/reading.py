@@ -43,6 +43,6 @@ TOTAL_FIELDS = (
 )
 
 
-def new_reading():
+def new_reading() -> dict:
     """Return a reading with every field present and None."""
     return dict.fromkeys(FIELDS)
