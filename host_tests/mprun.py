@@ -26,6 +26,7 @@ def run(folders, only=None):
         if folder not in sys.path:
             sys.path.insert(0, folder)
         for modname in _modules(folder):
+            loaded = set(sys.modules)
             try:
                 mod = __import__(modname)
             except Exception as e:
@@ -45,9 +46,14 @@ def run(folders, only=None):
                     failed += 1
                     print("FAIL %s.%s: %s %s" % (modname, name, type(e).__name__, e))
                     sys.print_exception(e) if hasattr(sys, "print_exception") else None
-                if gc:
-                    gc.collect()
-            del sys.modules[modname]
+            # Unload the test module and whatever it imported, so each module
+            # starts with the heap the previous one found.
+            mod = fn = None
+            for name in list(sys.modules):
+                if name not in loaded:
+                    del sys.modules[name]
+            if gc:
+                gc.collect()
     print("micropython: %d passed, %d failed" % (passed, failed))
     return failed
 

@@ -1,0 +1,129 @@
+"""Luxembourg Smarty P1: find AES-128-GCM frames in the byte stream and decrypt them.
+
+A frame is
+    DB 08 <system title: 8> 82 <len: 2, big-endian> 30 <frame counter: 4>
+    <ciphertext> <tag: 12>
+where len counts from the 30 byte to the end (17 + ciphertext length). The IV
+is system title + frame counter; the AAD is 30 + the 16-byte authentication key
+(configurable, default 3000112233445566778899AABBCCDDEEFF). The plaintext is an
+ordinary DSMR 5 telegram.
+"""
+from micropython import const
+
+from aesgcm import AesGcm
+
+_HEADER = const(18)  # DB 08, system title, 82, len, 30, frame counter
+_LEN_END = const(13)  # len counts the bytes after its own two
+_TAG = const(12)
+_OVERHEAD = const(17)  # 30 + frame counter + tag, all counted in len
+MAX_FRAME = const(2048)
+
+
+def _frame_length(header, max_len):
+    """Total length of the frame whose first 18 bytes are header; ValueError if none."""
+    if header[0] != 0xDB or header[1] != 0x08:
+        raise ValueError("not a Smarty frame (no DB 08)")
+    if header[10] != 0x82 or header[13] != 0x30:
+        raise ValueError("unexpected Smarty header bytes")
+    n = header[11] << 8 | header[12]
+    if n <= _OVERHEAD or n + _LEN_END > max_len:  # no ciphertext, or bigger than the buffer
+        raise ValueError("Smarty length field %d out of range" % n)
+    return n + _LEN_END
+
+
+def _iv(frame, iv):
+    iv[0:8] = frame[2:10]  # system title
+    iv[8:12] = frame[14:18]  # frame counter
+
+
+def decrypt_frame(frame, key, aad):
+    """Plaintext of one complete frame; ValueError if malformed or not authentic."""
+    if len(frame) < _HEADER:
+        raise ValueError("Smarty frame too short")
+    n = _frame_length(frame, 0xFFFF + _LEN_END)
+    if len(frame) != n:
+        raise ValueError("Smarty frame is %d bytes, header says %d" % (len(frame), n))
+    iv = bytearray(12)
+    _iv(frame, iv)
+    mv = memoryview(frame)
+    return AesGcm(key).decrypt(iv, aad, mv[_HEADER:n - _TAG], mv[n - _TAG:n])
+
+
+class SmartyDecoder:
+    """Stream decoder: feed() bytes as they come, on_plaintext(bytes) per good frame.
+
+    counters: frames (decrypted and authentic), auth_failed (wrong key or
+    damaged frame), malformed (DB 08 followed by an impossible header). Bad
+    frames are counted and skipped; the decoder never raises on input.
+    """
+
+    def __init__(self, key16, aad, on_plaintext, max_len=MAX_FRAME):
+        self._gcm = AesGcm(key16)  # ValueError unless 16 bytes
+        self._aad = bytes(aad)
+        self._on_plaintext = on_plaintext
+        self._max = max_len
+        self._buf = bytearray(max_len)
+        self._mv = memoryview(self._buf)
+        self._iv = bytearray(12)
+        self._n = 0  # bytes of the current frame in _buf; 0 while hunting
+        self._need = _HEADER  # bytes the current frame needs before the next step
+        self.counters = {"frames": 0, "auth_failed": 0, "malformed": 0}
+
+    def feed(self, chunk):
+        """Consume bytes (any size, any split); decrypts each frame completed."""
+        buf = self._buf
+        chunk = memoryview(chunk)
+        size = len(chunk)
+        i = 0
+        while i < size:
+            n = self._n
+            if n < 2:
+                # Hunting for DB 08 byte by byte: only noise or a lost frame's tail.
+                b = chunk[i]
+                i += 1
+                if n == 0:
+                    if b == 0xDB:
+                        buf[0] = b
+                        self._n = 1
+                elif b == 0x08:
+                    buf[1] = b
+                    self._n = 2
+                elif b != 0xDB:  # DB DB 08 still starts at the second DB
+                    self._n = 0
+                continue
+            k = min(self._need - n, size - i)
+            self._mv[n:n + k] = chunk[i:i + k]
+            i += k
+            n += k
+            self._n = n
+            if n < self._need:
+                continue
+            if n == _HEADER:
+                try:
+                    self._need = _frame_length(buf, self._max)
+                except ValueError:
+                    self._malformed()
+                continue
+            self._n = 0
+            self._need = _HEADER
+            self._decrypt(n)
+
+    def _malformed(self):
+        # A false start: a real frame may begin inside the 16 bytes after DB 08.
+        self.counters["malformed"] += 1
+        rest = bytes(self._mv[2:_HEADER])
+        self._n = 0
+        self._need = _HEADER
+        self.feed(rest)  # 16 bytes cannot complete a header: recursion stops here
+
+    def _decrypt(self, n):
+        mv = self._mv
+        _iv(mv, self._iv)
+        text = mv[_HEADER:n - _TAG]
+        try:
+            self._gcm.decrypt_into(self._iv, self._aad, text, mv[n - _TAG:n], text)
+        except ValueError:
+            self.counters["auth_failed"] += 1
+            return
+        self.counters["frames"] += 1
+        self._on_plaintext(bytes(text))
