@@ -38,6 +38,17 @@ test-mpy:
 typecheck:
 	$(VENV)/bin/pyright -p pyrightconfig.json --typeshedpath "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
+# Hardware: FIRMWARE= the stock MicroPython .bin for the board's chip (micropython.org).
+FIRMWARE ?=
+flash: setup
+	$(PY) tools/deploy.py flash --port $(PORT) --board $(BOARD) --firmware "$(FIRMWARE)"
+
+deploy: setup
+	$(PY) tools/deploy.py deploy --port $(PORT) --board $(BOARD)
+
+repl: setup
+	$(PY) tools/deploy.py repl --port $(PORT)
+
 bench: setup
 	$(PY) tools/bench.py
 

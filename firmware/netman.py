@@ -1,0 +1,270 @@
+"""Network manager: keeps the configured client network up and decides when the AP is open.
+
+Integration (app.py):
+    import netman
+    nm = netman.NetManager(hw.Net(board), hub, safe_mode=False)
+    asyncio.create_task(nm.run())       # steps every 500 ms, publishes hub.status["net"]
+    # button SHORT / POST /api/v1/reset / a PATCH touching WiFi, Ethernet or
+    # DefaultNetIf -> nm.request_reconnect()   (settings are read from hub.config)
+    # button AP -> nm.request_ap()
+    # safe mode (safemode.py) -> safe_mode=True: AP only, no client network
+
+Policy (all times are class attributes, so tests and boards can tune them):
+- One client interface at a time, ``DefaultNetIf`` "WiFi" or "Ethernet", DHCP
+  or static IPv4 per interface; hostname ``p1gw-<serial>`` before connecting.
+- An attempt that has no link and address after ``connect_timeout_ms`` is
+  dropped and retried after an exponential backoff (``backoff_min_ms``
+  doubling up to ``backoff_max_ms``). A lost link first gets
+  ``connect_timeout_ms`` to come back by itself (the Wi-Fi driver and an
+  Ethernet PHY both recover on their own), then the same backoff.
+- NTP after every (re)connect, then every ``ntp_every_ms``; a failed sync is
+  retried after ``ntp_retry_ms``.
+- The access point (10.10.10.10/24, WPA2, SSID and key from identity.json)
+  opens: from the button (reason "button"); at boot when no network is
+  configured, i.e. Wi-Fi with an empty SSID ("unconfigured"); when the
+  configured network stays unreachable for ``fallback_ms`` ("fallback"); in
+  safe mode ("safe", never closes). The client keeps retrying while the AP is
+  open (on an ESP32 each Wi-Fi attempt may move the AP to the router's
+  channel, so a phone on the AP can drop briefly; the backoff keeps that rare).
+- The AP closes once a client connection made while it was open has lasted
+  ``ap_linger_ms`` (60 s): the phone that just saved new settings stays
+  associated long enough to read the result (the new IP) on the status page.
+  If the client network was already up when the AP opened (button pressed
+  on a working device), the AP closes after ``ap_idle_ms`` (15 min) unless a
+  reconnect with new settings closes it sooner. Without a client network the
+  AP stays open.
+"""
+import asyncio
+
+from clock import ticks_diff, ticks_ms
+
+START = "start"            # nothing tried yet
+CONNECTING = "connecting"  # interface started, waiting for link + address
+UP = "up"                  # client network has an address
+BACKOFF = "backoff"        # waiting before the next attempt
+OFF = "off"                # no client network (unconfigured or safe mode)
+
+AP_IP = "10.10.10.10"
+
+
+def netmask(value):
+    """Dotted netmask from a prefix length ("24") or a dotted mask (returned as is)."""
+    value = str(value).strip()
+    if "." in value:
+        return value
+    bits = int(value)
+    if not 0 <= bits <= 32:
+        raise ValueError("netmask prefix out of range: %d" % bits)
+    m = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
+    return "%d.%d.%d.%d" % (m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255)
+
+
+def ipv4_settings(section):
+    """None for DHCP, else the (ip, netmask, gateway, dns) tuple hw ``Net`` takes."""
+    if section.get("IpMode") != "Static":
+        return None
+    s = section.get("StaticIPv4") or {}
+    gw = s.get("Gateway", "")
+    return (s.get("IpAddress", ""), netmask(s.get("Netmask", "24")), gw, s.get("DNS") or gw)
+
+
+def client_configured(cfg):
+    """Ethernet needs no settings; Wi-Fi needs an SSID."""
+    if cfg.get("DefaultNetIf") == "Ethernet":
+        return True
+    return bool((cfg.get("WiFi") or {}).get("Ssid"))
+
+
+def _is_up(st):
+    ip = st.get("ip")
+    return bool(st.get("link")) and bool(ip) and ip != "0.0.0.0"
+
+
+class NetManager:
+    connect_timeout_ms = 30000
+    backoff_min_ms = 5000
+    backoff_max_ms = 300000
+    fallback_ms = 300000
+    ap_linger_ms = 60000
+    ap_idle_ms = 900000
+    ntp_every_ms = 6 * 3600 * 1000
+    ntp_retry_ms = 60000
+    poll_ms = 500
+
+    def __init__(self, net, hub, safe_mode=False):
+        self.net = net
+        self.hub = hub
+        self.safe_mode = safe_mode
+        self.state = START
+        self.ap_reason = None        # None (AP closed), "button", "unconfigured", "fallback", "safe"
+        self._since = 0              # when the current state began
+        self._wait_ms = 0            # BACKOFF: how long to wait from _since
+        self._backoff_ms = self.backoff_min_ms
+        self._down_since = None      # client network unreachable since (None while up)
+        self._ap_since = 0
+        self._ap_conn_ms = None      # when the client came up while the AP was open
+        self._ntp_ms = 0             # last NTP attempt
+        self._ntp_wait = 0           # 0 = sync now
+        self._want_reconnect = False
+        self._want_ap = False
+
+    # -- requests from the button, the web API and the app --------------------
+
+    def request_reconnect(self):
+        """Drop the client connection and connect again now, with the current config."""
+        self._want_reconnect = True
+
+    def request_ap(self):
+        """Open the access point (or restart its timers if it is open)."""
+        self._want_ap = True
+
+    # -- the state machine -----------------------------------------------------
+
+    def step(self, now_ms):
+        """Advance the state machine to ``now_ms``; publishes hub.status["net"]."""
+        st = self.net.status()
+        up = _is_up(st)
+        if self.state == START:
+            self._start(now_ms)
+        elif self._want_reconnect:
+            self._want_reconnect = False
+            self._call(self.net.disconnect)
+            self._backoff_ms = self.backoff_min_ms
+            if self._down_since is None:
+                self._down_since = now_ms
+            self._connect(now_ms)
+            up = False
+        elif self.state == CONNECTING:
+            if up:
+                self._up(now_ms, st)
+            elif ticks_diff(now_ms, self._since) >= self.connect_timeout_ms:
+                print("net: no connection after %d s" % (self.connect_timeout_ms // 1000))
+                self._call(self.net.disconnect)
+                self._backoff(now_ms)
+        elif self.state == BACKOFF:
+            if up:
+                self._up(now_ms, st)
+            elif ticks_diff(now_ms, self._since) >= self._wait_ms:
+                self._connect(now_ms)
+        elif self.state == UP:
+            if up:
+                self._ntp(now_ms)
+            else:
+                print("net: link lost")
+                self._set(CONNECTING, now_ms)
+                self._down_since = now_ms
+        self._ap_policy(now_ms, up)
+        self._publish(st)
+
+    def _start(self, now_ms):
+        self._want_reconnect = False
+        serial = str(self.hub.identity.get("serial", "")).lower()
+        self._call(self.net.set_hostname, "p1gw-" + serial)
+        if self.safe_mode:
+            self._set(OFF, now_ms)
+            self._open_ap("safe", now_ms)
+        elif not client_configured(self.hub.config):
+            self._set(OFF, now_ms)
+            self._open_ap("unconfigured", now_ms)
+        else:
+            self._down_since = now_ms
+            self._connect(now_ms)
+
+    def _connect(self, now_ms):
+        cfg = self.hub.config
+        if self.safe_mode or not client_configured(cfg):
+            self._set(OFF, now_ms)
+            return
+        try:
+            if cfg.get("DefaultNetIf") == "Ethernet":
+                print("net: starting Ethernet")
+                self.net.start_ethernet(ipv4_settings(cfg.get("Ethernet") or {}))
+            else:
+                wifi = cfg.get("WiFi") or {}
+                print("net: connecting to Wi-Fi %s" % wifi.get("Ssid"))
+                self.net.start_wifi(wifi.get("Ssid"), wifi.get("Password", ""), ipv4_settings(wifi))
+        except Exception as e:  # bad static address, no Ethernet on this board, driver error
+            print("net: connect failed: %r" % (e,))
+            self._backoff(now_ms)
+            return
+        self._set(CONNECTING, now_ms)
+
+    def _up(self, now_ms, st):
+        print("net: up, %s %s" % (st.get("iface"), st.get("ip")))
+        self._set(UP, now_ms)
+        self._backoff_ms = self.backoff_min_ms
+        self._down_since = None
+        self._ntp_wait = 0
+        if self.ap_reason:
+            self._ap_conn_ms = now_ms
+        self._ntp(now_ms)
+
+    def _backoff(self, now_ms):
+        self._set(BACKOFF, now_ms)
+        self._wait_ms = self._backoff_ms
+        self._backoff_ms = min(self._backoff_ms * 2, self.backoff_max_ms)
+
+    def _ntp(self, now_ms):
+        if self._ntp_wait and ticks_diff(now_ms, self._ntp_ms) < self._ntp_wait:
+            return
+        self._ntp_ms = now_ms
+        ok = self._call(self.net.sync_time)
+        self._ntp_wait = self.ntp_every_ms if ok else self.ntp_retry_ms
+
+    def _ap_policy(self, now_ms, up):
+        if self._want_ap:
+            self._want_ap = False
+            self._open_ap("button", now_ms)
+        if not self.ap_reason:
+            if (self._down_since is not None
+                    and ticks_diff(now_ms, self._down_since) >= self.fallback_ms):
+                print("net: network unreachable, opening the access point")
+                self._open_ap("fallback", now_ms)
+            return
+        if self.ap_reason == "safe" or not up:
+            return
+        if self._ap_conn_ms is not None:
+            if ticks_diff(now_ms, self._ap_conn_ms) >= self.ap_linger_ms:
+                self._close_ap()
+        elif ticks_diff(now_ms, self._ap_since) >= self.ap_idle_ms:
+            self._close_ap()
+
+    def _open_ap(self, reason, now_ms):
+        ident = self.hub.identity
+        if not self.ap_reason:
+            print("net: access point %s at %s (%s)" % (ident.get("ssid"), AP_IP, reason))
+            if not self._call(self.net.start_ap, ident.get("ssid"), ident.get("wpa_key"), AP_IP):
+                return
+        if self.ap_reason != "safe":
+            self.ap_reason = reason
+        self._ap_since = now_ms
+        self._ap_conn_ms = None
+
+    def _close_ap(self):
+        print("net: closing the access point")
+        self._call(self.net.stop_ap)
+        self.ap_reason = None
+        self._ap_conn_ms = None
+
+    def _set(self, state, now_ms):
+        self.state = state
+        self._since = now_ms
+
+    def _call(self, fn, *args):
+        """Run a hw call; False if it raised (logged), else True."""
+        try:
+            fn(*args)
+            return True
+        except Exception as e:
+            print("net: %s failed: %r" % (getattr(fn, "__name__", "call"), e))
+            return False
+
+    def _publish(self, st):
+        st["state"] = self.state
+        st["ap_reason"] = self.ap_reason
+        self.hub.status["net"] = st
+
+    async def run(self, clock=ticks_ms):
+        while True:
+            self.step(clock())
+            await asyncio.sleep(self.poll_ms / 1000)
