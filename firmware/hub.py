@@ -21,6 +21,9 @@ class Hub:
         self.interval_ms = None       # measured telegram interval (1 s DSMR 5, 10 s older)
         self.counters = None          # the framer's counters object, set by the reader
         self.status = {}              # per-service status dicts: "net", "mqtt", "modbus", ...
+        self.bind = "0.0.0.0"         # address services listen on (the sim: 127.0.0.1)
+        self.config_path = None       # where config.json lives, for the web API to save
+        self.netman = None            # the network manager, for reconnect/AP requests
         self._event = asyncio.Event()
 
     def publish(self, reading, raw):

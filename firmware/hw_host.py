@@ -1,0 +1,220 @@
+"""The hardware interface on a PC (MicroPython unix port): the simulator's device.
+
+Same names as ``hw_esp32.py``. The P1 "UART" is a TCP connection to a meter
+(``tcp:HOST:PORT``, as ``tools/sim.py`` and ``host_tests/simctl.py`` serve it)
+or a file read once (``file:PATH``). The LED prints its colour, the button is
+pressed on a schedule (``--button``) or through a control file, the network is
+a fixed Ethernet link on 127.0.0.1, and the watchdog does nothing.
+``main_host.py`` fills ``OPTIONS`` from the command line before the app starts.
+"""
+import asyncio
+import os
+import sys
+
+from clock import ticks_diff, ticks_ms
+
+OPTIONS = {
+    "p1": None,            # "tcp:HOST:PORT" or "file:PATH"
+    "state_dir": ".",
+    "mac": b"\x24\x0a\xc4\x00\x51\x7e",
+    "ansi": False,         # colour the LED line (the launcher sets it on a terminal)
+    "presses": [],         # [(start_ms, hold_ms)] after boot
+    "control": None,       # file whose new lines ("short", "ap", "factory") press the button
+}
+
+RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again
+
+# How long the simulated finger holds the button for each action (button.py
+# thresholds: short < 2 s, access point at 5 s, factory reset above 10 s).
+HOLD_MS = {"short": 300, "ap": 6000, "factory": 11000}
+
+_BOOT_MS = ticks_ms()
+
+
+class P1Port:
+    """The meter's serial line, fed from a TCP meter or a file."""
+
+    RETRY_MS = 1000
+
+    def __init__(self, board, config):
+        self._spec = OPTIONS["p1"] or ""
+        self._reader = None
+        self._file = None
+        self.serial = (115200, 8, None)
+
+    def configure(self, baud, bits, parity):
+        # Bytes arrive as sent whatever we choose; only the log shows the switch.
+        self.serial = (baud, bits, parity)
+
+    async def readinto(self, buf):
+        """Wait for meter bytes; return how many landed in ``buf`` (0: none yet)."""
+        spec = self._spec
+        if spec.startswith("tcp:"):
+            return await self._read_tcp(buf, spec[4:])
+        if spec.startswith("file:"):
+            return await self._read_file(buf, spec[5:])
+        await asyncio.sleep(self.RETRY_MS / 1000)  # no meter given: a silent line
+        return 0
+
+    async def _read_tcp(self, buf, where):
+        if self._reader is None:
+            host, _, port = where.rpartition(":")
+            try:
+                self._reader, _ = await asyncio.open_connection(host, int(port))
+            except OSError as e:
+                print("p1: cannot reach meter at %s (%s); retrying" % (where, e))
+                await asyncio.sleep(self.RETRY_MS / 1000)
+                return 0
+        try:
+            n = await self._reader.readinto(buf)  # type: ignore[attr-defined]  (one Stream reads and closes)
+        except OSError:
+            n = 0
+        if not n:  # the meter hung up: reconnect on the next call
+            self._reader.close()  # type: ignore[attr-defined]
+            self._reader = None
+            await asyncio.sleep(self.RETRY_MS / 1000)
+        return n or 0
+
+    async def _read_file(self, buf, path):
+        # A regular file never blocks: read it once, then stay quiet like a
+        # meter with nothing more to say. Small chunks mimic a UART.
+        if self._file is None:
+            self._file = open(path, "rb")
+        n = self._file.readinto(memoryview(buf)[:64])
+        await asyncio.sleep(0.005 if n else self.RETRY_MS / 1000)
+        return n or 0
+
+    def write(self, data):
+        """P1 passthrough: the host has no TX pin."""
+
+
+# Names for the colours the status LED shows (PRODUCT.md section 6).
+_NAMES = {(0, 0, 0): "off", (255, 0, 0): "red", (0, 255, 0): "green", (0, 0, 255): "blue",
+          (255, 96, 0): "orange", (160, 160, 160): "white"}
+
+
+class Led:
+    """Prints the LED colour when it changes; an alternation prints once."""
+
+    def __init__(self, board):
+        self._last = None
+        self._before = None
+
+    def set(self, r, g, b):
+        rgb = (r, g, b)
+        if rgb == self._last:
+            return
+        blinking = rgb == self._before
+        self._before, self._last = self._last, rgb
+        name = _NAMES.get(rgb) or "rgb(%d,%d,%d)" % rgb
+        if OPTIONS["ansi"]:
+            # One line in place: blinking repaints it instead of scrolling.
+            sys.stdout.write("\r\x1b[48;2;%d;%d;%dm    \x1b[0m led %-8s\r" % (r, g, b, name))
+        elif not blinking:
+            print("led: %s" % name)
+
+
+class Button:
+    """A button pressed by schedule (``--button``) or by lines in a control file."""
+
+    POLL_MS = 200
+
+    def __init__(self, board):
+        self._presses = [(s, s + h) for s, h in OPTIONS["presses"]]
+        self._control = OPTIONS["control"]
+        self._seen = 0       # bytes of the control file already acted on
+        self._checked = 0
+
+    def pressed(self):
+        now = ticks_diff(ticks_ms(), _BOOT_MS)
+        if self._control and now - self._checked >= self.POLL_MS:
+            self._checked = now
+            self._poll_control(now)
+        for start, end in self._presses:
+            if start <= now < end:
+                return True
+        return False
+
+    def _poll_control(self, now):
+        try:
+            size = os.stat(self._control)[6]
+        except OSError:
+            return
+        if size <= self._seen:
+            self._seen = min(self._seen, size)
+            return
+        with open(self._control) as f:
+            f.seek(self._seen)
+            text = f.read()
+        self._seen = size
+        for word in text.split():
+            hold = HOLD_MS.get(word)
+            if hold is None:
+                print("button: unknown action %r (short, ap, factory)" % word)
+            else:
+                print("button: %s press (%d ms)" % (word, hold))
+                self._presses.append((now, now + hold))
+
+
+class Net:
+    """A wired link that is always up on 127.0.0.1; the AP is only a flag."""
+
+    def __init__(self, board):
+        self._ap = None
+        self._iface = "ethernet"
+        self._ssid = None
+        self._hostname = "p1gw"
+
+    def start_wifi(self, ssid, password, ipv4):
+        self._iface = "wifi"
+        self._ssid = ssid
+
+    def start_ethernet(self, ipv4):
+        self._iface = "ethernet"
+        self._ssid = None
+
+    def start_ap(self, ssid, key, ip="10.10.10.10"):
+        self._ap = ssid
+
+    def stop_ap(self):
+        self._ap = None
+
+    def disconnect(self):
+        pass
+
+    def status(self):
+        return {"iface": self._iface, "ip": "127.0.0.1", "rssi": -55 if self._iface == "wifi" else None,
+                "link": True, "ap": self._ap is not None, "ssid": self._ssid,
+                "mac": ":".join("%02x" % b for b in OPTIONS["mac"])}
+
+    def scan(self):
+        return [{"ssid": "sim-home", "rssi": -58, "secure": True},
+                {"ssid": "sim-guest", "rssi": -77, "secure": False}]
+
+    def set_hostname(self, name):
+        self._hostname = name
+
+    def sync_time(self):
+        pass  # the PC's clock is already right
+
+
+class Watchdog:
+    def __init__(self, timeout_ms):
+        pass
+
+    def feed(self):
+        pass
+
+
+def unique_id():
+    return OPTIONS["mac"]
+
+
+def reset():
+    """Restart the device: the launcher starts a new firmware process."""
+    print("reset")
+    sys.exit(RESET_EXIT)
+
+
+def state_dir():
+    return OPTIONS["state_dir"]

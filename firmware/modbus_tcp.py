@@ -1,0 +1,192 @@
+"""Modbus TCP server: the latest reading as an EMPro or SDM630 meter.
+
+One register image per telegram (built by empro.py / sdm630.py into a
+preallocated double buffer), answered by modbus_frame.answer. Each client gets
+two fixed 260-byte buffers; a request allocates only the coroutine plumbing.
+
+Stale data is never served as live data: when the last valid telegram is older
+than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
+reads of measured registers get exception 04 ("exception" policy) or a
+fail-safe image with ``Modbus.FailsafeCurrentA`` on every phase ("failsafe").
+All ``Modbus.*`` settings except the port and ``MeterType`` are read live.
+"""
+import asyncio
+
+from micropython import const
+
+import modbus_frame
+import reading as _reading
+from version import revision
+
+# MeterType -> template module, imported only when chosen (RAM: ~3 KB each).
+TEMPLATES = {"PhoenixContact-EMPro": "empro", "Eastron-SDM630": "sdm630"}
+
+# EMPro register 256: the firmware revision as 0x00MMmmpp (major, minor, patch).
+FIRMWARE_REVISION = revision()
+
+NOMINAL_V = 230.0
+_AUTO_MIN_MS = const(5000)
+_INTERVAL_MS = const(10000)   # assumed before it is measured, and the cap after a gap
+_STATUS_S = const(1)          # refresh the stale flag this often without telegrams
+
+
+def stale_after_ms(stale_after_s, interval_ms):
+    """Age (ms) at which data turns stale; ``stale_after_s`` 0 = auto.
+
+    Auto is 3 telegram intervals, at least 5 s. An interval not measured yet or
+    longer than 10 s (a gap after an outage, not the meter's rhythm) counts as
+    10 s, so one long gap never stretches the window.
+    """
+    if stale_after_s > 0:
+        return stale_after_s * 1000
+    if not interval_ms or interval_ms <= 0 or interval_ms > _INTERVAL_MS:
+        interval_ms = _INTERVAL_MS
+    return max(_AUTO_MIN_MS, 3 * interval_ms)
+
+
+def failsafe_reading(last, amps):
+    """The reading served while stale under the "failsafe" policy.
+
+    ``amps`` on every phase the meter reported (all three if unknown), at
+    230 V nominal, drawn from the grid; energy counters keep their last value.
+    """
+    r = _reading.new_reading()
+    if last is not None:
+        for k in _reading.TOTAL_FIELDS:
+            r[k] = last[k]
+    total = 0.0
+    for n in ("1", "2", "3"):
+        i_key = "current_l%s_a" % n
+        if last is not None and last[i_key] is None and last["current_l1_a"] is not None:
+            continue  # a phase this meter does not have
+        r[i_key] = amps
+        r["voltage_l%s_v" % n] = NOMINAL_V
+        r["power_l%s_w" % n] = NOMINAL_V * amps
+        total += NOMINAL_V * amps
+    r["power_w"] = r["power_import_w"] = total
+    r["power_export_w"] = 0.0
+    return r
+
+
+class ModbusServer:
+    def __init__(self, hub):
+        self.hub = hub
+        self.status = {"clients": 0, "requests": 0, "exceptions": 0, "refused": 0,
+                       "dropped": 0, "stale": True, "failsafe": False}
+        hub.status["modbus"] = self.status
+        self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
+        self._load(self._wanted())
+
+    def _wanted(self):
+        return TEMPLATES.get(self.hub.config.get("MeterType"), "empro")
+
+    def _load(self, name):
+        self._name = name
+        self._template = __import__(name)
+        self._img = self._template.new_image()
+        # Identification registers are served before the first telegram.
+        self._build(_reading.new_reading(), -1)
+
+    def _build(self, r, seq):
+        self._template.build(self._img, r, self.hub.identity["serial"], FIRMWARE_REVISION)
+        self._built = seq
+
+    def data_ok(self):
+        """Whether live registers may be served now; brings the image up to date."""
+        hub = self.hub
+        cfg = hub.config["Modbus"]
+        if self._wanted() != self._name:   # MeterType is a live setting
+            self._load(self._wanted())
+        age = hub.age_ms()
+        fresh = age is not None and age <= stale_after_ms(cfg["StaleAfterS"], hub.interval_ms)
+        st = self.status
+        st["stale"] = not fresh
+        if fresh:
+            if self._built != hub.seq:
+                self._build(hub.reading, hub.seq)
+            st["failsafe"] = False
+            return True
+        if cfg["StalePolicy"] != "failsafe":
+            st["failsafe"] = False
+            return False
+        if self._built != -2:
+            self._build(failsafe_reading(hub.reading, cfg["FailsafeCurrentA"]), -2)
+        st["failsafe"] = True
+        return True
+
+    async def run(self):
+        hub = self.hub
+        server = await asyncio.start_server(self._serve, getattr(hub, "bind", "0.0.0.0"),
+                                            hub.config["Modbus"]["Port"], backlog=2)
+        try:
+            seq = hub.seq
+            while True:
+                # Build each telegram's image as it arrives, so requests only copy.
+                self.data_ok()
+                try:
+                    seq = await asyncio.wait_for(hub.next_reading(seq), _STATUS_S)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    async def _serve(self, reader, writer):
+        st = self.status
+        if st["clients"] >= self.hub.config["Modbus"]["MaxClients"]:
+            st["refused"] += 1
+            await _close(writer)
+            return
+        st["clients"] += 1
+        req = bytearray(modbus_frame.MAX_ADU)
+        out = bytearray(modbus_frame.MAX_ADU)
+        mreq = memoryview(req)
+        mout = memoryview(out)
+        try:
+            while True:
+                idle_s = self.hub.config["Modbus"]["IdleTimeoutS"]
+                if idle_s:
+                    ok = await asyncio.wait_for(_read_adu(reader, mreq), idle_s)
+                else:
+                    ok = await _read_adu(reader, mreq)
+                if not ok:
+                    st["dropped"] += 1
+                    break
+                ok = self.data_ok()   # may switch the image: read it after
+                n = modbus_frame.answer(req, out, self._img, ok)
+                st["requests"] += 1
+                if out[7] & 0x80:
+                    st["exceptions"] += 1
+                writer.write(mout[:n])
+                await writer.drain()
+        except (OSError, EOFError, asyncio.TimeoutError):
+            pass   # peer gone, reset or idle: just close
+        finally:
+            st["clients"] -= 1
+            await _close(writer)
+
+
+async def _read_adu(reader, mreq):
+    """Read one request ADU into ``mreq``; False for a header no client sends."""
+    await _read_exactly(reader, mreq, 0, modbus_frame.HEADER)
+    n = modbus_frame.header_length(mreq)
+    if n < 0:
+        return False
+    await _read_exactly(reader, mreq, modbus_frame.HEADER, modbus_frame.HEADER + n)
+    return True
+
+
+async def _read_exactly(reader, mv, start, end):
+    while start < end:
+        k = await reader.readinto(mv[start:end])
+        if not k:
+            raise EOFError
+        start += k
+
+
+async def _close(writer):
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except OSError:
+        pass

@@ -1,0 +1,102 @@
+"""The P1 driver: UART bytes -> (Smarty decryption) -> framer -> parser -> hub.
+
+One read buffer serves every chunk; per valid telegram it allocates only the
+reading dict and a copy of the raw bytes the hub keeps. With ``P1.Baud`` "auto"
+it alternates between 115200 8N1 (DSMR 4/5) and 9600 7E1 (DSMR 2.2/3) until a
+valid telegram arrives, and again whenever the meter falls silent that long.
+"""
+from binascii import unhexlify
+
+import dsmr
+from clock import ticks_diff, ticks_ms
+from framer import Framer
+
+# (baud, bits, parity): parity 0 is even, as machine.UART counts it.
+SERIAL = {"115200": (115200, 8, None), "9600": (9600, 7, 0)}
+
+
+class P1Reader:
+    """Reads the meter's port and publishes each valid telegram to the hub."""
+
+    BUF_LEN = 256
+    # Longer than one DSMR 2.2/3 interval (10 s) with room for a telegram that
+    # started just before the switch.
+    AUTOBAUD_MS = 25000
+
+    def __init__(self, hub, port, clock=ticks_ms, log=None):
+        self.hub = hub
+        self.port = port
+        self.clock = clock
+        self.log = log  # log(status, reading_or_reason) per telegram, when tracing
+        p1 = hub.config["P1"]
+        self.framer = Framer(self._on_telegram)
+        self.counters = self.framer.counters
+        self.counters["parse_error"] = 0
+        hub.counters = self.counters
+        self._passthrough = p1["Passthrough"]
+        self.smarty = None
+        if p1["SmartyKey"]:
+            from smarty import SmartyDecoder
+            self.smarty = SmartyDecoder(unhexlify(p1["SmartyKey"]), unhexlify(p1["SmartyAad"]),
+                                        self.framer.feed)
+        self._auto = p1["Baud"] == "auto"
+        self.serial = SERIAL["115200" if self._auto else p1["Baud"]]
+        self._since = clock()  # last valid telegram, or last serial switch
+        self._buf = bytearray(self.BUF_LEN)
+        self._status = hub.status["p1"] = {}
+        port.configure(*self.serial)
+        self._show()
+
+    def _show(self):
+        baud, bits, parity = self.serial
+        self._status["serial"] = "%d %d%s1" % (baud, bits, "N" if parity is None else "E")
+        self._status["smarty"] = self.smarty is not None
+        if self.smarty is not None:
+            self._status["smarty_counters"] = self.smarty.counters
+
+    def feed(self, buf, n):
+        """Process ``n`` bytes that just arrived in ``buf``."""
+        if self._passthrough:
+            self.port.write(memoryview(buf)[:n])
+        if self.smarty is None:
+            self.framer.feed(buf, n)
+        else:
+            self.smarty.feed(memoryview(buf)[:n])
+
+    def _on_telegram(self, status, crc, buf, n):
+        if status != "valid":
+            if self.log:
+                self.log(status, self.counters)
+            return
+        try:
+            reading = dsmr.parse(buf, n)
+        except ValueError as e:
+            self.counters["parse_error"] += 1
+            if self.log:
+                self.log("parse_error", str(e))
+            return
+        self._since = self.clock()
+        self.hub.publish(reading, bytes(memoryview(buf)[:n]))
+        if self.log:
+            self.log("valid", reading)
+
+    def check_serial(self):
+        """With auto baud, switch serial settings after a silence; True if switched."""
+        now = self.clock()
+        if not self._auto or ticks_diff(now, self._since) < self.AUTOBAUD_MS:
+            return False
+        self.serial = SERIAL["9600" if self.serial[0] == 115200 else "115200"]
+        self._since = now
+        self.framer.reset()
+        self.port.configure(*self.serial)
+        self._show()
+        print("p1: no valid telegram; trying %s" % self._status["serial"])
+        return True
+
+    async def run(self):
+        buf = self._buf
+        while True:
+            n = await self.port.readinto(buf)
+            if n:
+                self.feed(buf, n)
+            self.check_serial()

@@ -1,0 +1,82 @@
+"""Register image: a block map of 16-bit Modbus registers, double-buffered.
+
+A template (``empro.py``, ``sdm630.py``) declares its blocks and writes every
+value of a reading into the back buffer; ``commit()`` swaps it in whole, so a
+request that takes ``image.front`` once answers from exactly one telegram.
+Both buffers are allocated once: nothing grows per telegram or per request.
+Registers inside a block that no value covers stay 0 (masters read across
+such gaps, e.g. OpenEMS reads 57 registers from EMPro 0x8006).
+"""
+import struct
+
+
+class RegImage:
+    def __init__(self, blocks, low_word_first):
+        """``blocks``: ((start, count, live), ...); ``live`` marks measured data (stale-checked)."""
+        self.starts = tuple(b[0] for b in blocks)
+        self.ends = tuple(b[0] + b[1] for b in blocks)
+        self.live = tuple(b[2] for b in blocks)
+        offsets = []
+        size = 0
+        for b in blocks:
+            offsets.append(size)
+            size += 2 * b[1]
+        self.offsets = tuple(offsets)
+        self.low_word_first = low_word_first
+        self.front = bytearray(size)
+        self._back = bytearray(size)
+
+    def locate(self, addr, qty):
+        """Index of the block holding registers addr..addr+qty-1 entirely, or -1."""
+        for i in range(len(self.starts)):
+            if self.starts[i] <= addr and addr + qty <= self.ends[i]:
+                return i
+        return -1
+
+    def _at(self, addr, nregs):
+        i = self.locate(addr, nregs)
+        if i < 0:  # a template bug, never client input
+            raise ValueError("register 0x%04X not mapped" % addr)
+        return self.offsets[i] + 2 * (addr - self.starts[i])
+
+    def commit(self):
+        """Swap the back buffer (just written) in as the served image."""
+        self.front, self._back = self._back, self.front
+
+    # -- writers: each targets the back buffer ---------------------------
+
+    def f32(self, addr, value):
+        """IEEE 754 float32 at addr, addr+1 in the template's word order."""
+        o = self._at(addr, 2)
+        struct.pack_into(">f", self._back, o, value)
+        if self.low_word_first:
+            self._swap_words(o)
+
+    def u32(self, addr, value):
+        o = self._at(addr, 2)
+        struct.pack_into(">I", self._back, o, value)
+        if self.low_word_first:
+            self._swap_words(o)
+
+    def s16(self, addr, value):
+        struct.pack_into(">h", self._back, self._at(addr, 1), value)
+
+    def text(self, addr, nregs, s):
+        """ASCII, two characters per register, the first one in the LOW byte; 0-padded."""
+        o = self._at(addr, nregs)
+        b = self._back
+        n = len(s)
+        for i in range(2 * nregs):
+            c = ord(s[i]) if i < n else 0
+            # register = c0 | c1 << 8, sent high byte first: c1 then c0
+            b[o + (i ^ 1)] = c if c < 0x80 else 0x3F  # non-ASCII -> "?"
+
+    def _swap_words(self, o):
+        # big-endian ABCD -> CDAB in place, no allocation
+        b = self._back
+        b0 = b[o]
+        b1 = b[o + 1]
+        b[o] = b[o + 2]
+        b[o + 1] = b[o + 3]
+        b[o + 2] = b0
+        b[o + 3] = b1

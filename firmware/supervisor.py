@@ -1,0 +1,33 @@
+"""Keep a task running: a crash is logged and the task starts again after a back-off."""
+import asyncio
+import sys
+
+from clock import ticks_diff, ticks_ms
+
+BACKOFF_MS = (1000, 60000)  # first wait after a crash, and the cap as it doubles
+STABLE_MS = 60000           # a task that ran this long before crashing starts over at the first wait
+
+
+async def supervise(name, start, backoff_ms=BACKOFF_MS, clock=ticks_ms, log=print):
+    """Run ``start()`` (a coroutine factory) forever, restarting it when it crashes or returns.
+
+    ``start`` builds a fresh coroutine (and, for a service, a fresh object)
+    each time, so a restart begins from a clean state.
+    """
+    first, cap = backoff_ms
+    wait = first
+    while True:
+        began = clock()
+        try:
+            await start()
+            log("app: %s returned; starting it again" % name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log("app: %s crashed (%s: %s); restarting in %d ms" % (name, type(e).__name__, e, wait))
+            if hasattr(sys, "print_exception"):
+                sys.print_exception(e)  # type: ignore[attr-defined]
+        if ticks_diff(clock(), began) >= STABLE_MS:
+            wait = first
+        await asyncio.sleep(wait / 1000)
+        wait = min(wait * 2, cap)

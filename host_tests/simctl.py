@@ -1,0 +1,224 @@
+"""Run the real firmware in the unix port for integration tests; the test plays the meter.
+
+    from simctl import Sim
+    with Sim(tmp_path, config={"MQTT": {"Site": "home"}}) as sim:
+        sim.feed(telegram_bytes)          # into the gateway's P1 UART
+        sim.wait_valid(1)                 # the gateway counted 1 valid telegram
+        ... talk to 127.0.0.1:sim.modbus_port / sim.http_port / sim.raw_port ...
+
+Free ports are picked when none are given; ``config`` is merged into
+config.json before boot; ``services`` limits which service modules start
+(default: all present). Leaving the ``with`` always kills the firmware.
+"""
+import atexit
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import sim as _sim  # noqa: E402
+
+_VALID = re.compile(r"p1: valid=(\d+)")
+# Which port each service listens on once it logs "app: started <module>...".
+_PORTS = {"modbus_tcp": "modbus_port", "http_server": "http_port", "webapi": "http_port",
+          "raw_stream": "raw_port"}
+
+
+_LIVE = set()  # started and not yet closed: killed at exit if a test forgot
+
+
+@atexit.register
+def _kill_leftovers():
+    for sim in list(_LIVE):
+        sim.kill()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def merge(base, changes):
+    """Deep-merge dict ``changes`` into ``base`` in place."""
+    for k, v in changes.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+class Sim:
+    """The firmware as a child process with a P1 line the test writes to."""
+
+    def __init__(self, state_dir, config=None, modbus_port=None, http_port=None, raw_port=None,
+                 mqtt=None, services=None, heap=_sim.HEAP, mac=None, buttons=(), boot_timeout=20):
+        self.state_dir = str(state_dir)
+        self.config = config
+        self.modbus_port = modbus_port or free_port()
+        self.http_port = http_port or free_port()
+        self.raw_port = raw_port or free_port()
+        self.mqtt = mqtt
+        self.services = services
+        self.heap = heap
+        self.mac = mac
+        self.buttons = buttons  # e.g. ("factory@0.5",): hw_host holds the button then
+        self.boot_timeout = boot_timeout
+        self.proc = None
+        self._lines = []
+        self._lock = threading.Lock()
+        self._p1 = None
+        self._p1_ready = threading.Event()
+        self._listener = None
+
+    # --- life cycle ---
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+    def start(self, wait=True):
+        """Write the config, start the firmware and (``wait``) wait until it serves."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        if self.config:
+            path = os.path.join(self.state_dir, "config.json")
+            try:
+                with open(path) as f:
+                    cfg = json.load(f)
+            except (OSError, ValueError):
+                cfg = {}
+            with open(path, "w") as f:
+                json.dump(merge(cfg, self.config), f)
+            self.config = None  # once: a restart keeps what the firmware stored
+        _sim.build()
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(1)
+        self._p1 = None
+        self._p1_ready.clear()
+        threading.Thread(target=self._accept_p1, args=(self._listener,), daemon=True).start()
+        cmd, env = _sim.firmware_command(
+            "tcp:127.0.0.1:%d" % self._listener.getsockname()[1], self.state_dir, self.heap,
+            self.modbus_port, self.http_port, self.raw_port, self.mqtt, buttons=self.buttons,
+            mac=self.mac, services=self.services)
+        self.proc = subprocess.Popen(cmd, env=env, cwd=_sim.ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        _LIVE.add(self)
+        threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
+        if wait:
+            self.wait_output("app: running", self.boot_timeout)
+            for name, attr in _PORTS.items():
+                if "app: started %s." % name in self.output():
+                    self.wait_listening(getattr(self, attr), self.boot_timeout)
+        return self
+
+    def _collect(self, proc):
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            with self._lock:
+                self._lines.append(line)
+
+    def _accept_p1(self, listener):
+        try:
+            self._p1, _ = listener.accept()
+        except OSError:  # closed: the firmware stopped first
+            return
+        self._p1_ready.set()
+
+    def stop(self, timeout=5):
+        """Terminate the firmware (SIGTERM, then SIGKILL); return its exit status."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self._close()
+
+    def kill(self):
+        """SIGKILL the firmware at once (a power cut); return its exit status."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        return self._close()
+
+    def _close(self):
+        _LIVE.discard(self)
+        rc = None
+        if self.proc:
+            rc = self.proc.wait()
+            self.proc.stdout.close()
+        for s in (self._p1, self._listener):
+            if s:
+                s.close()
+        self._p1 = self._listener = None
+        return rc
+
+    # --- the meter side ---
+
+    def feed(self, data):
+        """Write raw bytes into the gateway's P1 UART."""
+        self._wait(self._p1_ready.is_set, self.boot_timeout, "the firmware to open its P1 port")
+        self._p1.sendall(data)
+
+    def valid_count(self):
+        """Valid telegrams the gateway counted so far (from its trace lines)."""
+        found = _VALID.findall(self.output())
+        return int(found[-1]) if found else 0
+
+    def wait_valid(self, n, timeout=10):
+        """Wait until the gateway counted ``n`` valid telegrams in total."""
+        self._wait(lambda: self.valid_count() >= n, timeout,
+                   "%d valid telegrams (saw %d)" % (n, self.valid_count()))
+
+    # --- observing ---
+
+    def output(self):
+        """Everything the firmware printed so far."""
+        with self._lock:
+            return "".join(self._lines)
+
+    def wait_output(self, text, timeout=10):
+        """Wait until the firmware printed ``text``."""
+        self._wait(lambda: text in self.output(), timeout, repr(text))
+
+    def wait_listening(self, port, timeout=10):
+        """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        self._wait(up, timeout, "a listener on port %d" % port)
+
+    def _wait(self, cond, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if self.proc is None or self.proc.poll() is not None:
+                raise AssertionError("firmware exited while waiting for %s:\n%s" % (what, self.output()))
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting for %s:\n%s" % (what, self.output()))
+            time.sleep(0.05)
+
+    @property
+    def identity(self):
+        """identity.json as the firmware wrote it (serial, ssid, wpa_key, api_password)."""
+        with open(os.path.join(self.state_dir, "identity.json")) as f:
+            return json.load(f)
+
+    def stored_config(self):
+        """config.json as it is on the device's filesystem now."""
+        with open(os.path.join(self.state_dir, "config.json")) as f:
+            return json.load(f)

@@ -1,0 +1,300 @@
+"""Config store: defaults, field-by-field validation, merge-patch, redaction, atomic save."""
+import json
+import os
+
+import config
+from _support import raises
+from config import ConfigError
+
+
+def _tmpdir():
+    d = "/tmp/p1gw-cfg-" + "".join("%02x" % b for b in os.urandom(4))
+    os.mkdir(d)
+    return d
+
+
+def _cleanup(d):
+    for name in os.listdir(d):
+        os.remove(d + "/" + name)
+    os.rmdir(d)
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _error(changes, cfg=None):
+    """The ConfigError a patch raises (None if it is accepted)."""
+    try:
+        config.patch(cfg or config.copy(config.DEFAULTS), changes)
+    except ConfigError as e:
+        return e
+    return None
+
+
+def _rejects(field, changes):
+    e = _error(changes)
+    return e is not None and e.field == field
+
+
+# --- load / save ---
+
+def test_missing_file_gives_defaults_and_says_so():
+    d = _tmpdir()
+    cfg, err = config.load(config.path(d))
+    _cleanup(d)
+    assert cfg == config.DEFAULTS
+    assert "missing" in err
+
+
+def test_corrupt_json_gives_defaults_and_says_so():
+    d = _tmpdir()
+    _write(config.path(d), '{"MeterType": "Eastron-SDM630", "MQTT": {')
+    cfg, err = config.load(config.path(d))
+    _cleanup(d)
+    assert cfg == config.DEFAULTS
+    assert "not valid JSON" in err
+
+
+def test_file_that_is_not_an_object_gives_defaults():
+    d = _tmpdir()
+    _write(config.path(d), "[1, 2]")
+    cfg, err = config.load(config.path(d))
+    _cleanup(d)
+    assert cfg == config.DEFAULTS
+    assert "must be an object" in err
+
+
+def test_bad_field_in_file_gets_its_default_and_keeps_the_rest():
+    d = _tmpdir()
+    _write(config.path(d), json.dumps({"Modbus": {"Port": 70000, "MaxClients": 2},
+                                       "MQTT": {"Site": "garage"}}))
+    cfg, err = config.load(config.path(d))
+    _cleanup(d)
+    assert cfg["Modbus"]["Port"] == config.DEFAULTS["Modbus"]["Port"]
+    assert cfg["Modbus"]["MaxClients"] == 2
+    assert cfg["MQTT"]["Site"] == "garage"
+    assert "Modbus.Port" in err
+
+
+def test_partial_file_is_completed_with_defaults():
+    d = _tmpdir()
+    _write(config.path(d), json.dumps({"DefaultNetIf": "Ethernet"}))
+    cfg, err = config.load(config.path(d))
+    _cleanup(d)
+    assert err is None
+    assert cfg["DefaultNetIf"] == "Ethernet"
+    assert cfg["Http"] == config.DEFAULTS["Http"]
+
+
+def test_save_then_load_round_trips_and_leaves_no_temp_file():
+    d = _tmpdir()
+    cfg, _ = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "home", "Password": "secret123"},
+                                            "Modbus": {"FailsafeCurrentA": 10}})
+    config.save(config.path(d), cfg)
+    back, err = config.load(config.path(d))
+    names = os.listdir(d)
+    _cleanup(d)
+    assert err is None
+    assert back == cfg
+    assert names == ["config.json"]
+
+
+def test_save_replaces_an_existing_file_whole():
+    d = _tmpdir()
+    _write(config.path(d), "x" * 5000)
+    config.save(config.path(d), config.DEFAULTS)
+    back, err = config.load(config.path(d))
+    _cleanup(d)
+    assert err is None and back == config.DEFAULTS
+
+
+def test_overridden_fields_are_saved_with_the_files_values():
+    d = _tmpdir()
+    cfg = config.copy(config.DEFAULTS)
+    try:
+        config.override(cfg, {"Modbus.Port": 1502, "Http.Port": 8080})
+        assert cfg["Modbus"]["Port"] == 1502
+        cfg["MQTT"]["Site"] = "shed"
+        config.save(config.path(d), cfg)
+    finally:
+        config._overrides.clear()
+        config._stored.clear()
+    back, _ = config.load(config.path(d))
+    _cleanup(d)
+    assert back["Modbus"]["Port"] == 502 and back["Http"]["Port"] == 80
+    assert back["MQTT"]["Site"] == "shed"
+
+
+def test_bad_override_is_refused_by_field_name():
+    cfg = config.copy(config.DEFAULTS)
+    e = None
+    try:
+        config.override(cfg, {"Modbus.Port": 0})
+    except ConfigError as err:
+        e = err
+    assert e is not None and e.field == "Modbus.Port"
+    assert cfg["Modbus"]["Port"] == 502
+
+
+# --- patch ---
+
+def test_patch_changes_only_the_fields_given_and_leaves_the_input_alone():
+    before = config.copy(config.DEFAULTS)
+    cfg, _ = config.patch(before, {"MQTT": {"Site": "farm"}})
+    assert cfg["MQTT"]["Site"] == "farm"
+    assert cfg["MQTT"]["Broker"] == before["MQTT"]["Broker"]
+    assert before == config.DEFAULTS
+
+
+def test_failed_patch_changes_nothing_even_after_valid_fields():
+    before = config.copy(config.DEFAULTS)
+    e = _error({"MQTT": {"Site": "farm", "Broker": "ftp://x"}}, before)
+    assert e is not None and e.field == "MQTT.Broker"
+    assert before == config.DEFAULTS
+
+
+def test_restart_needed_for_ports_and_networks_but_not_for_live_fields():
+    _, r1 = config.patch(config.DEFAULTS, {"Modbus": {"Port": 1502}})
+    _, r2 = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "x"}})
+    _, r3 = config.patch(config.DEFAULTS, {"MQTT": {"Site": "x"}, "Modbus": {"StalePolicy": "failsafe"}})
+    _, r4 = config.patch(config.DEFAULTS, {"Modbus": {"Port": 502}})  # unchanged value
+    assert (r1, r2, r3, r4) == (True, True, False, False)
+
+
+def test_null_resets_a_field_and_a_section_to_defaults():
+    cfg, _ = config.patch(config.DEFAULTS, {"MQTT": {"Site": "a", "Username": "u"}})
+    one, _ = config.patch(cfg, {"MQTT": {"Site": None}})
+    whole, _ = config.patch(cfg, {"MQTT": None})
+    assert one["MQTT"]["Site"] == "unknown-site" and one["MQTT"]["Username"] == "u"
+    assert whole["MQTT"] == config.DEFAULTS["MQTT"]
+
+
+def test_unknown_fields_are_refused_by_name():
+    assert _rejects("Foo", {"Foo": 1})
+    assert _rejects("MQTT.Brokr", {"MQTT": {"Brokr": "mqtt://h"}})
+    assert _rejects("WiFi.StaticIPv4.Mask", {"WiFi": {"StaticIPv4": {"Mask": "24"}}})
+
+
+def test_section_must_be_an_object():
+    assert _rejects("MQTT", {"MQTT": "mqtt://h"})
+    assert _rejects("config", [1])
+
+
+def test_ports_must_be_integers_1_to_65535():
+    for bad in (0, 65536, -1, "502", 502.0, True):
+        assert _rejects("Modbus.Port", {"Modbus": {"Port": bad}}), bad
+    assert _error({"Modbus": {"Port": 65535}, "Http": {"Port": 1}}) is None
+    assert _rejects("Http.RawPort", {"Http": {"RawPort": 65536}})
+
+
+def test_booleans_must_be_true_or_false():
+    assert _rejects("MQTT.Enabled", {"MQTT": {"Enabled": 1}})
+    assert _rejects("P1.Passthrough", {"P1": {"Passthrough": "true"}})
+
+
+def test_enums_accept_only_their_values():
+    assert _rejects("MeterType", {"MeterType": "EMPro"})
+    assert _rejects("DefaultNetIf", {"DefaultNetIf": "wifi"})
+    assert _rejects("Modbus.StalePolicy", {"Modbus": {"StalePolicy": "zero"}})
+    assert _rejects("P1.Baud", {"P1": {"Baud": 115200}})
+    assert _error({"MeterType": "Eastron-SDM630", "P1": {"Baud": "9600"}}) is None
+
+
+def test_ssid_is_at_most_32_bytes_counted_in_utf8():
+    assert _error({"WiFi": {"Ssid": "a" * 32}}) is None
+    assert _rejects("WiFi.Ssid", {"WiFi": {"Ssid": "a" * 33}})
+    assert _rejects("WiFi.Ssid", {"WiFi": {"Ssid": "\u20ac" * 11}})  # 33 bytes, 11 characters
+
+
+def test_wpa2_passphrase_is_empty_or_8_to_63_printable_characters():
+    for ok in ("", "12345678", "x" * 63):
+        assert _error({"WiFi": {"Password": ok}}) is None, ok
+    for bad in ("1234567", "x" * 64, "tab\there12", 12345678):
+        assert _rejects("WiFi.Password", {"WiFi": {"Password": bad}}), bad
+
+
+def test_ipv4_addresses_must_be_dotted_decimal():
+    for ok in ("192.168.1.10", "10.0.0.1", "0.0.0.0", "255.255.255.255", ""):
+        assert _error({"Ethernet": {"StaticIPv4": {"DNS": ok}}}) is None, ok
+    for bad in ("256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "a.b.c.d", "1..2.3", " 1.2.3.4", 1234):
+        assert _rejects("Ethernet.StaticIPv4.DNS", {"Ethernet": {"StaticIPv4": {"DNS": bad}}}), bad
+
+
+def test_netmask_is_a_prefix_length_or_a_contiguous_mask():
+    for ok in ("24", "0", "32", "255.255.255.0", "255.255.0.0"):
+        assert _error({"WiFi": {"StaticIPv4": {"Netmask": ok}}}) is None, ok
+    for bad in ("33", "255.0.255.0", "24.0", "", 24):
+        assert _rejects("WiFi.StaticIPv4.Netmask", {"WiFi": {"StaticIPv4": {"Netmask": bad}}}), bad
+
+
+def test_static_mode_needs_address_and_gateway():
+    assert _rejects("WiFi.StaticIPv4.IpAddress", {"WiFi": {"IpMode": "Static"}})
+    assert _rejects("Ethernet.StaticIPv4.Gateway",
+                    {"Ethernet": {"IpMode": "Static", "StaticIPv4": {"IpAddress": "192.168.1.5"}}})
+    assert _error({"Ethernet": {"IpMode": "Static", "StaticIPv4": {
+        "IpAddress": "192.168.1.5", "Gateway": "192.168.1.1"}}}) is None
+
+
+def test_broker_url_needs_mqtt_or_mqtts_and_a_valid_port():
+    for ok in ("mqtt://broker.local", "mqtts://broker.example.com:8883", "mqtt://10.0.0.2:1883", ""):
+        assert _error({"MQTT": {"Broker": ok}}) is None, ok
+    for bad in ("http://broker", "broker:1883", "mqtt://", "mqtt://h:0", "mqtt://h:65536",
+                "mqtt://h:x", "mqtt://u:p@h", "mqtt://h/path", 1883):
+        assert _rejects("MQTT.Broker", {"MQTT": {"Broker": bad}}), bad
+
+
+def test_enabling_mqtt_needs_a_broker():
+    assert _rejects("MQTT.Broker", {"MQTT": {"Enabled": True}})
+    assert _error({"MQTT": {"Enabled": True, "Broker": "mqtt://h"}}) is None
+
+
+def test_numbers_have_ranges():
+    assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": -1}})
+    assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": "6"}})
+    cfg, _ = config.patch(config.DEFAULTS, {"Modbus": {"FailsafeCurrentA": 10}})
+    assert cfg["Modbus"]["FailsafeCurrentA"] == 10.0
+    assert _rejects("Modbus.MaxClients", {"Modbus": {"MaxClients": 0}})
+    assert _rejects("MQTT.MinIntervalS", {"MQTT": {"MinIntervalS": 1.5}})
+
+
+def test_smarty_key_is_32_hex_digits_and_aad_34():
+    assert _error({"P1": {"SmartyKey": "00112233445566778899aabbccddeeff"}}) is None
+    assert _rejects("P1.SmartyKey", {"P1": {"SmartyKey": "0011223344556677"}})
+    assert _rejects("P1.SmartyKey", {"P1": {"SmartyKey": "g" * 32}})
+    assert _rejects("P1.SmartyAad", {"P1": {"SmartyAad": ""}})
+
+
+def test_certificates_must_be_pem_and_a_client_cert_needs_its_key():
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert _error({"MQTT": {"CaCert": pem}}) is None
+    assert _rejects("MQTT.CaCert", {"MQTT": {"CaCert": "MIIB"}})
+    assert _rejects("MQTT.ClientKey", {"MQTT": {"ClientCert": pem}})
+
+
+def test_text_fields_refuse_control_characters():
+    assert _rejects("MQTT.Site", {"MQTT": {"Site": "a\nb"}})
+
+
+def test_error_message_names_the_field():
+    e = _error({"Modbus": {"Port": 0}})
+    assert str(e).startswith("Modbus.Port: ")
+
+
+# --- secrets ---
+
+def test_redact_masks_secrets_that_are_set_only():
+    cfg, _ = config.patch(config.DEFAULTS, {"WiFi": {"Password": "secret123"}, "MQTT": {"Username": "u"}})
+    shown = config.redact(cfg)
+    assert shown["WiFi"]["Password"] == config.MASK
+    assert shown["MQTT"]["Password"] == ""
+    assert shown["MQTT"]["Username"] == "u"
+    assert cfg["WiFi"]["Password"] == "secret123"
+
+
+def test_sending_the_mask_back_keeps_the_stored_secret():
+    cfg, _ = config.patch(config.DEFAULTS, {"MQTT": {"Broker": "mqtt://h", "Password": "pw"}})
+    again, restart = config.patch(cfg, config.redact(cfg))
+    assert again["MQTT"]["Password"] == "pw"
+    assert not restart

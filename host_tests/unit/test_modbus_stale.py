@@ -1,0 +1,106 @@
+"""Stale-data policy of the Modbus server, stepped with a fake clock."""
+import config
+import modbus_frame as mf
+import modbus_tcp
+from _modbus import close, f32_abcd, f32_cdab, reading_3phase, regs, request
+from hub import Hub
+
+
+class _Clock:
+    def __init__(self):
+        self.ms = 1000
+
+    def __call__(self):
+        return self.ms
+
+
+def _server(**modbus):
+    cfg = config.copy(config.DEFAULTS)
+    cfg["Modbus"].update(modbus)
+    clock = _Clock()
+    hub = Hub(cfg, {"serial": "P1GW-TEST"}, clock)
+    return modbus_tcp.ModbusServer(hub), hub, clock
+
+
+def test_auto_stale_time_is_three_intervals_at_least_five_seconds():
+    assert modbus_tcp.stale_after_ms(0, 1000) == 5000
+    assert modbus_tcp.stale_after_ms(0, 2500) == 7500
+    assert modbus_tcp.stale_after_ms(0, None) == 30000
+    assert modbus_tcp.stale_after_ms(0, 3600000) == 30000   # a gap is not the rhythm
+    assert modbus_tcp.stale_after_ms(12, 1000) == 12000
+
+
+def test_no_telegram_yet_is_stale():
+    srv, hub, clock = _server()
+    assert not srv.data_ok()
+    assert hub.status["modbus"]["stale"]
+
+
+def test_fresh_then_stale_after_configured_time():
+    srv, hub, clock = _server(StaleAfterS=8)
+    hub.publish(reading_3phase(), b"")
+    clock.ms += 8000
+    assert srv.data_ok()
+    assert not hub.status["modbus"]["stale"]
+    clock.ms += 1
+    assert not srv.data_ok()
+    assert hub.status["modbus"]["stale"]
+
+
+def test_request_after_telegram_sees_it_even_before_the_run_loop_rebuilds():
+    srv, hub, clock = _server()
+    r = reading_3phase()
+    hub.publish(r, b"")
+    assert srv.data_ok()
+    assert close(f32_cdab(*regs(srv._img, 0x8006, 2)), r["voltage_l1_v"])
+
+
+def test_failsafe_policy_serves_failsafe_current_on_every_phase():
+    srv, hub, clock = _server(StalePolicy="failsafe", FailsafeCurrentA=25.0)
+    r = reading_3phase()
+    hub.publish(r, b"")
+    clock.ms += 60000
+    assert srv.data_ok()
+    assert hub.status["modbus"]["failsafe"]
+    for i in range(3):
+        assert f32_cdab(*regs(srv._img, 0x800E + 2 * i, 2)) == 25.0
+    assert f32_cdab(*regs(srv._img, 0x8016, 2)) > 0
+    assert close(f32_cdab(*regs(srv._img, 0x8100, 2)), r["energy_import_kwh"] * 1000)
+
+
+def test_failsafe_ends_with_the_next_telegram():
+    srv, hub, clock = _server(StalePolicy="failsafe", FailsafeCurrentA=25.0)
+    hub.publish(reading_3phase(), b"")
+    clock.ms += 60000
+    srv.data_ok()
+    hub.publish(reading_3phase(), b"")
+    assert srv.data_ok()
+    assert not hub.status["modbus"]["failsafe"]
+    assert f32_cdab(*regs(srv._img, 0x800E, 2)) == 5.0
+
+
+def test_failsafe_keeps_single_phase_meter_single_phase():
+    r = reading_3phase()
+    for k in ("current_l2_a", "current_l3_a", "voltage_l2_v", "voltage_l3_v"):
+        r[k] = None
+    fs = modbus_tcp.failsafe_reading(r, 16.0)
+    assert fs["current_l1_a"] == 16.0 and fs["current_l2_a"] is None
+    assert fs["power_w"] == 16.0 * modbus_tcp.NOMINAL_V
+
+
+def test_identification_answers_before_the_first_telegram():
+    srv, hub, clock = _server()
+    out = bytearray(mf.MAX_ADU)
+    n = mf.answer(request(3, 316, 9), out, srv._img, srv.data_ok())
+    assert n == 9 + 18
+    text = bytes(out[9 + (i ^ 1)] for i in range(18))   # first char in the low byte
+    assert text.rstrip(b"\0") == b"P1GW-TEST"
+
+
+def test_meter_type_switch_takes_effect_on_next_request():
+    srv, hub, clock = _server()
+    r = reading_3phase()
+    hub.publish(r, b"")
+    hub.config["MeterType"] = "Eastron-SDM630"
+    assert srv.data_ok()
+    assert close(f32_abcd(*regs(srv._img, 0x0000, 2)), r["voltage_l1_v"])

@@ -1,0 +1,184 @@
+"""The P1 driver: bytes in, readings on the hub; counters, passthrough, auto baud, Smarty."""
+import asyncio
+import json
+from binascii import unhexlify
+
+from _support import _HERE, telegram
+from crc16 import crc16
+from hub import Hub
+from p1reader import P1Reader
+
+
+class FakePort:
+    """A P1Port that records settings and TX, and hands out given chunks."""
+
+    def __init__(self, chunks=()):
+        self.chunks = list(chunks)
+        self.settings = []
+        self.tx = bytearray()
+
+    def configure(self, baud, bits, parity):
+        self.settings.append((baud, bits, parity))
+
+    def write(self, data):
+        self.tx += data
+
+    async def readinto(self, buf):
+        if not self.chunks:
+            raise _Done()
+        chunk = self.chunks.pop(0)
+        buf[:len(chunk)] = chunk
+        return len(chunk)
+
+
+class _Done(Exception):
+    pass
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0
+
+    def __call__(self):
+        return self.t
+
+
+def _reader(p1=None, port=None, clock=None):
+    # Only the P1 section matters here (config.py's defaults, minus its import cost).
+    cfg = {"P1": {"Baud": "auto", "SmartyKey": "", "SmartyAad": "3000112233445566778899AABBCCDDEEFF",
+                  "Passthrough": False}}
+    cfg["P1"].update(p1 or {})
+    clock = clock or Clock()
+    hub = Hub(cfg, {}, clock)
+    return P1Reader(hub, port or FakePort(), clock), hub
+
+
+def _feed(reader, data, size=37):
+    buf = bytearray(size)
+    for i in range(0, len(data), size):
+        chunk = data[i:i + size]
+        buf[:len(chunk)] = chunk
+        reader.feed(buf, len(chunk))
+
+
+def _with_crc(body):
+    """A telegram from its text up to and including "!", with the right CRC."""
+    return body + b"%04X\r\n" % crc16(body)
+
+
+def test_telegram_in_small_chunks_reaches_the_hub_with_its_raw_bytes():
+    reader, hub = _reader()
+    data = telegram("v5.p1")
+    _feed(reader, data)
+    assert hub.seq == 1
+    assert hub.raw == data
+    assert hub.reading["voltage_l1_v"] == 230.0
+
+
+def test_hub_counters_are_the_framers():
+    reader, hub = _reader()
+    bad = bytearray(telegram("v5.p1"))
+    bad[30] ^= 1  # one flipped bit: the CRC no longer fits
+    _feed(reader, bytes(bad) + telegram("v5.p1"))
+    assert hub.counters is reader.framer.counters
+    assert hub.counters["valid"] == 1 and hub.counters["crc_mismatch"] == 1
+    assert hub.seq == 1
+
+
+def test_unparsable_telegram_is_counted_and_not_published():
+    text = telegram("v5.p1")
+    body = text[:text.index(b"!") + 1].replace(b"170102192002W", b"17010X192002W")
+    reader, hub = _reader()
+    _feed(reader, _with_crc(body))
+    assert hub.counters["valid"] == 1
+    assert hub.counters["parse_error"] == 1
+    assert hub.seq == 0 and hub.reading is None
+
+
+def test_passthrough_copies_every_byte_to_tx():
+    port = FakePort()
+    reader, _ = _reader({"Passthrough": True}, port)
+    noise = b"\x00garbage\r\n"
+    _feed(reader, noise + telegram("v4_2.p1"))
+    assert bytes(port.tx) == noise + telegram("v4_2.p1")
+
+
+def test_no_passthrough_by_default():
+    port = FakePort()
+    reader, _ = _reader(port=port)
+    _feed(reader, telegram("v4_2.p1"))
+    assert port.tx == bytearray()
+
+
+def test_auto_baud_starts_at_115200_and_alternates_while_no_telegram_arrives():
+    port = FakePort()
+    clock = Clock()
+    reader, _ = _reader(port=port, clock=clock)
+    clock.t = reader.AUTOBAUD_MS - 1
+    assert not reader.check_serial()
+    clock.t = reader.AUTOBAUD_MS
+    assert reader.check_serial()
+    clock.t = 2 * reader.AUTOBAUD_MS
+    assert reader.check_serial()
+    assert port.settings == [(115200, 8, None), (9600, 7, 0), (115200, 8, None)]
+
+
+def test_auto_baud_stays_while_valid_telegrams_arrive():
+    port = FakePort()
+    clock = Clock()
+    reader, _ = _reader(port=port, clock=clock)
+    for _ in range(5):
+        clock.t += reader.AUTOBAUD_MS // 2
+        _feed(reader, telegram("v5.p1"))
+        assert not reader.check_serial()
+    assert port.settings == [(115200, 8, None)]
+
+
+def test_garbage_does_not_count_as_a_telegram_for_auto_baud():
+    port = FakePort()
+    clock = Clock()
+    reader, _ = _reader(port=port, clock=clock)
+    clock.t = reader.AUTOBAUD_MS
+    _feed(reader, b"\xff\xfe/garbage without end" * 10)
+    assert reader.check_serial()
+    assert port.settings[-1] == (9600, 7, 0)
+
+
+def test_fixed_baud_is_set_once_and_never_switched():
+    port = FakePort()
+    clock = Clock()
+    reader, hub = _reader({"Baud": "9600"}, port, clock)
+    clock.t = 10 * reader.AUTOBAUD_MS
+    assert not reader.check_serial()
+    assert port.settings == [(9600, 7, 0)]
+    assert hub.status["p1"]["serial"] == "9600 7E1"
+
+
+def test_dsmr2_telegram_without_crc_is_published():
+    reader, hub = _reader({"Baud": "9600"})
+    _feed(reader, telegram("v2_2.p1"))
+    assert hub.seq == 1
+
+
+def test_run_reads_the_port_until_it_stops():
+    port = FakePort([telegram("v5.p1")[:100], telegram("v5.p1")[100:], telegram("v4_2.p1")])
+    reader, hub = _reader(port=port)
+    try:
+        asyncio.run(reader.run())
+    except _Done:
+        pass
+    assert hub.seq == 2
+    assert hub.raw == telegram("v4_2.p1")
+
+
+def test_smarty_frames_are_decrypted_before_framing():
+    with open(_HERE + "/vectors/smarty.json") as f:
+        v = json.load(f)
+    port = FakePort()
+    reader, hub = _reader({"SmartyKey": v["key"], "SmartyAad": v["aad"], "Passthrough": True}, port)
+    frame = unhexlify(v["v5"])
+    _feed(reader, frame)
+    assert hub.seq == 1
+    assert hub.raw == telegram("v5.p1")
+    assert bytes(port.tx) == frame  # passthrough forwards what the meter sent
+    assert hub.status["p1"]["smarty"] is True

