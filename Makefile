@@ -14,7 +14,7 @@ ARGS   ?=
 PORT   ?= /dev/ttyUSB0
 BOARD  ?= esp32_devkitc
 
-.PHONY: setup sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
+.PHONY: web setup sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
 
 setup:
 	@bash tools/setup_host.sh
@@ -37,6 +37,10 @@ test-mpy:
 # CPython's typeshed: they install as stdlib/ in site-packages.
 typecheck:
 	$(VENV)/bin/pyright -p pyrightconfig.json --typeshedpath "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+# Rebuild firmware/www/index.html.gz from web/ after editing the page.
+web: setup
+	$(PY) tools/build_web.py
 
 # Hardware: FIRMWARE= the stock MicroPython .bin for the board's chip (micropython.org).
 FIRMWARE ?=

@@ -107,9 +107,9 @@ class App:
         self.hub = Hub(cfg, self.identity)
         self.net = netman.NetManager(hw.Net(board), self.hub, safe_mode=self.safe)
         # Hub extras the services read (until hub.py declares them).
-        setattr(self.hub, "bind", host.get("bind", "0.0.0.0"))
-        setattr(self.hub, "config_path", self.config_path)
-        setattr(self.hub, "netman", self.net)
+        self.hub.bind = host.get("bind", "0.0.0.0")
+        self.hub.config_path = self.config_path
+        self.hub.netman = self.net
         self.button = button.Button(hw.Button(board))
         self.status = status.Status(self.hub, self.button)
         self.led = led.LedDriver(self.hw_led, self.status.state)

@@ -116,7 +116,7 @@ class ModbusServer:
 
     async def run(self):
         hub = self.hub
-        server = await asyncio.start_server(self._serve, getattr(hub, "bind", "0.0.0.0"),
+        server = await asyncio.start_server(self._serve, hub.bind,
                                             hub.config["Modbus"]["Port"], backlog=2)
         try:
             seq = hub.seq

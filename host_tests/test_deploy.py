@@ -25,8 +25,9 @@ def test_build_compiles_every_module_for_the_chip(board, tmp_path):
     assert "-march=%s" % MARCH[board] in r.stdout
     built = sorted(os.listdir(out))
     expected = sorted([n[:-3] + ".mpy" for n in _device_sources() if n != "main.py"]
-                      + ["main.py", "board.py"])
+                      + ["main.py", "board.py", "www"])
     assert built == expected
+    assert (out / "www" / "index.html.gz").exists()
     for name in built:
         if name.endswith(".mpy"):
             # mpy v6 header; the arch bits stay 0 while no module holds native code
@@ -47,7 +48,8 @@ def test_deploy_dry_run_copies_all_files_and_removes_stale_sources(tmp_path):
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("$ ")]
     assert "exec" in lines[0] and "'netman.py'" in lines[0]
     assert " cp " in lines[1] and "board.py" in lines[1] and lines[1].endswith(" :")
-    assert lines[2].endswith("reset")
+    assert " cp -r " in lines[2] and lines[2].endswith("www :")
+    assert lines[3].endswith("reset")
 
 
 def test_flash_needs_a_firmware_image():

@@ -71,6 +71,8 @@ def build(board, out=None):
     dst = os.path.join(out, "board.py")
     shutil.copyfile(path, dst)
     files.append(dst)
+    # The config page, served pre-gzipped from /www on the device.
+    shutil.copytree(os.path.join(ROOT, "firmware", "www"), os.path.join(out, "www"))
     print("built %d files for %s (%s, -march=%s) in %s" % (len(files), consts["NAME"], consts["CHIP"],
                                                         march, out))
     return files
@@ -89,6 +91,7 @@ def deploy(port, board, dry_run=False, out=None):
     clean = "import os;[os.remove(n) for n in os.listdir() if n in %r]" % (tuple(stale),)
     _run(mpremote + ["exec", clean], dry_run)
     _run(mpremote + ["cp"] + files + [":"], dry_run)
+    _run(mpremote + ["cp", "-r", os.path.join(os.path.dirname(files[0]), "www"), ":"], dry_run)
     _run(mpremote + ["reset"], dry_run)
 
 

@@ -8,6 +8,7 @@ to a simulated meter (tools/meter_sim.py) or to a replay of telegram files
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,11 @@ def build(out=BUILD):
             os.unlink(tmp)
             raise SystemExit("mpy-cross rejects firmware/%s:\n%s" % (name, r.stderr))
         os.replace(tmp, dst)
+    # The page, as the device holds it.
+    www = os.path.join(out, "www")
+    if os.path.islink(www):
+        os.unlink(www)
+    shutil.copytree(os.path.join(FIRMWARE, "www"), www, dirs_exist_ok=True)
     # A module deleted from firmware/ must not live on as a stale .mpy.
     for name in os.listdir(out):
         if name.endswith(".mpy") and not os.path.exists(os.path.join(FIRMWARE, name[:-4] + ".py")):

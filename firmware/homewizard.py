@@ -1,0 +1,125 @@
+"""A reading as HomeWizard P1 meter JSON (``GET /api/v1/data``, API v1).
+
+Home Assistant's HomeWizard integration, evcc and others already read a
+HomeWizard P1 meter, so they can read this gateway too. Field names and units
+are HomeWizard's (kWh, W, V, A, m3; ``montly_power_peak_w`` is their spelling).
+Like HomeWizard, a field the meter does not send is left out rather than null.
+Timestamps are HomeWizard's ``YYMMDDhhmmss`` number in the meter's local time
+(Central European, EU summer-time rule).
+"""
+from p1time import days_from_civil
+
+# (HomeWizard name, reading field), in HomeWizard's order.
+_FIELDS = (
+    ("smr_version", "protocol_version"),
+    ("meter_model", "meter_model"),
+    ("unique_id", "meter_id"),
+    ("active_tariff", "tariff"),
+    ("total_power_import_kwh", "energy_import_kwh"),
+    ("total_power_import_t1_kwh", "energy_import_t1_kwh"),
+    ("total_power_import_t2_kwh", "energy_import_t2_kwh"),
+    ("total_power_export_kwh", "energy_export_kwh"),
+    ("total_power_export_t1_kwh", "energy_export_t1_kwh"),
+    ("total_power_export_t2_kwh", "energy_export_t2_kwh"),
+    ("active_power_w", "power_w"),
+    ("active_power_l1_w", "power_l1_w"),
+    ("active_power_l2_w", "power_l2_w"),
+    ("active_power_l3_w", "power_l3_w"),
+    ("active_voltage_l1_v", "voltage_l1_v"),
+    ("active_voltage_l2_v", "voltage_l2_v"),
+    ("active_voltage_l3_v", "voltage_l3_v"),
+    ("active_current_l1_a", "current_l1_a"),
+    ("active_current_l2_a", "current_l2_a"),
+    ("active_current_l3_a", "current_l3_a"),
+    ("active_frequency_hz", "frequency_hz"),
+    ("voltage_sag_l1_count", "voltage_sags_l1"),
+    ("voltage_sag_l2_count", "voltage_sags_l2"),
+    ("voltage_sag_l3_count", "voltage_sags_l3"),
+    ("voltage_swell_l1_count", "voltage_swells_l1"),
+    ("voltage_swell_l2_count", "voltage_swells_l2"),
+    ("voltage_swell_l3_count", "voltage_swells_l3"),
+    ("any_power_fail_count", "power_failures"),
+    ("long_power_fail_count", "long_power_failures"),
+    ("active_power_average_w", "average_power_15m_w"),
+    ("montly_power_peak_w", "monthly_power_peak_w"),
+    ("total_gas_m3", "gas_m3"),
+)
+
+# (HomeWizard external type, reading value field, its timestamp field, unit)
+_EXTERNAL = (
+    ("gas_meter", "gas_m3", "gas_timestamp", "m3"),
+    ("water_meter", "water_m3", "water_timestamp", "m3"),
+    ("heat_meter", "heat_gj", "heat_timestamp", "GJ"),
+)
+
+
+def device(serial, firmware_version):
+    """HomeWizard ``GET /api`` device info; integrations key on ``product_type``."""
+    return {"product_type": "HWE-P1", "product_name": "P1 meter", "serial": serial,
+            "firmware_version": firmware_version, "api_version": "v1"}
+
+
+def wifi_strength(rssi):
+    """dBm -> HomeWizard's 0..100 %."""
+    return max(0, min(100, 2 * (rssi + 100)))
+
+
+def data(reading, wifi_ssid=None, rssi=None):
+    """HomeWizard ``/api/v1/data`` dict for ``reading`` (a reading.py dict)."""
+    out = {}
+    if wifi_ssid:
+        out["wifi_ssid"] = wifi_ssid
+    if rssi is not None:
+        out["wifi_strength"] = wifi_strength(rssi)
+    for name, field in _FIELDS:
+        v = reading.get(field)
+        if v is not None:
+            out[name] = v
+    currents = [reading.get(f) for f in ("current_l1_a", "current_l2_a", "current_l3_a")]
+    if currents[0] is not None:
+        out["active_current_a"] = round(sum(c for c in currents if c is not None), 3)
+    _stamp(out, "montly_power_peak_timestamp", reading.get("monthly_power_peak_timestamp"))
+    _stamp(out, "gas_timestamp", reading.get("gas_timestamp"))
+    ext = []
+    for kind, value, ts, unit in _EXTERNAL:
+        if reading.get(value) is not None:
+            ext.append({"unique_id": "%s-%s" % (reading.get("meter_id") or "", kind),
+                        "type": kind, "value": reading[value],
+                        "unit": unit, "timestamp": local_stamp(reading.get(ts))})
+    out["external"] = ext
+    return out
+
+
+def _stamp(out, name, epoch):
+    if epoch is not None:
+        out[name] = local_stamp(epoch)
+
+
+def local_stamp(epoch):
+    """UTC epoch seconds -> YYMMDDhhmmss (int) in Dutch/Belgian local time, or None."""
+    if epoch is None:
+        return None
+    y = _civil(epoch // 86400)[0]
+    summer = _last_sunday(y, 3) * 86400 + 3600 <= epoch < _last_sunday(y, 10) * 86400 + 3600
+    local = epoch + (7200 if summer else 3600)
+    y, m, d = _civil(local // 86400)
+    s = local % 86400
+    return ((((y % 100) * 100 + m) * 100 + d) * 100 + s // 3600) * 10000 + (s // 60 % 60) * 100 + s % 60
+
+
+def _last_sunday(y, m):
+    day = days_from_civil(y, m, 31)
+    return day - (day + 4) % 7  # 1970-01-01 was a Thursday
+
+
+def _civil(days):
+    """Epoch day -> (year, month, day); inverse of p1time.days_from_civil."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (m <= 2), m, d

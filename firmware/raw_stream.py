@@ -1,0 +1,54 @@
+"""Raw telegram stream: every valid telegram, as the meter sent it, to every TCP client.
+
+Home Assistant's DSMR integration and dsmr-reader read a "network P1 port"
+this way (host:port, default 2000). Each client has its own task that waits
+for the next telegram and writes it; a client that has not taken the previous
+telegram within ``write_timeout_s`` is dropped, so at most one telegram per
+client is ever buffered. What clients send is ignored.
+"""
+import asyncio
+
+from http_server import close_stream
+
+
+class RawStream:
+    max_clients = 4
+    write_timeout_s = 5
+
+    def __init__(self, hub):
+        self.hub = hub
+        hub.status["raw"] = self.status = {"clients": 0, "sent": 0, "dropped": 0, "refused": 0}
+
+    async def run(self):
+        host = self.hub.bind
+        srv = await asyncio.start_server(self._client, host, self.hub.config["Http"]["RawPort"])
+        try:
+            while True:
+                await asyncio.sleep(3600)
+        finally:
+            srv.close()
+            await srv.wait_closed()
+
+    async def _client(self, reader, writer):
+        st = self.status
+        if st["clients"] >= self.max_clients:
+            st["refused"] += 1
+            await close_stream(writer)
+            return
+        st["clients"] += 1
+        hub = self.hub
+        seq = hub.seq  # start with the next telegram, whole
+        try:
+            while True:
+                seq = await hub.next_reading(seq)
+                writer.write(hub.raw)
+                await asyncio.wait_for(writer.drain(), self.write_timeout_s)
+                st["sent"] += 1
+        except asyncio.TimeoutError:
+            st["dropped"] += 1  # too slow: drop it rather than buffer
+        except OSError:
+            pass  # the client went away
+        finally:
+            st["clients"] -= 1
+            await close_stream(writer)
+

@@ -1,0 +1,222 @@
+"""The device's web face: config page, Xemex-shaped API, HomeWizard API, captive portal.
+
+Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
+    GET  /                      the config page (pre-gzipped, from www/)
+    GET  /api/v1/config         settings, secrets shown as "********"
+    PATCH /api/v1/config        JSON merge-patch; 400 {"error", "field"}; saved atomically
+    GET  /api/v1/status         meter, network, MQTT, Modbus, counters, uptime, free heap
+    GET  /api/v1/firmware       version and build; POST: 501 (no OTA yet)
+    POST /api/v1/reset          reconnect to the network
+    GET  /api/v1/wifi/scan      access points in range
+    GET  /api, /api/v1/data, /api/v1/telegram   HomeWizard-compatible; open while
+                                ``Http.OpenData`` (default) so integrations need no password
+Writes must be ``Content-Type: application/json`` (415 otherwise): a form on
+another web site cannot send that without the browser asking first, so the
+browser's cached password cannot be abused cross-site.
+Captive portal: the phones' connectivity probes, and in AP mode any request for a
+host name that is not ours, are redirected to http://10.10.10.10/.
+"""
+import asyncio
+import gc
+import json
+import os
+import sys
+
+import config
+import homewizard
+from clock import ticks_diff, ticks_ms
+from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
+from version import VERSION
+AP_URL = "http://10.10.10.10/"
+
+# Connectivity probes of Android, Apple, Windows and Firefox.
+_PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
+           "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html")
+_OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram")
+_WRITES = ("POST", "PATCH", "PUT")
+# Changing these reconnects the network right away (netman reads hub.config).
+_NET_SECTIONS = ("WiFi", "Ethernet", "DefaultNetIf")
+_PAGE = (__file__.rsplit("/", 1)[0] + "/" if "/" in __file__ else "") + "www/index.html.gz"
+_REALM = 'Basic realm="p1gw", charset="UTF-8"'
+
+
+class WebServer:
+    """HTTP service on ``Http.Port`` (listen address ``hub.bind``)."""
+
+    def __init__(self, hub):
+        self.hub = hub
+        self.auth = BasicAuth("user", hub.identity["api_password"])
+        self.server = Server(App(self._before))
+        self._up_ms = 0
+        self._up_last = ticks_ms()
+        self._routes(self.server.app)
+
+    async def run(self):
+        host = self.hub.bind
+        srv = await asyncio.start_server(self.server.handle, host, self.hub.config["Http"]["Port"])
+        try:
+            while True:
+                await asyncio.sleep(60)
+                self.uptime_s()  # ticks wrap after days: fold them in regularly
+        finally:
+            srv.close()
+            await srv.wait_closed()
+
+    def uptime_s(self):
+        now = ticks_ms()
+        self._up_ms += ticks_diff(now, self._up_last)
+        self._up_last = now
+        return self._up_ms // 1000
+
+    # -- before routing: captive portal, open data, auth, JSON-only writes -----
+
+    def _own_host(self, host):
+        net = self.hub.status.get("net") or {}
+        return host in ("10.10.10.10", "localhost", "127.0.0.1", net.get("ip")) \
+            or host.startswith("p1gw")
+
+    async def _before(self, req):
+        host = req.headers.get("host", "").split(":")[0].lower()
+        ap = (self.hub.status.get("net") or {}).get("ap")
+        if req.path in _PROBES or (ap and host and not self._own_host(host)):
+            return redirect(AP_URL)
+        if req.path in _OPEN and self.hub.config["Http"]["OpenData"]:
+            return None
+        verdict = self.auth.check(req.headers.get("authorization"))
+        if verdict != "ok":
+            r = error_response(401, "wrong user or password" if verdict == "bad" else "login required")
+            r.headers["WWW-Authenticate"] = _REALM
+            delay = self.auth.delay_ms() if verdict == "bad" else 0
+            if delay:
+                # Only this connection waits; the loop serves everyone else.
+                r.headers["Retry-After"] = str((delay + 999) // 1000)
+                await asyncio.sleep(delay / 1000)
+            return r
+        if req.method in _WRITES and req.content_type() != "application/json":
+            return error_response(415, "send Content-Type: application/json")
+        return None
+
+    # -- routes ------------------------------------------------------------------
+
+    def _routes(self, app):
+        hub = self.hub
+
+        @app.route("/")
+        async def page(req):
+            try:
+                size = os.stat(_PAGE)[6]
+            except OSError:
+                return error_response(404, "page not installed (www/index.html.gz)")
+            return file_response(_PAGE, "text/html; charset=utf-8", size, gzip=True)
+
+        @app.route("/api/v1/config")
+        async def get_config(req):
+            return json_response(config.redact(hub.config))
+
+        @app.route("/api/v1/config", methods=("PATCH",))
+        async def patch_config(req):
+            try:
+                changes = json.loads(req.body)
+            except Exception:  # ValueError, or UnicodeError on bad bytes
+                return error_response(400, "body is not valid JSON")
+            if not isinstance(changes, dict):
+                return error_response(400, "body must be a JSON object")
+            try:
+                new, restart = config.patch(hub.config, changes)
+            except config.ConfigError as e:
+                return error_response(400, e.message, e.field)
+            try:
+                config.save(hub.config_path or "config.json", new)
+            except OSError as e:
+                return error_response(500, "could not save the settings (%s); nothing changed" % e)
+            hub.config = new
+            reconnect = False
+            for k in _NET_SECTIONS:
+                if k in changes:
+                    reconnect = True
+            nm = hub.netman
+            if reconnect and nm:
+                nm.request_reconnect()
+            return json_response({"saved": True, "restart_needed": restart,
+                                  "reconnecting": bool(reconnect and nm),
+                                  "config": config.redact(new)})
+
+        @app.route("/api/v1/status")
+        async def status(req):
+            return json_response(self.status())
+
+        @app.route("/api/v1/firmware")
+        async def firmware(req):
+            return json_response(_firmware())
+
+        @app.route("/api/v1/firmware", methods=("POST",))
+        async def firmware_update(req):
+            return error_response(501, "firmware update over HTTP is not available yet; "
+                                       "flash over USB (see the README)")
+
+        @app.route("/api/v1/reset", methods=("POST",))
+        async def reset(req):
+            nm = hub.netman
+            if nm is None:
+                return error_response(503, "network manager not running")
+            nm.request_reconnect()
+            return json_response({"reset": "reconnecting"})
+
+        @app.route("/api/v1/wifi/scan")
+        async def scan(req):
+            nm = hub.netman
+            if nm is None:
+                return error_response(503, "network manager not running")
+            # A scan holds the radio (and, on ESP32, the loop) for ~2 s: only on request.
+            return json_response(nm.net.scan())
+
+        @app.route("/api")
+        @app.route("/api/")
+        async def device(req):
+            return json_response(homewizard.device(hub.identity["serial"], VERSION))
+
+        @app.route("/api/v1/data")
+        async def data(req):
+            if hub.reading is None:
+                return error_response(503, "no telegram from the meter yet")
+            net = hub.status.get("net") or {}
+            return json_response(homewizard.data(hub.reading, net.get("ssid"), net.get("rssi")))
+
+        @app.route("/api/v1/telegram")
+        async def telegram(req):
+            if not hub.raw:
+                return error_response(503, "no telegram from the meter yet")
+            return Response(hub.raw)
+
+    def status(self):
+        """The status document: every service's own status plus the meter and device."""
+        hub = self.hub
+        r = hub.reading or {}
+        out = {}
+        for k, v in hub.status.items():
+            out[k] = v
+        out["network"] = out.pop("net", None)
+        out["meter"] = {
+            "model": r.get("meter_model"), "id": r.get("meter_id"),
+            "protocol_version": r.get("protocol_version"), "telegrams": hub.seq,
+            "age_ms": hub.age_ms(), "interval_ms": hub.interval_ms,
+            "power_w": r.get("power_w"), "power_l1_w": r.get("power_l1_w"),
+            "power_l2_w": r.get("power_l2_w"), "power_l3_w": r.get("power_l3_w"),
+        }
+        out["counters"] = hub.counters
+        out["http"] = {"auth_failures": self.auth.failures, "active": self.server.active,
+                       "requests": self.server.counters["requests"],
+                       "refused": self.server.counters["refused"],
+                       "bad_requests": self.server.counters["bad_requests"]}
+        out["serial"] = hub.identity["serial"]
+        out["firmware"] = _firmware()
+        out["uptime_s"] = self.uptime_s()
+        mem_free = getattr(gc, "mem_free", None)  # MicroPython only
+        out["free_heap"] = mem_free() if mem_free else None
+        return out
+
+
+def _firmware():
+    impl = sys.implementation
+    return {"version": VERSION,
+            "build": "%s %s on %s" % (impl.name, ".".join(str(v) for v in impl.version[:3]), sys.platform)}

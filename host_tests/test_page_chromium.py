@@ -1,0 +1,104 @@
+"""The config page in headless Chromium on a phone-sized window, against the real firmware.
+
+Logs in (Basic auth header via CDP), changes the MQTT broker, sees the
+confirmation and a field-level validation error, and watches live power follow
+the telegrams. Screenshots go to docs/screenshot-*.png (shown in the README).
+"""
+import base64
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from test_web_sim import Meter, start, wait_for
+
+selenium = pytest.importorskip("selenium")
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    if not os.path.exists(CHROMEDRIVER):
+        pytest.skip("Debian chromedriver not installed (make setup)")
+    profile = tempfile.mkdtemp(prefix="p1gw-chromium-")
+    opts = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--user-data-dir=" + profile, "--window-size=412,915"):
+        opts.add_argument(flag)
+    with start(tmp_path_factory.mktemp("page")) as sim:
+        sim.meter = Meter(sim)
+        sim.wait_valid(1)
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        try:
+            token = base64.b64encode(("user:" + sim.identity["api_password"]).encode()).decode()
+            driver.execute_cdp_cmd("Network.enable", {})
+            driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + token}})
+            driver.set_window_size(412, 915)
+            driver.get("http://127.0.0.1:%d/" % sim.http_port)
+            yield driver, sim
+        finally:
+            driver.quit()
+            sim.meter.stop.set()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def text(driver, css):
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def shot(driver, name, full=True):
+    os.makedirs(DOCS, exist_ok=True)
+    if full:  # the whole page, as tall as it is, still phone-wide
+        h = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(412, max(915, h + 140))
+    driver.save_screenshot(os.path.join(DOCS, "screenshot-%s.png" % name))
+    driver.set_window_size(412, 915)
+
+
+def test_status_shows_meter_and_live_power(page):
+    driver, sim = page
+    wait_for(lambda: "ISk5" in text(driver, "#s-meter"))
+    assert text(driver, "#p1") == "70" and "DSMR 50" in text(driver, "#s-meter")
+    assert "127.0.0.1" in text(driver, "#s-net") and text(driver, "#serial") == sim.identity["serial"]
+    sim.meter.l1_kw = 1.846
+    wait_for(lambda: text(driver, "#p1") == "1846")
+    wait_for(lambda: "KB" in text(driver, "#s-mem"))
+    shot(driver, "status", full=False)
+
+
+def test_change_mqtt_broker_shows_confirmation(page):
+    driver, sim = page
+    wait_for(lambda: driver.find_element(By.NAME, "MQTT.Site").get_attribute("value") == "unknown-site")
+    broker = driver.find_element(By.NAME, "MQTT.Broker")
+    broker.clear()
+    broker.send_keys("mqtt://broker.lan:1883")
+    driver.find_element(By.CSS_SELECTOR, "#f-mqtt button").click()
+    wait_for(lambda: "Saved" in text(driver, "#f-mqtt .msg"))
+    assert "ok" in driver.find_element(By.CSS_SELECTOR, "#f-mqtt .msg").get_attribute("class")
+    assert sim.stored_config()["MQTT"]["Broker"] == "mqtt://broker.lan:1883"
+    assert sim.stored_config()["MQTT"]["Site"] == "unknown-site"  # only the changed field sent
+    driver.execute_script("document.getElementById('f-mqtt').scrollIntoView()")
+    shot(driver, "saved")
+
+
+def test_invalid_broker_shows_error_next_to_the_field(page):
+    driver, sim = page
+    broker = driver.find_element(By.NAME, "MQTT.Broker")
+    broker.clear()
+    broker.send_keys("http://broker.lan")
+    driver.find_element(By.CSS_SELECTOR, "#f-mqtt button").click()
+    err = driver.find_element(By.CSS_SELECTOR, "#f-mqtt label:nth-of-type(2) .err")
+    wait_for(lambda: "mqtt://" in err.text)
+    assert "invalid" in broker.get_attribute("class")
+    assert "Not saved" in text(driver, "#f-mqtt .msg")
+    assert sim.stored_config()["MQTT"]["Broker"] == "mqtt://broker.lan:1883"
+    driver.execute_script("document.getElementById('f-mqtt').scrollIntoView()")
+    shot(driver, "error", full=False)

@@ -1,0 +1,233 @@
+"""The HTTP server's parser, limits, router and Basic auth, through the socket-free client."""
+import asyncio
+
+from _http_client import TestClient
+from http_server import (App, BasicAuth, Server, error_response, file_response,
+                         json_response, parse_head, HttpError, MAX_BODY, MAX_HEAD)
+
+
+def _app():
+    app = App()
+
+    @app.route("/hello")
+    async def hello(req):
+        return json_response({"hi": req.query})
+
+    @app.route("/echo", methods=("POST", "PATCH"))
+    async def echo(req):
+        return json_response({"len": len(req.body), "type": req.content_type()})
+
+    @app.route("/boom")
+    async def boom(req):
+        raise ValueError("bug")
+
+    return app
+
+
+def _client(app=None):
+    return TestClient(Server(app or _app()))
+
+
+def test_get_routes_to_handler_with_query():
+    r = _client().get("/hello?x=1")
+    assert r.status == 200 and r.json() == {"hi": "x=1"}
+    assert r.headers["content-type"] == "application/json"
+
+
+def test_unknown_path_is_404():
+    assert _client().get("/nope").status == 404
+
+
+def test_wrong_method_is_405_with_allow():
+    r = _client().request("DELETE", "/echo")
+    assert r.status == 405 and r.headers["allow"] == "PATCH, POST"
+
+
+def test_body_read_by_content_length():
+    body = '{"a": "%s"}' % ("b" * 100)
+    r = _client().request("POST", "/echo", body=body, headers={"Content-Type": "application/json"})
+    assert r.status == 200 and r.json() == {"len": len(body), "type": "application/json"}
+
+
+def test_body_arriving_in_small_pieces_is_reassembled():
+    c = _client()
+    body = b'{"k": "%s"}' % (b"v" * 300)
+    raw = b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    r = c.raw(raw, chunk=7)
+    assert len(r) == 1 and r[0].json()["len"] == len(body)
+
+
+def _small_server():
+    # The 8 KB default is exercised against the real firmware (test_web_sim.py);
+    # here a small limit keeps the unit test inside a 96 KB heap.
+    s = Server(_app())
+    s.max_body = 600
+    s.max_head = 300
+    return s
+
+
+def test_body_over_limit_is_413_and_connection_closed():
+    c = TestClient(_small_server())
+    r = c.raw(b"POST /echo HTTP/1.1\r\nContent-Length: 601\r\n\r\n" + b"x" * 100)
+    assert [x.status for x in r] == [413] and c.writer.closed
+
+
+def test_body_of_exactly_the_limit_is_accepted():
+    c = TestClient(_small_server())
+    r = c.raw(b"POST /echo HTTP/1.1\r\nContent-Length: 600\r\n\r\n" + b"x" * 600, chunk=64)
+    assert r[0].json()["len"] == 600
+
+
+def test_default_limits_are_8k_body_2k_head():
+    assert (Server.max_body, Server.max_head) == (MAX_BODY, MAX_HEAD) == (8192, 2048)
+
+
+def test_huge_head_is_431():
+    c = TestClient(_small_server())
+    assert [x.status for x in c.raw(b"GET /hello HTTP/1.1\r\nX-Big: " + b"a" * 400 + b"\r\n\r\n")] == [431]
+
+
+def test_head_just_under_limit_is_served():
+    c = TestClient(_small_server())
+    raw = b"GET /hello HTTP/1.1\r\nX-Big: "
+    raw += b"a" * (300 - len(raw) - 4) + b"\r\n\r\n"
+    assert len(raw) == 300 and c.raw(raw)[0].status == 200
+
+
+def test_too_many_headers_is_431():
+    raw = b"GET /hello HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(40)) + b"\r\n"
+    assert _client().raw(raw)[0].status == 431
+
+
+def test_garbage_request_line_is_400():
+    for raw in (b"\x00\xff\xfe garbage\r\n\r\n", b"GET\r\n\r\n", b"GET nopath HTTP/1.1\r\n\r\n",
+                b"GET / SPDY/3\r\n\r\n", b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+                b"GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n"):
+        r = _client().raw(raw)
+        assert [x.status for x in r] == [400], raw
+
+
+def test_bad_content_length_is_400_and_chunked_is_411():
+    assert _client().raw(b"POST /echo HTTP/1.1\r\nContent-Length: -5\r\n\r\n")[0].status == 400
+    assert _client().raw(b"POST /echo HTTP/1.1\r\nContent-Length: zz\r\n\r\n")[0].status == 400
+    r = _client().raw(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert r[0].status == 411
+
+
+def test_truncated_body_closes_without_answer():
+    c = _client()
+    assert c.raw(b"POST /echo HTTP/1.1\r\nContent-Length: 50\r\n\r\nshort") == [] and c.writer.closed
+
+
+def test_client_closing_mid_head_gets_nothing():
+    c = _client()
+    assert c.raw(b"GET /hel") == [] and c.writer.closed
+
+
+def test_handler_exception_is_500_and_counted():
+    s = Server(_app())
+    r = TestClient(s).get("/boom")
+    assert r.status == 500 and s.counters["errors"] == 1
+
+
+def test_keep_alive_serves_pipelined_requests_in_order():
+    raw = (b"GET /hello?a HTTP/1.1\r\n\r\nGET /hello?b HTTP/1.1\r\n\r\n"
+           b"GET /hello?c HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello?d HTTP/1.1\r\n\r\n")
+    r = _client().raw(raw)
+    assert [x.json()["hi"] for x in r] == ["a", "b", "c"]
+    assert r[0].headers["connection"] == "keep-alive" and r[2].headers["connection"] == "close"
+
+
+def test_http10_closes_by_default():
+    r = _client().raw(b"GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n")
+    assert len(r) == 1 and r[0].headers["connection"] == "close"
+
+
+def test_over_connection_limit_gets_503():
+    s = Server(_app())
+    s.active = s.max_conns
+    r = TestClient(s).get("/hello")
+    assert r.status == 503 and s.counters["refused"] == 1 and s.active == s.max_conns
+
+
+def test_active_count_returns_to_zero_after_errors():
+    s = Server(_app())
+    c = TestClient(s)
+    c.raw(b"junk\r\n\r\n")
+    c.get("/boom")
+    c.raw(b"POST /echo HTTP/1.1\r\nContent-Length: 9\r\n\r\nab")
+    assert s.active == 0
+
+
+def test_before_hook_can_answer_first():
+    app = _app()
+
+    async def before(req):
+        return error_response(401, "no") if req.path != "/hello" else None
+    app.before = before
+    c = _client(app)
+    assert c.get("/echo").status == 401 and c.get("/hello").status == 200
+
+
+def test_file_response_streams_whole_file():
+    import os
+    path = "_http_test_file.bin"
+    data = bytes(range(256)) * 9
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        app = App()
+
+        @app.route("/f")
+        async def f(req):
+            return file_response(path, "application/octet-stream", len(data), gzip=True)
+        r = _client(app).get("/f")
+        assert r.body == data and r.headers["content-encoding"] == "gzip"
+    finally:
+        os.remove(path)
+
+
+def test_parse_head_lowercases_header_names():
+    req = parse_head(b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nContent-Type: Application/JSON; charset=utf-8")
+    assert req.headers["host"] == "x" and req.content_type() == "application/json"
+    assert (req.path, req.query) == ("/a", "b=c")
+
+
+def test_parse_head_rejects_non_utf8():
+    try:
+        parse_head(b"GET /\xff HTTP/1.1")
+        ok = False
+    except HttpError as e:
+        ok = e.status == 400
+    assert ok
+
+
+def _basic(user, pw):
+    import binascii
+    return "Basic " + binascii.b2a_base64(("%s:%s" % (user, pw)).encode()).decode().strip()
+
+
+def test_basic_auth_accepts_right_password_only():
+    a = BasicAuth("user", "s3cret")
+    assert a.check(_basic("user", "s3cret")) == "ok"
+    assert a.check(_basic("user", "s3cre")) == "bad"
+    assert a.check(_basic("admin", "s3cret")) == "bad"
+    assert a.check("Basic !!!notbase64") == "bad"
+
+
+def test_basic_auth_missing_credentials_are_not_failures():
+    a = BasicAuth("user", "pw")
+    assert a.check(None) == "missing" and a.check("Bearer x") == "missing" and a.failures == 0
+
+
+def test_basic_auth_delays_grow_after_free_failures_and_reset_on_success():
+    a = BasicAuth("user", "pw")
+    delays = []
+    for _ in range(8):
+        a.check(_basic("user", "wrong"))
+        delays.append(a.delay_ms())
+    assert delays[:3] == [0, 0, 0]
+    assert delays[3] > 0 and all(delays[i] <= delays[i + 1] for i in range(7))
+    assert delays[-1] <= a.max_delay_ms
+    a.check(_basic("user", "pw"))
+    assert a.failures == 0 and a.delay_ms() == 0

@@ -1,0 +1,107 @@
+"use strict";
+// The config page: status every second, one form per settings section.
+// Each form sends only what the user changed, as a JSON merge-patch.
+var MASK = "********", cfg = {};
+function $(s, el) { return (el || document).querySelector(s); }
+function all(s, el) { return Array.prototype.slice.call((el || document).querySelectorAll(s)); }
+function get(o, path) { return path.split(".").reduce(function (a, k) { return a == null ? a : a[k]; }, o); }
+function put(o, path, v) {
+  var ks = path.split("."), last = ks.pop();
+  ks.forEach(function (k) { o = o[k] = o[k] || {}; });
+  o[last] = v;
+}
+function api(method, path, body) {
+  var opt = { method: method, headers: {} };
+  if (body !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(body); }
+  return fetch(path, opt).then(function (r) {
+    return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; });
+  });
+}
+function show(id, text) { $("#" + id).textContent = text; }
+function num(v) { return v == null ? "–" : Math.round(v).toString(); }
+
+function fill() {
+  all("[name]").forEach(function (el) {
+    var v = get(cfg, el.name);
+    if (el.type === "checkbox") el.checked = !!v;
+    else if (el.type === "password") { el.value = ""; el.placeholder = v === MASK ? "set – leave empty to keep" : (el.dataset.ph || el.placeholder); }
+    else el.value = v == null ? "" : v;
+  });
+  toggle();
+}
+function toggle() {
+  var nif = $("[name=DefaultNetIf]").value;
+  all("fieldset[class^=if-]").forEach(function (f) { f.classList.toggle("hide", f.className.indexOf("if-" + nif) < 0); });
+  all(".static").forEach(function (d) {
+    var mode = $("select[name$=IpMode]", d.parentNode).value;
+    d.classList.toggle("hide", mode !== "Static");
+  });
+}
+function value(el) {
+  if (el.type === "checkbox") return el.checked;
+  if (el.type === "number") return el.step && el.step.indexOf(".") >= 0 ? parseFloat(el.value) : parseInt(el.value, 10);
+  return el.value;
+}
+function save(form) {
+  var patch = {}, n = 0, msg = $(".msg", form);
+  all(".err", form).forEach(function (e) { e.textContent = ""; });
+  all(".invalid", form).forEach(function (e) { e.classList.remove("invalid"); });
+  all("[name]", form).forEach(function (el) {
+    var v = value(el);
+    if (el.type === "password" && v === "") return;   // empty: keep the stored secret
+    if (v !== get(cfg, el.name)) { put(patch, el.name, v); n++; }
+  });
+  if (!n) { msg.className = "msg"; msg.textContent = "Nothing changed."; return; }
+  msg.className = "msg"; msg.textContent = "Saving…";
+  api("PATCH", "/api/v1/config", patch).then(function (r) {
+    if (r.status === 200) {
+      cfg = r.body.config; fill();
+      msg.className = "msg ok";
+      msg.textContent = "Saved." + (r.body.reconnecting ? " Reconnecting the network…" :
+        r.body.restart_needed ? " Restart the gateway to apply." : " Applied.");
+      return;
+    }
+    var el = r.body.field && $("[name='" + r.body.field + "']", form);
+    msg.className = "msg bad";
+    if (el) {
+      el.classList.add("invalid"); el.focus();
+      $(".err", el.parentNode).textContent = r.body.error;
+      msg.textContent = "Not saved: check " + r.body.field + ".";
+    } else msg.textContent = "Not saved: " + (r.body.field ? r.body.field + ": " : "") + (r.body.error || "HTTP " + r.status);
+  }).catch(function () { msg.className = "msg bad"; msg.textContent = "Not saved: the gateway did not answer."; });
+}
+function status() {
+  api("GET", "/api/v1/status").then(function (r) {
+    var s = r.body, m = s.meter || {}, n = s.network || {}, q = s.mqtt, b = s.modbus;
+    show("serial", s.serial || "");
+    show("p", num(m.power_w)); show("p1", num(m.power_l1_w)); show("p2", num(m.power_l2_w)); show("p3", num(m.power_l3_w));
+    show("s-meter", m.model ? m.model + " · DSMR " + m.protocol_version : "no telegram yet");
+    show("s-age", m.age_ms == null ? "never" : (m.age_ms / 1000).toFixed(1) + " s ago (" + m.telegrams + " telegrams)");
+    show("s-net", (n.iface || "–") + " · " + (n.ip || "no address") + (n.rssi != null ? " · " + n.rssi + " dBm" : "") + (n.ap ? " · access point on" : ""));
+    show("s-mqtt", !q || !q.enabled ? "off" : (q.connected ? "connected" : "not connected") + (q.last_error ? " · " + q.last_error : ""));
+    show("s-modbus", b ? b.clients + " client(s), " + b.requests + " requests" : "–");
+    show("s-fw", s.firmware ? s.firmware.version + " (" + s.firmware.build + ")" : "–");
+    show("s-mem", s.free_heap == null ? "–" : Math.round(s.free_heap / 1024) + " KB · up " + Math.round(s.uptime_s / 60) + " min");
+  }).catch(function () {}).then(function () { setTimeout(status, 1000); });
+}
+
+all("input[type=password]").forEach(function (el) { el.dataset.ph = el.placeholder; });
+all("select").forEach(function (el) { el.addEventListener("change", toggle); });
+all("form").forEach(function (f) { f.addEventListener("submit", function (e) { e.preventDefault(); save(f); }); });
+$("#scan").addEventListener("click", function () {
+  var btn = this; btn.textContent = "Scanning…";
+  api("GET", "/api/v1/wifi/scan").then(function (r) {
+    var dl = $("#ssids"); dl.textContent = "";
+    (r.body || []).forEach(function (ap) {
+      var o = document.createElement("option"); o.value = ap.ssid; o.label = ap.rssi + " dBm" + (ap.secure ? "" : " (open)"); dl.appendChild(o);
+    });
+    btn.textContent = (r.body || []).length + " networks found – tap the field to pick";
+  });
+});
+$("#restart").addEventListener("click", function () {
+  api("POST", "/api/v1/reset", {}).then(function (r) {
+    show("restart-msg", r.status === 200 ? "Reconnecting…" : "Failed: " + (r.body.error || r.status));
+  });
+});
+api("GET", "/api/v1/config").then(function (r) { cfg = r.body; fill(); });
+status();
