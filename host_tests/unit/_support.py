@@ -29,3 +29,17 @@ def make_telegram(lines, header=b"/ISK5\\2M550T-1012"):
     from crc16 import crc16
     body = header + b"\r\n\r\n" + b"".join(l + b"\r\n" for l in lines) + b"!"
     return body + (b"%04X\r\n" % crc16(body))
+
+
+def tmpdir(tag):
+    """A fresh empty folder under /tmp (no tempfile module in MicroPython)."""
+    d = "/tmp/p1gw-%s-%s" % (tag, "".join("%02x" % b for b in os.urandom(4)))
+    os.mkdir(d)
+    return d
+
+
+def cleanup(d):
+    """Remove a folder made by tmpdir() and the files in it."""
+    for name in os.listdir(d):
+        os.remove(d + "/" + name)
+    os.rmdir(d)

@@ -3,20 +3,10 @@ import json
 import os
 
 import config
-from _support import raises
+from _support import cleanup, raises, tmpdir
 from config import ConfigError
 
 
-def _tmpdir():
-    d = "/tmp/p1gw-cfg-" + "".join("%02x" % b for b in os.urandom(4))
-    os.mkdir(d)
-    return d
-
-
-def _cleanup(d):
-    for name in os.listdir(d):
-        os.remove(d + "/" + name)
-    os.rmdir(d)
 
 
 def _write(path, text):
@@ -41,37 +31,37 @@ def _rejects(field, changes):
 # --- load / save ---
 
 def test_missing_file_gives_defaults_and_says_so():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     cfg, err = config.load(config.path(d))
-    _cleanup(d)
+    cleanup(d)
     assert cfg == config.DEFAULTS
     assert "missing" in err
 
 
 def test_corrupt_json_gives_defaults_and_says_so():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     _write(config.path(d), '{"MeterType": "Eastron-SDM630", "MQTT": {')
     cfg, err = config.load(config.path(d))
-    _cleanup(d)
+    cleanup(d)
     assert cfg == config.DEFAULTS
     assert "not valid JSON" in err
 
 
 def test_file_that_is_not_an_object_gives_defaults():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     _write(config.path(d), "[1, 2]")
     cfg, err = config.load(config.path(d))
-    _cleanup(d)
+    cleanup(d)
     assert cfg == config.DEFAULTS
     assert "must be an object" in err
 
 
 def test_bad_field_in_file_gets_its_default_and_keeps_the_rest():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     _write(config.path(d), json.dumps({"Modbus": {"Port": 70000, "MaxClients": 2},
                                        "MQTT": {"Site": "garage"}}))
     cfg, err = config.load(config.path(d))
-    _cleanup(d)
+    cleanup(d)
     assert cfg["Modbus"]["Port"] == config.DEFAULTS["Modbus"]["Port"]
     assert cfg["Modbus"]["MaxClients"] == 2
     assert cfg["MQTT"]["Site"] == "garage"
@@ -79,39 +69,39 @@ def test_bad_field_in_file_gets_its_default_and_keeps_the_rest():
 
 
 def test_partial_file_is_completed_with_defaults():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     _write(config.path(d), json.dumps({"DefaultNetIf": "Ethernet"}))
     cfg, err = config.load(config.path(d))
-    _cleanup(d)
+    cleanup(d)
     assert err is None
     assert cfg["DefaultNetIf"] == "Ethernet"
     assert cfg["Http"] == config.DEFAULTS["Http"]
 
 
 def test_save_then_load_round_trips_and_leaves_no_temp_file():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     cfg, _ = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "home", "Password": "secret123"},
                                             "Modbus": {"FailsafeCurrentA": 10}})
     config.save(config.path(d), cfg)
     back, err = config.load(config.path(d))
     names = os.listdir(d)
-    _cleanup(d)
+    cleanup(d)
     assert err is None
     assert back == cfg
     assert names == ["config.json"]
 
 
 def test_save_replaces_an_existing_file_whole():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     _write(config.path(d), "x" * 5000)
     config.save(config.path(d), config.DEFAULTS)
     back, err = config.load(config.path(d))
-    _cleanup(d)
+    cleanup(d)
     assert err is None and back == config.DEFAULTS
 
 
 def test_overridden_fields_are_saved_with_the_files_values():
-    d = _tmpdir()
+    d = tmpdir("cfg")
     cfg = config.copy(config.DEFAULTS)
     try:
         config.override(cfg, {"Modbus.Port": 1502, "Http.Port": 8080})
@@ -122,7 +112,7 @@ def test_overridden_fields_are_saved_with_the_files_values():
         config._overrides.clear()
         config._stored.clear()
     back, _ = config.load(config.path(d))
-    _cleanup(d)
+    cleanup(d)
     assert back["Modbus"]["Port"] == 502 and back["Http"]["Port"] == 80
     assert back["MQTT"]["Site"] == "shed"
 

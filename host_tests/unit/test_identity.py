@@ -3,20 +3,9 @@ import json
 import os
 
 import identity
+from _support import cleanup, tmpdir
 
 MAC = b"\x24\x0a\xc4\x9f\x3b\x71"
-
-
-def _tmpdir():
-    d = "/tmp/p1gw-id-" + "".join("%02x" % b for b in os.urandom(4))
-    os.mkdir(d)
-    return d
-
-
-def _cleanup(d):
-    for name in os.listdir(d):
-        os.remove(d + "/" + name)
-    os.rmdir(d)
 
 
 def _counting_urandom():
@@ -35,20 +24,20 @@ def test_serial_is_the_mac_in_upper_case_hex():
 
 
 def test_first_boot_creates_identity_with_ssid_from_serial():
-    d = _tmpdir()
+    d = tmpdir("id")
     ident = identity.load_or_create(d, MAC)
     with open(identity.path(d)) as f:
         stored = json.load(f)
-    _cleanup(d)
+    cleanup(d)
     assert ident["serial"] == "240AC49F3B71"
     assert ident["ssid"] == "P1GW-9F3B71"
     assert stored == ident
 
 
 def test_keys_are_long_enough_for_wpa2_and_use_the_unambiguous_alphabet():
-    d = _tmpdir()
+    d = tmpdir("id")
     ident = identity.load_or_create(d, MAC)
-    _cleanup(d)
+    cleanup(d)
     for k in ("wpa_key", "api_password"):
         assert 8 <= len(ident[k]) <= 63
         for c in ident[k]:
@@ -73,28 +62,28 @@ def test_random_key_skips_bytes_that_would_bias_the_alphabet():
 
 
 def test_second_boot_returns_the_stored_identity_unchanged():
-    d = _tmpdir()
+    d = tmpdir("id")
     first = identity.load_or_create(d, MAC)
     again = identity.load_or_create(d, MAC, _counting_urandom())
-    _cleanup(d)
+    cleanup(d)
     assert again == first
 
 
 def test_corrupt_file_is_kept_aside_and_a_new_identity_made():
-    d = _tmpdir()
+    d = tmpdir("id")
     with open(identity.path(d), "w") as f:
         f.write('{"serial": "240AC4')
     ident = identity.load_or_create(d, MAC)
     names = sorted(os.listdir(d))
-    _cleanup(d)
+    cleanup(d)
     assert ident["serial"] == "240AC49F3B71"
     assert names == ["identity.json", "identity.json.bad"]
 
 
 def test_identity_of_another_board_is_not_taken_over():
-    d = _tmpdir()
+    d = tmpdir("id")
     other = identity.load_or_create(d, b"\x24\x0a\xc4\x00\x00\x01")
     mine = identity.load_or_create(d, MAC)
-    _cleanup(d)
+    cleanup(d)
     assert mine["serial"] == "240AC49F3B71"
     assert mine["wpa_key"] != other["wpa_key"]
