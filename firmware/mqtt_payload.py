@@ -1,0 +1,223 @@
+"""What the MQTT publisher sends: topics, JSON payloads, discovery configs, CONNECT.
+
+Pure: strings and bytes from a reading and config values, so every byte the
+gateway puts on the wire is tested without a network. Conventions follow the
+Xemex Smart Connect (PRODUCT.md section 4); Home Assistant discovery follows
+https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery.
+"""
+import binascii
+import json
+
+from micropython import const
+
+from reading import INSTANT_FIELDS, TOTAL_FIELDS
+
+PORT = const(1883)
+TLS_PORT = const(8883)
+ONLINE = b"online"
+OFFLINE = b"offline"
+DISCOVERY_PREFIX = "homeassistant"
+
+_M = "measurement"
+_T = "total_increasing"
+
+# field -> (name, device_class, unit, state_class); HA's Energy dashboard needs
+# device_class + unit + state_class on the counters. Every payload field has a row.
+SENSORS = {
+    "power_w": ("Power", "power", "W", _M),
+    "power_import_w": ("Power import", "power", "W", _M),
+    "power_export_w": ("Power export", "power", "W", _M),
+    "power_l1_w": ("Power L1", "power", "W", _M),
+    "power_l2_w": ("Power L2", "power", "W", _M),
+    "power_l3_w": ("Power L3", "power", "W", _M),
+    "voltage_l1_v": ("Voltage L1", "voltage", "V", _M),
+    "voltage_l2_v": ("Voltage L2", "voltage", "V", _M),
+    "voltage_l3_v": ("Voltage L3", "voltage", "V", _M),
+    "current_l1_a": ("Current L1", "current", "A", _M),
+    "current_l2_a": ("Current L2", "current", "A", _M),
+    "current_l3_a": ("Current L3", "current", "A", _M),
+    "frequency_hz": ("Frequency", "frequency", "Hz", _M),
+    "tariff": ("Tariff", None, None, None),
+    "average_power_15m_w": ("Average power 15 min", "power", "W", _M),
+    "energy_import_kwh": ("Energy import", "energy", "kWh", _T),
+    "energy_export_kwh": ("Energy export", "energy", "kWh", _T),
+    "energy_import_t1_kwh": ("Energy import tariff 1", "energy", "kWh", _T),
+    "energy_import_t2_kwh": ("Energy import tariff 2", "energy", "kWh", _T),
+    "energy_export_t1_kwh": ("Energy export tariff 1", "energy", "kWh", _T),
+    "energy_export_t2_kwh": ("Energy export tariff 2", "energy", "kWh", _T),
+    "gas_m3": ("Gas", "gas", "m\u00b3", _T),
+    "water_m3": ("Water", "water", "m\u00b3", _T),
+    "heat_gj": ("Heat", "energy", "GJ", _T),
+}
+
+
+def parse_broker(url):
+    """Split ``mqtt://host[:port]`` or ``mqtts://host[:port]`` into (tls, host, port).
+
+    Raises ValueError saying what is wrong, so the status page can show it.
+    """
+    if not url:
+        raise ValueError("no broker set (MQTT.Broker, like mqtt://host:1883)")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("broker %r needs a scheme: mqtt://host:port or mqtts://host:port" % url)
+    scheme = scheme.lower()
+    if scheme not in ("mqtt", "mqtts"):
+        raise ValueError("broker scheme %r: use mqtt:// or mqtts://" % scheme)
+    tls = scheme == "mqtts"
+    if rest.endswith("/"):
+        rest = rest[:-1]
+    if "@" in rest:
+        raise ValueError("broker URL must not hold credentials: set MQTT.Username and MQTT.Password")
+    if "/" in rest or "?" in rest or "#" in rest:
+        raise ValueError("broker URL takes only host and port, no path")
+    if rest.startswith("["):
+        raise ValueError("IPv6 brokers are not supported")
+    host, sep, port = rest.partition(":")
+    if not host:
+        raise ValueError("broker URL %r has no host" % url)
+    for c in host:
+        if not (c.isalpha() or c.isdigit() or c in ".-_"):
+            raise ValueError("broker host %r: invalid character %r" % (host, c))
+    if not sep:
+        return tls, host, TLS_PORT if tls else PORT
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("broker port %r: must be 1..65535" % port)
+    return tls, host, int(port)
+
+
+def topics(site, serial):
+    """(data topic, status topic) for this device: ``devices/<site>/smart-connect/<serial>/...``."""
+    site = site or "unknown-site"
+    for part in (site, serial):
+        if "+" in part or "#" in part or "\0" in part:
+            raise ValueError("MQTT site %r / serial %r: '+', '#' are not allowed in a topic" % (site, serial))
+    base = "devices/%s/smart-connect/%s/" % (site, serial)
+    return base + "data", base + "status"
+
+
+def data_fields(totals):
+    """The reading fields a data message carries: instantaneous, plus counters when ``totals``."""
+    return INSTANT_FIELDS + TOTAL_FIELDS if totals else INSTANT_FIELDS
+
+
+def data_payload(reading, now_s, totals=False):
+    """The JSON for one telegram: every field of ``data_fields(totals)`` (None -> null) and ``timestamp``.
+
+    ``timestamp`` is the meter's own (UTC epoch s) when the telegram has one,
+    else ``now_s``: the meter's clock is right even when the device never got NTP.
+    """
+    d = {}
+    for f in data_fields(totals):
+        d[f] = reading.get(f)
+    ts = reading.get("timestamp")
+    d["timestamp"] = ts if ts is not None else now_s
+    return json.dumps(d)
+
+
+def node_id(serial):
+    """The HA discovery node id: the serial reduced to [a-zA-Z0-9_]."""
+    return "p1gw_" + "".join(c if c.isalpha() or c.isdigit() else "_" for c in serial)
+
+
+def discovery(field, serial, data_topic, status_topic):
+    """(topic, JSON) of the retained Home Assistant config message for one payload field."""
+    name, device_class, unit, state_class = SENSORS[field]
+    node = node_id(serial)
+    cfg = {
+        "name": name,
+        "has_entity_name": True,
+        "unique_id": "%s_%s" % (node, field),
+        "object_id": "%s_%s" % (node, field),
+        "state_topic": data_topic,
+        "value_template": "{{ value_json.%s }}" % field,
+        "availability_topic": status_topic,
+        "payload_available": ONLINE.decode(),
+        "payload_not_available": OFFLINE.decode(),
+        "device": {"identifiers": [node], "name": "P1 gateway %s" % serial,
+                   "manufacturer": "p1gw", "model": "P1 gateway", "serial_number": serial},
+    }
+    if device_class:
+        cfg["device_class"] = device_class
+    if unit:
+        cfg["unit_of_measurement"] = unit
+    if state_class:
+        cfg["state_class"] = state_class
+    return "%s/sensor/%s/%s/config" % (DISCOVERY_PREFIX, node, field), json.dumps(cfg)
+
+
+def pem_blocks(text):
+    """DER bytes of each ``-----BEGIN ...-----`` block of PEM ``text``, in order.
+
+    MicroPython's mbedtls builds may leave out PEM parsing, while DER always
+    loads, so the publisher hands certificates and keys over as DER.
+    """
+    out = []
+    b64 = None
+    for line in text.split("\n"):
+        line = line.strip()
+        if line.startswith("-----BEGIN "):
+            b64 = []
+        elif line.startswith("-----END "):
+            if b64 is None:
+                raise ValueError("PEM: END line without BEGIN")
+            try:
+                out.append(binascii.a2b_base64("".join(b64)))
+            except ValueError:
+                raise ValueError("PEM: bad base64")
+            b64 = None
+        elif b64 is not None and line:
+            if ":" in line:
+                raise ValueError("PEM: encrypted keys are not supported; use an unencrypted key")
+            b64.append(line)
+    if b64 is not None:
+        raise ValueError("PEM: BEGIN line without END")
+    if not out:
+        raise ValueError("PEM: no -----BEGIN block found")
+    return out
+
+
+def _put_len(out, n):
+    """Append MQTT's variable-length integer (7 bits per byte, high bit = more)."""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return
+
+
+def _put_str(out, s):
+    if isinstance(s, str):
+        s = s.encode()
+    out.append(len(s) >> 8)
+    out.append(len(s) & 0xFF)
+    out.extend(s)
+
+
+def connect_packet(client_id, user, password, keepalive_s, will_topic, will_msg):
+    """An MQTT 3.1.1 CONNECT: clean session, retained QoS 0 last will, optional credentials.
+
+    umqtt.simple builds the same packet inside its blocking ``connect()``; the
+    publisher sends this one over its own non-blocking stream instead.
+    """
+    flags = 0x02 | 0x04 | 0x20  # clean session, will, will retain
+    if user:
+        flags |= 0x80
+        if password:
+            flags |= 0x40
+    body = bytearray(b"\x00\x04MQTT\x04")
+    body.append(flags)
+    body.append(keepalive_s >> 8)
+    body.append(keepalive_s & 0xFF)
+    _put_str(body, client_id)
+    _put_str(body, will_topic)
+    _put_str(body, will_msg)
+    if user:
+        _put_str(body, user)
+        if password:
+            _put_str(body, password)
+    out = bytearray(b"\x10")
+    _put_len(out, len(body))
+    out.extend(body)
+    return bytes(out)

@@ -1,0 +1,353 @@
+"""MQTT publisher service: one JSON message per valid telegram, never stalling the loop.
+
+umqtt.simple (frozen in stock ESP32 firmware) frames the packets, but its
+``connect()`` resolves, connects and reads with a blocking socket, which would
+freeze Modbus and the web server while a broker is slow or gone. So this
+service opens the socket itself, non-blocking, waits for it with the event
+loop, drives the TLS handshake through asyncio's stream (the handshake runs a
+step per socket event), and lets umqtt write its packets into a buffer that
+goes out through the same stream. Every network wait has a timeout.
+
+What can still block, by design and bounded:
+- DNS: ``getaddrinfo`` blocks on every port (lwIP's resolver on the ESP32,
+  a few seconds at most when the DNS server is gone). The answer is cached and
+  looked up again only after a connection to it failed, so it happens at most
+  once per back-off step (1 s doubling to 60 s). An IP literal broker never
+  needs the resolver.
+- TLS: each mbedtls handshake step is CPU work that runs to completion (on an
+  ESP32, some hundred ms for the signature checks). TLS also needs the real
+  time (NTP) to check certificate dates, and ~20-40 KB of RAM per connection.
+
+QoS 0, no queue: while the broker is away readings are simply not sent, and
+the first message after a reconnect is the newest reading. Status for the API
+and the page lives in ``hub.status["mqtt"]``.
+"""
+import asyncio
+import errno
+import select
+import socket
+
+from umqtt.simple import MQTTClient
+
+import mqtt_payload
+from clock import epoch_s, ticks_diff, ticks_ms
+
+_POLL_FAIL = select.POLLERR | select.POLLHUP
+_EPOCH_2024 = 1704067200  # a clock earlier than this has not been set by NTP
+
+
+class _Client(MQTTClient):
+    """umqtt.simple's framing; ``connect()`` only writes CONNECT, the service reads CONNACK."""
+
+    def connect(self, clean_session=True):
+        self.sock.write(mqtt_payload.connect_packet(
+            self.client_id, self.user, self.pswd, self.keepalive, self.lw_topic, self.lw_msg))
+
+
+class _Out:
+    """The file umqtt writes into: one buffer, sent as one stream write per packet batch.
+
+    The buffer is reused, so a message costs no allocation here; it grows only
+    to the largest message (a discovery config, well under 1 KB).
+    """
+
+    def __init__(self, size=512):
+        self.buf = bytearray(size)
+        self.n = 0
+
+    def write(self, data, n=None):
+        if n is None:
+            n = len(data)
+        end = self.n + n
+        if end > len(self.buf):
+            self.buf.extend(bytes(end - len(self.buf)))
+        self.buf[self.n:end] = memoryview(data)[:n]
+        self.n = end
+        return n
+
+    def close(self):
+        pass
+
+
+def _describe(e):
+    """A short text for ``last_error``."""
+    if isinstance(e, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
+        code = e.args[0]
+        return "%s (errno %d)" % (errno.errorcode.get(code, "OSError"), code)
+    return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+
+
+_CONNACK_ERRORS = {1: "unacceptable protocol version", 2: "client id rejected",
+                   3: "server unavailable", 4: "bad user name or password", 5: "not authorized"}
+
+
+class MqttPublisher:
+    """Publishes each reading of ``hub`` to the broker in ``hub.config["MQTT"]``."""
+
+    CONNECT_TIMEOUT_MS = 10000    # TCP connect
+    SESSION_TIMEOUT_MS = 10000    # TLS handshake + CONNECT/CONNACK
+    WRITE_TIMEOUT_MS = 10000      # one flush; a broker that stops reading is dropped
+    BACKOFF_MS = (1000, 60000)    # first and largest wait between attempts
+    KEEPALIVE_S = 60              # PINGREQ after KEEPALIVE_S / 2 without a message
+    IDLE_MS = 2000                # how often a disabled service looks at the config
+
+    def __init__(self, hub):
+        self.hub = hub
+        self.status = {"enabled": False, "connected": False, "broker": "", "last_error": None,
+                       "messages_sent": 0, "reconnects": 0}
+        hub.status["mqtt"] = self.status
+        self._dns = None          # (host, port, getaddrinfo entry) of the last good lookup
+        self._sent_seq = 0        # hub.seq of the last reading published
+        self._out = _Out()
+        self._sock = None         # the broker socket (TLS-wrapped for mqtts)
+        self._stream = None       # asyncio stream over _sock
+        self._stage = ""          # what the session was doing, for last_error
+        self._lost = False
+        self._rx_ms = 0
+
+    # --- public ---
+
+    async def run(self):
+        """Connect, publish, reconnect with back-off; until cancelled."""
+        st = self.status
+        backoff = self.BACKOFF_MS[0]
+        attempts = 0
+        while True:
+            cfg = dict(self.hub.config.get("MQTT") or {})  # a snapshot: changes show as a difference
+            st["enabled"] = bool(cfg.get("Enabled"))
+            st["broker"] = cfg.get("Broker", "")
+            if not st["enabled"]:
+                st["connected"] = False
+                await asyncio.sleep(self.IDLE_MS / 1000)
+                continue
+            if attempts:
+                st["reconnects"] += 1
+            attempts += 1
+            try:
+                await self._session(cfg)
+                backoff = self.BACKOFF_MS[0]  # a config change: reconnect at once
+                continue
+            except Exception as e:
+                st["last_error"] = "%s: %s" % (self._stage, _describe(e))
+                print("mqtt: %s" % st["last_error"])
+                if st["connected"]:
+                    backoff = self.BACKOFF_MS[0]  # it worked until now: retry soon
+            finally:
+                st["connected"] = False
+                self._close()
+            await self._sleep_unless_changed(backoff, cfg)
+            backoff = min(backoff * 2, self.BACKOFF_MS[1])
+
+    # --- connection ---
+
+    def _close(self):
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = self._stream = None
+
+    async def _sleep_unless_changed(self, ms, cfg):
+        """Back-off sleep, cut short when the MQTT config changes."""
+        while ms > 0 and self.hub.config.get("MQTT") == cfg:
+            step = min(ms, 1000)
+            await asyncio.sleep(step / 1000)
+            ms -= step
+
+    def _address(self, host, port):
+        """getaddrinfo entry for the broker, from the cache when we have one (see module doc)."""
+        d = self._dns
+        if d is None or d[0] != host or d[1] != port:
+            self._stage = "DNS lookup of %s" % host
+            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            if not ai:
+                raise OSError("no address for %s" % host)
+            self._dns = d = (host, port, ai[0])
+        return d[2]
+
+    async def _open(self, host, port, tls_ctx):
+        """A connected stream to the broker (TLS wrapped, handshake pending), or raise."""
+        ai = self._address(host, port)
+        self._stage = "connect to %s:%d" % (host, port)
+        s = socket.socket(ai[0], ai[1], ai[2])
+        try:
+            s.setblocking(False)
+            try:
+                s.connect(ai[-1])
+            except OSError as e:
+                if e.args[0] != errno.EINPROGRESS:
+                    raise
+            # Poll for the connect to finish; select.poll is the public way to
+            # wait on a socket without handing it to an asyncio stream yet.
+            poller = select.poll()
+            poller.register(s, select.POLLOUT)
+            start = ticks_ms()
+            while True:
+                ev = poller.poll(0)
+                if ev:
+                    if ev[0][1] & _POLL_FAIL:
+                        raise OSError(errno.ECONNREFUSED)
+                    break
+                if ticks_diff(ticks_ms(), start) >= self.CONNECT_TIMEOUT_MS:
+                    raise asyncio.TimeoutError()
+                await asyncio.sleep(0.01)
+            poller.unregister(s)
+        except BaseException:
+            s.close()
+            self._dns = None  # the address may be stale: resolve again next time
+            raise
+        if tls_ctx is not None:
+            self._stage = "TLS handshake with %s" % host
+            s = tls_ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+        self._sock = s
+        # MicroPython's stream wraps any non-blocking socket (CPython's differs).
+        self._stream = asyncio.StreamWriter(s, {})  # type: ignore[call-arg]
+        return self._stream
+
+    def _tls_context(self, cfg):
+        import ssl
+
+        if epoch_s() < _EPOCH_2024:
+            raise OSError("clock not set (no NTP yet): cannot check the broker's certificate")
+        ca = cfg.get("CaCert")
+        if not ca:
+            raise ValueError("mqtts needs MQTT.CaCert, the PEM of the CA that signed the broker's certificate")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        for der in mqtt_payload.pem_blocks(ca):
+            ctx.load_verify_locations(cadata=der)
+        cert, key = cfg.get("ClientCert"), cfg.get("ClientKey")
+        if cert or key:
+            if not (cert and key):
+                raise ValueError("mTLS needs both MQTT.ClientCert and MQTT.ClientKey")
+            ctx.load_cert_chain(mqtt_payload.pem_blocks(cert)[0], mqtt_payload.pem_blocks(key)[0])
+        return ctx
+
+    async def _flush(self, timeout_ms=None):
+        """Send what umqtt framed; the stream writes now and drains in the background of the loop."""
+        out = self._out
+        stream = self._stream
+        if stream is None:
+            raise OSError("not connected")
+        stream.write(memoryview(out.buf)[:out.n])
+        out.n = 0
+        await asyncio.wait_for(stream.drain(), (timeout_ms or self.WRITE_TIMEOUT_MS) / 1000)
+
+    async def _watch(self, stream):
+        """Read what the broker sends (PINGRESP); mark the link lost on EOF or error."""
+        try:
+            while True:
+                if not await stream.read(32):
+                    break
+                self._rx_ms = ticks_ms()
+        except Exception:
+            pass
+        self._lost = True
+
+    async def _session(self, cfg):
+        """One connection: connect, publish until it breaks (raise) or the config changes (return)."""
+        self._stage = "MQTT config"
+        tls, host, port = mqtt_payload.parse_broker(cfg.get("Broker", ""))
+        serial = self.hub.identity["serial"]
+        topics = mqtt_payload.topics(cfg.get("Site", ""), serial)
+        status_t = topics[1].encode()  # bytes: umqtt counts len() as bytes on the wire
+        tls_ctx = self._tls_context(cfg) if tls else None
+        client = _Client(serial, host, port, cfg.get("Username") or None,
+                         cfg.get("Password") or None, self.KEEPALIVE_S)
+        client.set_last_will(status_t, mqtt_payload.OFFLINE, retain=True)
+        client.sock = self._out
+        self._out.n = 0
+        stream = await self._open(host, port, tls_ctx)
+        if tls_ctx is None:
+            self._stage = "MQTT CONNECT"
+        client.connect()
+        await asyncio.wait_for(self._handshake(stream), self.SESSION_TIMEOUT_MS / 1000)
+        self.status["connected"] = True
+        self.status["last_error"] = None
+        print("mqtt: connected to %s:%d" % (host, port))
+        self._lost = False
+        self._rx_ms = ticks_ms()
+        watcher = asyncio.create_task(self._watch(stream))
+        try:
+            self._stage = "publish"
+            client.publish(status_t, mqtt_payload.ONLINE, True)
+            await self._flush()
+            await self._publish_loop(client, cfg, topics)
+            # The config changed: say goodbye properly (no last will on DISCONNECT).
+            client.publish(status_t, mqtt_payload.OFFLINE, True)
+            client.disconnect()
+            await self._flush()
+        finally:
+            watcher.cancel()
+
+    async def _handshake(self, stream):
+        """Send CONNECT (driving the TLS handshake first) and check the CONNACK."""
+        await self._flush(self.SESSION_TIMEOUT_MS)
+        self._stage = "waiting for CONNACK"
+        resp = await stream.readexactly(4)
+        if resp[0] != 0x20 or resp[1] != 2:
+            raise OSError("not an MQTT broker (no CONNACK)")
+        if resp[3]:
+            raise OSError("broker refused: %s" % _CONNACK_ERRORS.get(resp[3], "code %d" % resp[3]))
+
+    async def _publish_loop(self, client, cfg, topics):
+        """Publish the newest reading whenever there is one and the rate limit allows; ping when idle."""
+        hub = self.hub
+        data_t = topics[0].encode()
+        totals = bool(cfg.get("IncludeTotals"))
+        fields = mqtt_payload.data_fields(totals)
+        announced = 0 if cfg.get("HomeAssistant") else -1  # bit i: discovery sent for fields[i]
+        min_ms = int(cfg.get("MinIntervalS") or 0) * 1000
+        idle_ms = self.KEEPALIVE_S * 500
+        pub_ms = None   # when the last data message went out
+        tx_ms = ticks_ms()  # when the last packet of any kind went out
+        ping_ms = None
+        while True:
+            if self._lost:
+                raise OSError("connection closed by the broker")
+            if hub.config.get("MQTT") != cfg:
+                return
+            now = ticks_ms()
+            hold_ms = 0 if pub_ms is None else min_ms - ticks_diff(now, pub_ms)
+            if hold_ms <= 0 and hub.seq != self._sent_seq and hub.reading is not None:
+                seq = hub.seq
+                reading = hub.reading
+                if announced != -1:
+                    announced = await self._announce(client, reading, fields, announced, topics)
+                client.publish(data_t, mqtt_payload.data_payload(reading, epoch_s(), totals).encode())
+                await self._flush()
+                self._sent_seq = seq
+                self.status["messages_sent"] += 1
+                pub_ms = tx_ms = now
+                continue
+            quiet_ms = idle_ms - ticks_diff(now, tx_ms)
+            if quiet_ms <= 0:
+                # Keep-alive: the broker drops us after 1.5 x KEEPALIVE_S of silence,
+                # and a PINGREQ without answer means the link is dead.
+                if ping_ms is not None and ticks_diff(self._rx_ms, ping_ms) < 0:
+                    raise OSError("no answer to PINGREQ")
+                client.ping()
+                await self._flush()
+                ping_ms = tx_ms = now
+            elif hold_ms > 0:
+                await asyncio.sleep(min(hold_ms, quiet_ms) / 1000)  # rate limit: newest reading wins
+            else:
+                try:
+                    await asyncio.wait_for(hub.next_reading(self._sent_seq), quiet_ms / 1000)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _announce(self, client, reading, fields, announced, topics):
+        """Send HA discovery for fields this meter fills that were not announced yet."""
+        serial = self.hub.identity["serial"]
+        for i, f in enumerate(fields):
+            if announced & (1 << i) or reading.get(f) is None:
+                continue
+            topic, body = mqtt_payload.discovery(f, serial, topics[0], topics[1])
+            client.publish(topic.encode(), body.encode(), True)
+            await self._flush()
+            announced |= 1 << i
+        return announced

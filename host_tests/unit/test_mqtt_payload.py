@@ -1,0 +1,172 @@
+"""MQTT topics, the per-telegram JSON, HA discovery configs, broker URLs and the CONNECT bytes."""
+import json
+
+import dsmr
+import mqtt_payload as mp
+from _support import raises, telegram
+from reading import INSTANT_FIELDS, TOTAL_FIELDS, new_reading
+
+NOW = 1700000000
+
+
+def _payload(name, totals=False, now=NOW):
+    return json.loads(mp.data_payload(dsmr.parse(telegram(name)), now, totals))
+
+
+def test_topics_follow_xemex_layout():
+    assert mp.topics("home", "P1GW-0042") == ("devices/home/smart-connect/P1GW-0042/data",
+                                               "devices/home/smart-connect/P1GW-0042/status")
+
+
+def test_empty_site_is_unknown_site():
+    assert mp.topics("", "S1")[0] == "devices/unknown-site/smart-connect/S1/data"
+
+
+def test_wildcards_in_site_are_rejected():
+    assert raises(ValueError, mp.topics, "a+b", "S1")
+    assert raises(ValueError, mp.topics, "#", "S1")
+
+
+def test_payload_carries_every_instant_field_and_timestamp_only():
+    p = _payload("v5.p1")
+    assert sorted(p) == sorted(INSTANT_FIELDS + ("timestamp",))
+
+
+def test_payload_values_match_the_parsed_reading():
+    r = dsmr.parse(telegram("v5.p1"))
+    p = json.loads(mp.data_payload(r, NOW))
+    for f in INSTANT_FIELDS:
+        assert p[f] == r[f], f
+    assert p["timestamp"] == r["timestamp"]
+
+
+def test_dsmr4_fields_it_lacks_are_null_not_missing_or_zero():
+    p = _payload("v4_2.p1")
+    for f in ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v", "frequency_hz", "average_power_15m_w"):
+        assert f in p and p[f] is None, f
+    assert p["power_w"] == 2027.0
+    assert p["current_l2_a"] == 6.0
+
+
+def test_totals_only_when_enabled():
+    off = _payload("fluvius_v171.p1")
+    on = _payload("fluvius_v171.p1", totals=True)
+    for f in TOTAL_FIELDS:
+        assert f not in off and f in on, f
+    assert on["gas_m3"] == 112.384 and on["water_m3"] == 872.234
+    assert on["heat_gj"] is None
+
+
+def test_timestamp_falls_back_to_clock_without_meter_time():
+    p = _payload("v2_2.p1", now=NOW)
+    assert p["timestamp"] == NOW
+
+
+def test_empty_reading_is_all_null():
+    p = json.loads(mp.data_payload(new_reading(), NOW, True))
+    assert [f for f in p if p[f] is not None] == ["timestamp"]
+
+
+def test_every_payload_field_has_a_discovery_row():
+    for f in INSTANT_FIELDS + TOTAL_FIELDS:
+        assert f in mp.SENSORS, f
+
+
+def test_discovery_for_power_is_a_measurement_in_watts():
+    data, status = mp.topics("home", "S-1")
+    topic, body = mp.discovery("power_l1_w", "S-1", data, status)
+    c = json.loads(body)
+    assert topic == "homeassistant/sensor/p1gw_S_1/power_l1_w/config"
+    assert (c["device_class"], c["unit_of_measurement"], c["state_class"]) == ("power", "W", "measurement")
+    assert c["state_topic"] == data and c["availability_topic"] == status
+    assert c["value_template"] == "{{ value_json.power_l1_w }}"
+    assert c["device"]["identifiers"] == ["p1gw_S_1"]
+    assert c["unique_id"] == "p1gw_S_1_power_l1_w"
+
+
+def test_discovery_counters_are_total_increasing():
+    for f, cls, unit in (("energy_import_kwh", "energy", "kWh"), ("gas_m3", "gas", "m\u00b3"),
+                         ("water_m3", "water", "m\u00b3")):
+        c = json.loads(mp.discovery(f, "S", "d", "s")[1])
+        assert (c["device_class"], c["unit_of_measurement"], c["state_class"]) == (cls, unit, "total_increasing")
+
+
+def test_discovery_voltage_and_current_are_measurements():
+    for f, unit in (("voltage_l2_v", "V"), ("current_l3_a", "A")):
+        c = json.loads(mp.discovery(f, "S", "d", "s")[1])
+        assert c["unit_of_measurement"] == unit and c["state_class"] == "measurement"
+
+
+def test_discovery_tariff_has_no_unit_or_class():
+    c = json.loads(mp.discovery("tariff", "S", "d", "s")[1])
+    assert "unit_of_measurement" not in c and "device_class" not in c and "state_class" not in c
+
+
+def test_broker_urls_parse():
+    assert mp.parse_broker("mqtt://10.0.0.5:1884") == (False, "10.0.0.5", 1884)
+    assert mp.parse_broker("mqtts://broker.example.com:8883") == (True, "broker.example.com", 8883)
+    assert mp.parse_broker("mqtt://host") == (False, "host", 1883)
+    assert mp.parse_broker("MQTTS://host/") == (True, "host", 8883)
+
+
+def _error(url):
+    try:
+        mp.parse_broker(url)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def test_broker_url_errors_say_why():
+    assert "no broker" in _error("")
+    assert "scheme" in _error("host:1883")
+    assert "mqtt:// or mqtts://" in _error("http://host")
+    assert "1..65535" in _error("mqtt://host:0")
+    assert "1..65535" in _error("mqtt://host:http")
+    assert "no path" in _error("mqtt://host:1883/x")
+    assert "credentials" in _error("mqtt://u:p@host")
+    assert "no host" in _error("mqtt://:1883")
+    assert "IPv6" in _error("mqtt://[::1]:1883")
+    assert "invalid character" in _error("mqtt://ho st")
+
+
+def test_connect_packet_bytes_with_credentials():
+    pkt = mp.connect_packet("S1", "u", "pw", 60, "t/s", b"offline")
+    body = (b"\x00\x04MQTT\x04" + bytes([0x02 | 0x04 | 0x20 | 0x80 | 0x40]) + b"\x00\x3c"
+            + b"\x00\x02S1" + b"\x00\x03t/s" + b"\x00\x07offline" + b"\x00\x01u" + b"\x00\x02pw")
+    assert pkt == b"\x10" + bytes([len(body)]) + body
+
+
+def test_connect_packet_without_credentials_sets_no_user_flags():
+    pkt = mp.connect_packet("S1", "", "", 30, "t", b"offline")
+    assert pkt[9] == 0x26  # clean session + will + will retain
+    assert pkt[10:12] == b"\x00\x1e"
+    assert pkt.endswith(b"\x00\x07offline")
+
+
+def test_connect_packet_long_remaining_length_uses_two_bytes():
+    pkt = mp.connect_packet("S1", "u" * 200, "p", 60, "t", b"offline")
+    n = len(pkt) - 3
+    assert pkt[1] == (n & 0x7F) | 0x80 and pkt[2] == n >> 7
+
+
+PEM = """-----BEGIN CERTIFICATE-----
+AAEC
+AwQF
+-----END CERTIFICATE-----
+-----BEGIN CERTIFICATE-----
+/w==
+-----END CERTIFICATE-----
+"""
+
+
+def test_pem_blocks_decode_each_block_to_der():
+    assert mp.pem_blocks(PEM) == [b"\x00\x01\x02\x03\x04\x05", b"\xff"]
+    assert mp.pem_blocks(PEM.replace("\n", "\r\n"))[1] == b"\xff"
+
+
+def test_pem_errors_say_why():
+    assert raises(ValueError, mp.pem_blocks, "")
+    assert raises(ValueError, mp.pem_blocks, "-----BEGIN CERTIFICATE-----\nAAEC\n")
+    assert raises(ValueError, mp.pem_blocks, "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+                                             "-----END RSA PRIVATE KEY-----\n")
