@@ -109,7 +109,7 @@ class App:
         # Hub extras the services read (until hub.py declares them).
         self.hub.bind = host.get("bind", "0.0.0.0")
         self.hub.config_path = self.config_path
-        self.hub.netman = self.net
+        self.hub.netman = self.net  # pyright: ignore[reportAttributeAccessIssue]  (hub.py types it None)
         self.button = button.Button(hw.Button(board))
         self.status = status.Status(self.hub, self.button)
         self.led = led.LedDriver(self.hw_led, self.status.state)

@@ -23,7 +23,6 @@ import os
 import sys
 
 import config
-import homewizard
 from clock import ticks_diff, ticks_ms
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
 from version import VERSION
@@ -173,12 +172,14 @@ class WebServer:
         @app.route("/api")
         @app.route("/api/")
         async def device(req):
+            import homewizard  # ~9 KB of heap: loaded on the first HomeWizard request, not at boot
             return json_response(homewizard.device(hub.identity["serial"], VERSION))
 
         @app.route("/api/v1/data")
         async def data(req):
             if hub.reading is None:
                 return error_response(503, "no telegram from the meter yet")
+            import homewizard
             net = hub.status.get("net") or {}
             return json_response(homewizard.data(hub.reading, net.get("ssid"), net.get("rssi")))
 
