@@ -4,7 +4,6 @@ pymodbus and Debian's mbpoll are the masters; the test plays the meter through
 the simulator and compares every register with dsmr.parse of what it sent.
 Timing is printed, never asserted.
 """
-import os
 import random
 import re
 import socket
@@ -13,37 +12,15 @@ import subprocess
 import threading
 import time
 
-import crcmod.predefined
 import pytest
 from pymodbus.client import ModbusTcpClient
 
 import dsmr
 from simctl import Sim
+from telegram_edit import read as _read, v5_telegram
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TELEGRAMS = os.path.join(HERE, "telegrams")
-_crc = crcmod.predefined.mkCrcFun("crc-16")   # CRC-16/ARC, as DSMR uses
 
 F32 = ModbusTcpClient.DATATYPE.FLOAT32
-
-
-def _read(name):
-    with open(os.path.join(TELEGRAMS, name), "rb") as f:
-        return f.read()
-
-
-def with_crc(body):
-    """A telegram from its text up to and including '!', with a fresh CRC."""
-    return body + b"%04X\r\n" % _crc(body)
-
-
-def v5_telegram(import_t1_kwh=4.426, power_l1_kw=0.070):
-    """The v5.p1 telegram with a chosen tariff-1 import and L1 power."""
-    body = _read("v5.p1")
-    body = body[:body.index(b"!") + 1]
-    body = re.sub(rb"1-0:1\.8\.1\([0-9.]+\*kWh\)", b"1-0:1.8.1(%010.3f*kWh)" % import_t1_kwh, body)
-    body = re.sub(rb"1-0:21\.7\.0\([0-9.]+\*kW\)", b"1-0:21.7.0(%06.3f*kW)" % power_l1_kw, body)
-    return with_crc(body)
 
 
 def client(sim):

@@ -10,7 +10,6 @@ hold up Modbus (latencies printed, not asserted).
 import base64
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -19,12 +18,12 @@ import threading
 import time
 import urllib.request
 
-import crcmod.predefined
 import paho.mqtt.client as paho
 import pytest
 from pymodbus.client import ModbusTcpClient
 
 import dsmr
+from telegram_edit import read as telegram, v5_telegram
 from simctl import Sim, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,17 +36,9 @@ INSTANT = ("power_w", "power_import_w", "power_export_w", "power_l1_w", "power_l
            "current_l3_a", "frequency_hz", "tariff", "average_power_15m_w")
 
 
-def telegram(name):
-    with open(os.path.join(HERE, "telegrams", name), "rb") as f:
-        return f.read()
-
-
 def v5_with_power_l1(kw):
-    """v5.p1 with another L1 power and a fresh CRC: telegrams a subscriber can tell apart."""
-    body = telegram("v5.p1")
-    body = body[:body.index(b"!") + 1]
-    body = re.sub(rb"1-0:21\.7\.0\([0-9.]+\*kW\)", b"1-0:21.7.0(%06.3f*kW)" % kw, body)
-    return body + b"%04X\r\n" % crcmod.predefined.mkCrcFun("crc-16")(body)
+    """v5.p1 with another L1 power: telegrams a subscriber can tell apart."""
+    return v5_telegram(power_l1_kw=kw)
 
 
 class Broker:

@@ -8,17 +8,16 @@ import base64
 import json
 import os
 import random
-import re
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 
-import crcmod.predefined
 import pytest
 
 import dsmr
+from telegram_edit import read as telegram, v5_telegram
 from simctl import Sim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,19 +25,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HEAP = os.environ.get("P1GW_TEST_HEAP")
 SECRETS = {"WiFi": {"Password": "wifi-secret-123"}, "MQTT": {"Password": "mqtt-secret-456"},
            "P1": {"SmartyKey": "A1B2C3D4E5F60718293A4B5C6D7E8F90"}}
-_crc = crcmod.predefined.mkCrcFun("crc-16")
-
-
-def telegram(name):
-    with open(os.path.join(HERE, "telegrams", name), "rb") as f:
-        return f.read()
 
 
 def v5_with_power(l1_kw):
-    body = telegram("v5.p1")
-    body = body[:body.index(b"!") + 1]
-    body = re.sub(rb"1-0:21\.7\.0\([0-9.]+\*kW\)", b"1-0:21.7.0(%06.3f*kW)" % l1_kw, body)
-    return body + b"%04X\r\n" % _crc(body)
+    return v5_telegram(power_l1_kw=l1_kw)
 
 
 def start(tmp_path, **kw):

@@ -3,7 +3,7 @@ import json
 import os
 
 import config
-from _support import cleanup, raises, tmpdir
+from _support import cleanup, tmpdir
 from config import ConfigError
 
 

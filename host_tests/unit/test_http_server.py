@@ -1,5 +1,4 @@
 """The HTTP server's parser, limits, router and Basic auth, through the socket-free client."""
-import asyncio
 
 from _http_client import TestClient
 from http_server import (App, BasicAuth, Server, error_response, file_response,
