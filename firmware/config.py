@@ -8,6 +8,8 @@ CPython, the unix port and the ESP32.
 import json
 import os
 
+from broker_url import parse_broker
+
 MASK = "********"
 
 DEFAULTS = {
@@ -144,22 +146,12 @@ def check(spec, v):
 
 
 def _check_broker(v):
-    """"" or mqtt[s]://host[:port] (no path, no credentials in the URL)."""
+    """"" or mqtt[s]://host[:port], by the publisher's own parser."""
     if not v:
         return
-    if len(v) > 200 or " " in v:
+    if len(v) > 200:
         raise ValueError("must be a URL like mqtt://host:1883, at most 200 characters")
-    scheme, sep, rest = v.partition("://")
-    if not sep or scheme not in ("mqtt", "mqtts"):
-        raise ValueError("must start with mqtt:// or mqtts://")
-    host, sep, port = rest.partition(":")
-    if not host or "/" in host or "@" in host:
-        raise ValueError("needs a host name, like mqtt://host:1883")
-    if sep:
-        if port.endswith("/"):
-            port = port[:-1]
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ValueError("port must be 1..65535")
+    parse_broker(v)
 
 
 def copy(cfg):

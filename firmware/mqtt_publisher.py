@@ -30,6 +30,7 @@ import socket
 from umqtt.simple import MQTTClient
 
 import mqtt_payload
+from broker_url import parse_broker
 from clock import epoch_s, ticks_diff, ticks_ms
 
 _POLL_FAIL = select.POLLERR | select.POLLHUP
@@ -250,7 +251,7 @@ class MqttPublisher:
     async def _session(self, cfg):
         """One connection: connect, publish until it breaks (raise) or the config changes (return)."""
         self._stage = "MQTT config"
-        tls, host, port = mqtt_payload.parse_broker(cfg.get("Broker", ""))
+        tls, host, port = parse_broker(cfg.get("Broker", ""))
         serial = self.hub.identity["serial"]
         topics = mqtt_payload.topics(cfg.get("Site", ""), serial)
         status_t = topics[1].encode()  # bytes: umqtt counts len() as bytes on the wire

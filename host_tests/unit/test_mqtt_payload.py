@@ -3,6 +3,7 @@ import json
 
 import dsmr
 import mqtt_payload as mp
+from broker_url import parse_broker
 from _support import raises, telegram
 from reading import INSTANT_FIELDS, TOTAL_FIELDS, new_reading
 
@@ -103,15 +104,15 @@ def test_discovery_tariff_has_no_unit_or_class():
 
 
 def test_broker_urls_parse():
-    assert mp.parse_broker("mqtt://10.0.0.5:1884") == (False, "10.0.0.5", 1884)
-    assert mp.parse_broker("mqtts://broker.example.com:8883") == (True, "broker.example.com", 8883)
-    assert mp.parse_broker("mqtt://host") == (False, "host", 1883)
-    assert mp.parse_broker("MQTTS://host/") == (True, "host", 8883)
+    assert parse_broker("mqtt://10.0.0.5:1884") == (False, "10.0.0.5", 1884)
+    assert parse_broker("mqtts://broker.example.com:8883") == (True, "broker.example.com", 8883)
+    assert parse_broker("mqtt://host") == (False, "host", 1883)
+    assert parse_broker("MQTTS://host/") == (True, "host", 8883)
 
 
 def _error(url):
     try:
-        mp.parse_broker(url)
+        parse_broker(url)
     except ValueError as e:
         return str(e)
     return None
