@@ -1,4 +1,4 @@
-"""Run the gateway firmware on this PC: `make sim ARGS="..."` (see docs/readme_sim.md).
+"""Run the gateway firmware on this PC: `make sim ARGS="..."` (see the README).
 
 The firmware runs unchanged in the MicroPython unix port with a 96 KB heap and
 the host hardware layer (firmware/hw_host.py). Its P1 UART is a TCP connection
