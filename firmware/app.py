@@ -51,7 +51,8 @@ def _trace(hub):
             r = detail
             print("%s | %s W | L1 %s V %s A | L2 %s V %s A | L3 %s V %s A | import %s kWh" % (
                 head, r["power_w"], r["voltage_l1_v"], r["current_l1_a"], r["voltage_l2_v"],
-                r["current_l2_a"], r["voltage_l3_v"], r["current_l3_a"], r["energy_import_kwh"]))
+                r["current_l2_a"], r["voltage_l3_v"], r["current_l3_a"],
+                None if r["energy_import_kwh"] is None else "%.3f" % r["energy_import_kwh"]))
         elif what == "parse_error":
             print("%s | parse error: %s" % (head, detail))
         else:
