@@ -1,7 +1,7 @@
 """ESP32-DevKitC (ESP32-WROOM-32): Wi-Fi only; P1 on GPIO16, WS2812 on GPIO18, BOOT button.
 
 Board files hold plain constants, read by hw_esp32.py; `make deploy BOARD=...`
-copies one to the device as board.py. Wiring: docs/readme_hardware.md.
+copies one to the device as board.py. Wiring: README.md, "The P1 port".
 """
 NAME = "ESP32-DevKitC"
 CHIP = "esp32"

@@ -11,9 +11,7 @@ from micropython import const
 from p1time import dsmr_timestamp
 from reading import new_reading
 
-_LF = const(0x0A)
 _LPAREN = const(0x28)
-_RPAREN = const(0x29)
 _STAR = const(0x2A)
 
 
@@ -82,7 +80,6 @@ _COUNTS = {
 }
 
 # M-Bus device types (0-n:24.1.0) -> the reading's value/timestamp fields.
-_MBUS_GAS = const(3)
 _MBUS_HEAT = const(4)
 _MBUS_WATER = const(7)
 
@@ -154,6 +151,8 @@ def _number(buf, i, end, shift):
     if j < end and buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
         shift += 3
     exp = shift - (dec if dec > 0 else 0)
+    if not -len(_POW10) < exp < len(_POW10):
+        raise ValueError("too many decimals")
     if exp >= 0:
         return mant * _POW10[exp]
     return mant / _POW10[-exp]

@@ -3,7 +3,7 @@
 Map and encoding as PRODUCT.md section 3 states them: float32 and uint32 low
 word first ("CD AB": 123.456 = 0x42F6E979 is sent as 0xE979, 0x42F6). Values a
 P1 meter does not measure (reactive/apparent power, power factor, neutral
-current) read 0; see docs/readme_modbus.md for the full table.
+current) read 0; see README.md, "EMPro register map", for the full table.
 """
 from micropython import const
 

@@ -8,7 +8,8 @@ bytes, and reports every telegram it finds through one callback:
 
 ``status`` is "valid", "crc_mismatch", "malformed" (truncated: a new telegram
 began before ``!``, or the CRC field is not hex) or "too_long"; ``crc`` is
-"ok", "absent" (DSMR 2.2/3 end with a bare ``!``) or "mismatch". The telegram
+"ok", "absent" (DSMR 2.2/3 end with a bare ``!``) or "mismatch". Once a meter
+has sent a CRC, a telegram without one is "malformed": its CRC was lost. The telegram
 is ``buf[:n]``, in the framer's own buffer: copy it to keep it.
 """
 from micropython import const
@@ -20,9 +21,6 @@ _BODY = const(1)  # inside a telegram, looking for "!"
 _TAIL = const(2)  # after "!", collecting the CRC up to LF
 _MAX_TAIL = const(8)  # "!" + 4 hex digits + CR LF, with room for stray spaces
 
-_SLASH = const(0x2F)
-_BANG = const(0x21)
-_LF = const(0x0A)
 
 
 class Framer:
@@ -33,6 +31,7 @@ class Framer:
         self._n = 0
         self._bang = 0  # index of "!" in buf once in _TAIL
         self._state = _IDLE
+        self._crc_seen = False  # once the meter sent a CRC, a telegram without one is damaged
         self.counters = {"valid": 0, "crc_mismatch": 0, "malformed": 0, "too_long": 0}
 
     def reset(self):
@@ -98,11 +97,10 @@ class Framer:
         if slash >= 0:
             end = slash  # a new telegram right after "!": no LF came
         if self._n + end - i - self._bang > _MAX_TAIL:
-            self._append(src, i, min(end, i + _MAX_TAIL))
-            self._finish(force_malformed=True)
+            if self._append(src, i, min(end, i + _MAX_TAIL)):
+                self._finish(force_malformed=True)
             return end
-        self._append(src, i, end)
-        if lf >= 0 or slash >= 0:
+        if self._append(src, i, end) and (lf >= 0 or slash >= 0):
             self._finish()
         return end
 
@@ -125,14 +123,16 @@ class Framer:
                 break
             crc = (crc << 4) | v
             digits += 1
-        if not ok or digits > 4:
+        if not ok or digits > 4 or (digits == 0 and self._crc_seen):
             self._report("malformed", "absent")
         elif digits == 0:
             self._report("valid", "absent")
-        elif crc16(buf, 0, b + 1) == crc:
-            self._report("valid", "ok")
         else:
-            self._report("crc_mismatch", "mismatch")
+            self._crc_seen = True
+            if crc16(buf, 0, b + 1) == crc:
+                self._report("valid", "ok")
+            else:
+                self._report("crc_mismatch", "mismatch")
         self._state = _IDLE
         self._n = 0
 

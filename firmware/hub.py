@@ -6,7 +6,14 @@ in whole, so a consumer sees one telegram or the next, never a mix.
 """
 import asyncio
 
+from micropython import const
+
 from clock import ticks_diff, ticks_ms
+
+# ESP32 ticks wrap: ticks_diff is only meaningful within 2**29 ms (6 days), after
+# which an old telegram would look new again. Ages are polled every second, so
+# a telegram older than an hour is declared lost long before that can happen.
+_LOST_MS = const(3600000)
 
 
 class Hub:
@@ -45,7 +52,11 @@ class Hub:
         return self.seq
 
     def age_ms(self):
-        """Milliseconds since the last valid telegram, or None if there was none."""
+        """Milliseconds since the last valid telegram; None if none came within the hour."""
         if self.last_ms is None:
             return None
-        return ticks_diff(self.clock(), self.last_ms)
+        age = ticks_diff(self.clock(), self.last_ms)
+        if not 0 <= age <= _LOST_MS:
+            self.last_ms = None
+            return None
+        return age

@@ -42,7 +42,7 @@ class P1Port:
               "rx": b.P1_RX, "rxbuf": _RXBUF, "invert": UART.INV_RX}
         if b.P1_TX is not None:
             # Passthrough: TX not inverted, for an NPN open-collector stage that
-            # re-creates the P1 line (see docs/readme_hardware.md).
+            # re-creates the P1 line (see README.md, "The P1 port").
             kw["tx"] = b.P1_TX
         if self._uart is None:
             self._uart = UART(_UART_ID, **kw)

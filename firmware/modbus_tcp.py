@@ -8,7 +8,7 @@ Stale data is never served as live data: when the last valid telegram is older
 than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
 reads of measured registers get exception 04 ("exception" policy) or a
 fail-safe image with ``Modbus.FailsafeCurrentA`` on every phase ("failsafe").
-All ``Modbus.*`` settings except the port and ``MeterType`` are read live.
+``MeterType`` and every ``Modbus.*`` setting except the port are read live.
 """
 import asyncio
 
@@ -26,6 +26,7 @@ FIRMWARE_REVISION = revision()
 
 NOMINAL_V = 230.0
 _AUTO_MIN_MS = const(5000)
+_DRAIN_S = const(10)    # longest wait for a client to take a response, without an idle timeout
 _INTERVAL_MS = const(10000)   # assumed before it is measured, and the cap after a gap
 _STATUS_S = const(1)          # refresh the stale flag this often without telegrams
 
@@ -158,7 +159,8 @@ class ModbusServer:
                 if out[7] & 0x80:
                     st["exceptions"] += 1
                 writer.write(mout[:n])
-                await writer.drain()
+                # A client that sends but never reads must not hold a slot for good.
+                await asyncio.wait_for(writer.drain(), idle_s or _DRAIN_S)
         except (OSError, EOFError, asyncio.TimeoutError):
             pass   # peer gone, reset or idle: just close
         finally:

@@ -39,8 +39,8 @@ class P1Reader:
             from smarty import SmartyDecoder
             self.smarty = SmartyDecoder(unhexlify(p1["SmartyKey"]), unhexlify(p1["SmartyAad"]),
                                         self.framer.feed)
-        self._auto = p1["Baud"] == "auto"
-        self.serial = SERIAL["115200" if self._auto else p1["Baud"]]
+        self._auto = p1["Baud"] == "auto" and not p1["SmartyKey"]  # Smarty: always 115200
+        self.serial = SERIAL["115200" if p1["Baud"] == "auto" else p1["Baud"]]
         self._since = clock()  # last valid telegram, or last serial switch
         self._buf = bytearray(self.BUF_LEN)
         self._status = hub.status["p1"] = {}
@@ -70,7 +70,7 @@ class P1Reader:
             return
         try:
             reading = dsmr.parse(buf, n)
-        except ValueError as e:
+        except Exception as e:  # ValueError for bad input; anything else is counted, never fatal
             self.counters["parse_error"] += 1
             if self.log:
                 self.log("parse_error", str(e))

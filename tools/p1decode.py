@@ -46,8 +46,6 @@ def main(argv=None):
     ap.add_argument("--aad", default="3000112233445566778899AABBCCDDEEFF",
                     help="Smarty additional authenticated data (default: the meters' default)")
     args = ap.parse_args(argv)
-    framer = decoder(sys.stdout)
-    sink = framer.feed
     if args.key:
         from smarty import SmartyDecoder
         try:
@@ -56,8 +54,11 @@ def main(argv=None):
             ap.error("--key and --aad must be hex")
         if len(key) != 16:
             ap.error("--key must be 16 bytes (32 hex digits)")
-        sink = SmartyDecoder(key, aad, framer.feed).feed
     for name in args.files:
+        # Each file is its own capture: a fresh framer, as if the meter was plugged in anew.
+        sink = decoder(sys.stdout).feed
+        if args.key:
+            sink = SmartyDecoder(key, aad, sink).feed
         f = sys.stdin.buffer if name == "-" else open(name, "rb")
         with f:
             while True:

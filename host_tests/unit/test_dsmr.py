@@ -103,3 +103,7 @@ def test_bad_obis_is_malformed():
 
 def test_not_a_telegram():
     assert raises(ValueError, dsmr.parse, b"hello\r\n!")
+
+
+def test_too_many_decimals_is_malformed_not_a_crash():
+    assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.8.1(000001.0000000001*kWh)"]))

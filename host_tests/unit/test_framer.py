@@ -92,11 +92,12 @@ def test_too_long_is_dropped_counted_and_buffer_never_grows():
 
 def test_noise_truncation_bitflips_and_random_chunks_yield_exactly_the_valid_ones():
     rng = _Lcg(7)
-    framed = []  # (telegram as framed, has a CRC)
+    framed = []  # (telegram as framed, has a CRC): one stream comes from meters that send CRCs
     for name in telegram_names():
         f, out = _collect()
         f.feed(telegram(name))
-        framed.append((out[0][2], out[0][1] == "ok"))
+        if out[0][1] == "ok":
+            framed.append((out[0][2], True))
     stream = bytearray()
     expected = []
     for k in range(60):
@@ -104,7 +105,7 @@ def test_noise_truncation_bitflips_and_random_chunks_yield_exactly_the_valid_one
         kind = rng.next(4)
         stream += bytes(rng.next(256) & 0xDF for _ in range(rng.next(40)))  # noise, never "/"
         if kind == 0:
-            stream += t[:rng.next(len(t) - 20) + 10] + b"\r\n"  # truncated
+            stream += t[:rng.next(t.index(b"!") - 10) + 10] + b"\r\n"  # cut before "!"
             expected.append("malformed")
         elif kind == 1 and has_crc:
             bang = t.index(b"!")
@@ -113,6 +114,8 @@ def test_noise_truncation_bitflips_and_random_chunks_yield_exactly_the_valid_one
         else:
             stream += t
             expected.append(("valid", t))
+    stream += framed[0][0]  # a last good telegram ends any cut-off one before it
+    expected.append(("valid", framed[0][0]))
     f, out = _collect()
     i = 0
     while i < len(stream):
@@ -123,3 +126,19 @@ def test_noise_truncation_bitflips_and_random_chunks_yield_exactly_the_valid_one
     assert valid == [e[1] for e in expected if isinstance(e, tuple)]
     assert f.counters["crc_mismatch"] == expected.count("crc_mismatch")
     assert f.counters["malformed"] == expected.count("malformed")
+
+
+def test_missing_crc_after_crc_telegrams_is_malformed():
+    t = telegram("v5.p1")
+    stripped = t[:t.index(b"!") + 1] + b"\r\n"
+    f, out = _collect()
+    f.feed(stripped + t + stripped)
+    assert [o[0] for o in out] == ["valid", "valid", "malformed"]
+
+
+def test_buffer_ending_at_bang_is_too_long_once_and_never_valid():
+    t = telegram("v5.p1")
+    bang = t.index(b"!")
+    f, out = _collect(max_len=bang + 1)
+    f.feed(t)
+    assert [o[0] for o in out] == ["too_long"]

@@ -182,3 +182,11 @@ def test_smarty_frames_are_decrypted_before_framing():
     assert hub.raw == telegram("v5.p1")
     assert bytes(port.tx) == frame  # passthrough forwards what the meter sent
     assert hub.status["p1"]["smarty"] is True
+
+
+def test_auto_baud_stays_at_115200_with_a_smarty_key():
+    with open(_HERE + "/vectors/smarty.json") as f:
+        v = json.load(f)
+    reader, hub = _reader({"SmartyKey": v["key"], "SmartyAad": v["aad"]}, FakePort())
+    reader.clock = lambda: 10 ** 6  # long silence
+    assert reader.check_serial() is False and reader.serial[0] == 115200

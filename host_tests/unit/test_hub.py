@@ -1,0 +1,28 @@
+from hub import Hub
+
+
+class _Clock:
+    def __init__(self):
+        self.ms = 0
+
+    def __call__(self):
+        return self.ms
+
+
+def test_age_counts_from_the_last_telegram():
+    clock = _Clock()
+    hub = Hub({}, {}, clock)
+    assert hub.age_ms() is None
+    hub.publish({"power_w": 1}, b"/x")
+    clock.ms = 2500
+    assert hub.age_ms() == 2500
+
+
+def test_a_telegram_older_than_an_hour_is_lost_before_ticks_can_wrap():
+    clock = _Clock()
+    hub = Hub({}, {}, clock)
+    hub.publish({"power_w": 1}, b"/x")
+    clock.ms = 3600001
+    assert hub.age_ms() is None
+    clock.ms = 1000  # what a wrapped tick counter would look like: still lost
+    assert hub.age_ms() is None
