@@ -7,7 +7,7 @@ Like HomeWizard, a field the meter does not send is left out rather than null.
 Timestamps are HomeWizard's ``YYMMDDhhmmss`` number in the meter's local time
 (Central European, EU summer-time rule).
 """
-from p1time import days_from_civil
+from p1time import civil_from_days, eu_summer
 
 # (HomeWizard name, reading field), in HomeWizard's order.
 _FIELDS = (
@@ -99,27 +99,7 @@ def local_stamp(epoch):
     """UTC epoch seconds -> YYMMDDhhmmss (int) in Dutch/Belgian local time, or None."""
     if epoch is None:
         return None
-    y = _civil(epoch // 86400)[0]
-    summer = _last_sunday(y, 3) * 86400 + 3600 <= epoch < _last_sunday(y, 10) * 86400 + 3600
-    local = epoch + (7200 if summer else 3600)
-    y, m, d = _civil(local // 86400)
+    local = epoch + (7200 if eu_summer(epoch) else 3600)
+    y, m, d = civil_from_days(local // 86400)
     s = local % 86400
     return ((((y % 100) * 100 + m) * 100 + d) * 100 + s // 3600) * 10000 + (s // 60 % 60) * 100 + s % 60
-
-
-def _last_sunday(y, m):
-    day = days_from_civil(y, m, 31)
-    return day - (day + 4) % 7  # 1970-01-01 was a Thursday
-
-
-def _civil(days):
-    """Epoch day -> (year, month, day); inverse of p1time.days_from_civil."""
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (m <= 2), m, d

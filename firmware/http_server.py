@@ -16,6 +16,8 @@ import json
 
 from micropython import const
 
+from streams import close_stream
+
 MAX_HEAD = const(2048)      # request line + headers; a phone browser sends ~700 bytes
 MAX_HEADERS = const(32)
 MAX_BODY = const(8192)
@@ -225,15 +227,6 @@ async def _read_body(reader, buf, n):
         body[got:got + len(chunk)] = chunk
         got += len(chunk)
     return body
-
-
-async def close_stream(writer):
-    """Close a stream writer, ignoring a peer that is already gone."""
-    try:
-        writer.close()
-        await writer.wait_closed()
-    except Exception:  # the peer may already be gone
-        pass
 
 
 class Server:

@@ -16,6 +16,7 @@ from micropython import const
 
 import modbus_frame
 import reading as _reading
+from streams import close_stream
 from version import revision
 
 # MeterType -> template module, imported only when chosen (RAM: ~3 KB each).
@@ -136,7 +137,7 @@ class ModbusServer:
         st = self.status
         if st["clients"] >= self.hub.config["Modbus"]["MaxClients"]:
             st["refused"] += 1
-            await _close(writer)
+            await close_stream(writer)
             return
         st["clients"] += 1
         req = bytearray(modbus_frame.MAX_ADU)
@@ -165,7 +166,7 @@ class ModbusServer:
             pass   # peer gone, reset or idle: just close
         finally:
             st["clients"] -= 1
-            await _close(writer)
+            await close_stream(writer)
 
 
 async def _read_adu(reader, mreq):
@@ -184,11 +185,3 @@ async def _read_exactly(reader, mv, start, end):
         if not k:
             raise EOFError
         start += k
-
-
-async def _close(writer):
-    try:
-        writer.close()
-        await writer.wait_closed()
-    except OSError:
-        pass

@@ -8,7 +8,7 @@ client is ever buffered. What clients send is ignored.
 """
 import asyncio
 
-from http_server import close_stream
+from streams import close_stream
 
 
 class RawStream:
