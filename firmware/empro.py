@@ -67,11 +67,10 @@ def build(img, reading, serial, firmware):
         p = value(reading, phases.POWER[i])
         img.f32(_R_P_PHASE + 2 * i, p)
         img.s16(_R_LOAD_TYPE + i, phases.load_type(p))
-    f = reading["frequency_hz"]
-    img.f32(_R_FREQ, 50.0 if f is None else f)
+    img.f32(_R_FREQ, phases.frequency(reading))
     img.f32(_R_P, phases.total_power(reading))
     img.f32(_R_I_SYS, phases.sum_current(reading))
-    img.f32(_R_V_LL_SYS, (ll[0] + ll[1] + ll[2]) / 3 if ll else 0.0)
+    img.f32(_R_V_LL_SYS, phases.mean_ll_voltage(ll))
     img.f32(_R_V_LN_SYS, phases.mean_ln_voltage(reading))
     img.f32(_R_E_IMPORT, value(reading, "energy_import_kwh") * 1000)
     img.f32(_R_E_EXPORT, value(reading, "energy_export_kwh") * 1000)

@@ -37,6 +37,7 @@ Policy (all times are class attributes, so tests and boards can tune them):
 import asyncio
 
 from clock import ticks_diff, ticks_ms
+from status import has_ip
 
 START = "start"            # nothing tried yet
 CONNECTING = "connecting"  # interface started, waiting for link + address
@@ -73,11 +74,6 @@ def client_configured(cfg):
     if cfg.get("DefaultNetIf") == "Ethernet":
         return True
     return bool((cfg.get("WiFi") or {}).get("Ssid"))
-
-
-def _is_up(st):
-    ip = st.get("ip")
-    return bool(st.get("link")) and bool(ip) and ip != "0.0.0.0"
 
 
 class NetManager:
@@ -123,7 +119,7 @@ class NetManager:
     def step(self, now_ms):
         """Advance the state machine to ``now_ms``; publishes hub.status["net"]."""
         st = self.net.status()
-        up = _is_up(st)
+        up = has_ip(st)
         if self.state == START:
             self._start(now_ms)
         elif self._want_reconnect:

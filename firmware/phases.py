@@ -35,6 +35,17 @@ def ll_voltages(reading):
     return line_to_line(v1, v2), line_to_line(v2, v3), line_to_line(v3, v1)
 
 
+def mean_ll_voltage(ll):
+    """Mean of ll_voltages() (0.0 when they are unknown)."""
+    return (ll[0] + ll[1] + ll[2]) / 3 if ll else 0.0
+
+
+def frequency(reading):
+    """The meter's frequency, or the 50 Hz nominal when it sends none (most P1 meters)."""
+    f = reading["frequency_hz"]
+    return 50.0 if f is None else f
+
+
 def mean_ln_voltage(reading):
     """Mean of the L-N voltages present (a 1-phase meter: its L1), 0.0 if none."""
     total = 0.0
