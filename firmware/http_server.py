@@ -129,9 +129,14 @@ class App:
         return register
 
     async def dispatch(self, req):
+        """``before`` then the route: what the server does, in one call for tests."""
         r = await self.before(req)
         if r is not None:
             return r
+        return await self.respond(req)
+
+    async def respond(self, req):
+        """The routed handler's response (``before`` already passed)."""
         table = self._routes.get(req.path)
         if table is None:
             return error_response(404, "not found")
@@ -268,14 +273,30 @@ class Server:
                 if req is None:
                     break
                 self.counters["requests"] += 1
+                length = self._body_length(req)
+                keep = req.keep_alive()
+                unread = 0
                 try:
-                    resp = await self.app.dispatch(req)
+                    # Authentication and the other checks run on the head alone:
+                    # a request they refuse never gets its body read into RAM.
+                    resp = await self.app.before(req)
+                    if resp is None:
+                        if length:
+                            req.body = await asyncio.wait_for(_read_body(reader, buf, length),
+                                                              self.read_timeout_s)
+                        resp = await self.app.respond(req)
+                    elif length:
+                        keep = False
+                        unread = length  # still on the wire: drained after the answer
+                except (OSError, EOFError, asyncio.TimeoutError):
+                    raise
                 except Exception as e:
                     self.counters["errors"] += 1
                     print("http: %s %s: %r" % (req.method, req.path, e))
                     resp = error_response(500, "internal error")
-                keep = req.keep_alive()
                 await self._send(writer, resp, keep)
+                if unread:
+                    await self._discard(reader)
                 if not keep:
                     break
         except (OSError, EOFError, asyncio.TimeoutError):
@@ -319,15 +340,17 @@ class Server:
         buf[0:end + 4] = b""
         if "transfer-encoding" in req.headers:
             raise HttpError(411)
+        self._body_length(req)  # refuse a bad or too long body before anything else
+        return req
+
+    def _body_length(self, req):
         length = req.headers.get("content-length", "0")
         if not length.isdigit():
             raise HttpError(400)
         n = int(length)
         if n > self.max_body:
             raise HttpError(413)
-        if n:
-            req.body = await _read_body(reader, buf, n)
-        return req
+        return n
 
     async def _send(self, writer, resp, keep):
         path = resp.path

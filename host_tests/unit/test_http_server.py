@@ -168,6 +168,21 @@ def test_before_hook_can_answer_first():
     assert c.get("/echo").status == 401 and c.get("/hello").status == 200
 
 
+def test_refused_request_body_is_never_read_and_the_connection_closes():
+    app = _app()
+    seen = []
+
+    async def before(req):
+        seen.append(len(req.body))
+        return error_response(401, "no")
+    app.before = before
+    c = _client(app)
+    head = b"PATCH /echo HTTP/1.1\r\nContent-Length: 4000\r\n\r\n"
+    resps = c.raw(head + b"x" * 4000 + b"GET /hello HTTP/1.1\r\n\r\n")
+    assert [r.status for r in resps] == [401] and seen == [0]
+    assert resps[0].headers["connection"] == "close"
+
+
 def test_file_response_streams_whole_file():
     import os
     path = "_http_test_file.bin"
