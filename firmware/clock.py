@@ -9,12 +9,16 @@ import time
 try:
     ticks_ms = time.ticks_ms  # type: ignore[attr-defined]
     ticks_diff = time.ticks_diff  # type: ignore[attr-defined]
+    ticks_add = time.ticks_add  # type: ignore[attr-defined]
 except AttributeError:  # CPython
     def ticks_ms():
         return int(time.monotonic() * 1000)  # pyright: ignore[reportAttributeAccessIssue]
 
     def ticks_diff(a, b):
         return a - b
+
+    def ticks_add(a, b):
+        return a + b
 
 
 # Bare-metal ports count from 2000, the unix port and CPython from 1970.

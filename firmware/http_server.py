@@ -16,6 +16,7 @@ import json
 
 from micropython import const
 
+from clock import ticks_add, ticks_diff, ticks_ms
 from streams import close_stream
 
 MAX_HEAD = const(2048)      # request line + headers; a phone browser sends ~700 bytes
@@ -25,7 +26,7 @@ _CHUNK = const(512)
 
 _REASONS = {
     200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request",
-    401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+    401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
     411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
     431: "Request Header Fields Too Large", 500: "Internal Server Error",
     501: "Not Implemented", 503: "Service Unavailable",
@@ -149,27 +150,32 @@ class App:
 
 
 class BasicAuth:
-    """Basic credentials check that slows down guessing without blocking the loop.
+    """Basic credentials check that slows down guessing without holding connections.
 
-    After ``free_failures`` wrong passwords in a row each further failure is
-    answered later (doubling up to ``max_delay_ms``); the handler awaits that
-    delay, so only the guesser waits. A success resets the count.
+    After ``free_failures`` wrong passwords in a row, each further failure locks
+    the check for a while (doubling up to ``max_delay_ms``). While locked, any
+    credentials are answered "locked" at once, unchecked: guessing gets nowhere
+    and no connection waits. A success resets the count.
     """
 
     free_failures = 3
     max_delay_ms = 16000
 
-    def __init__(self, user, password):
+    def __init__(self, user, password, clock=ticks_ms):
         self._expected = ("%s:%s" % (user, password)).encode()
+        self._clock = clock
         self.failures = 0
+        self._locked_until = None
 
     def check(self, header):
-        """'ok', 'missing' (no credentials: not a guess) or 'bad'."""
+        """'ok', 'missing' (no credentials: not a guess), 'bad' or 'locked'."""
         if not header:
             return "missing"
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "basic":
             return "missing"
+        if self.retry_after_s():
+            return "locked"
         try:
             given = binascii.a2b_base64(token.strip())
         except Exception:  # binascii.Error (CPython) / ValueError (MicroPython)
@@ -178,14 +184,21 @@ class BasicAuth:
             self.failures = 0
             return "ok"
         self.failures += 1
+        over = self.failures - self.free_failures
+        if over > 0:
+            delay = min(1000 << min(over - 1, 8), self.max_delay_ms)
+            self._locked_until = ticks_add(self._clock(), delay)
         return "bad"
 
-    def delay_ms(self):
-        """How long to hold the current failure's answer."""
-        over = self.failures - self.free_failures
-        if over <= 0:
+    def retry_after_s(self):
+        """Whole seconds until credentials are checked again (0: not locked)."""
+        if self._locked_until is None:
             return 0
-        return min(1000 << min(over - 1, 8), self.max_delay_ms)
+        left = ticks_diff(self._locked_until, self._clock())
+        if left <= 0:
+            self._locked_until = None
+            return 0
+        return (left + 999) // 1000
 
 
 def _same(a, b):

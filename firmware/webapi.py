@@ -82,14 +82,17 @@ class WebServer:
         if req.path in _OPEN and self.hub.config["Http"]["OpenData"]:
             return None
         verdict = self.auth.check(req.headers.get("authorization"))
-        if verdict != "ok":
+        if verdict == "locked":
+            r = error_response(429, "too many wrong passwords: try again later")
+        elif verdict != "ok":
             r = error_response(401, "wrong user or password" if verdict == "bad" else "login required")
             r.headers["WWW-Authenticate"] = _REALM
-            delay = self.auth.delay_ms() if verdict == "bad" else 0
-            if delay:
-                # Only this connection waits; the loop serves everyone else.
-                r.headers["Retry-After"] = str((delay + 999) // 1000)
-                await asyncio.sleep(delay / 1000)
+        else:
+            r = None
+        wait = self.auth.retry_after_s()
+        if r is not None and wait:
+            r.headers["Retry-After"] = str(wait)
+        if r is not None:
             return r
         if req.method in _WRITES and req.content_type() != "application/json":
             return error_response(415, "send Content-Type: application/json")

@@ -234,14 +234,24 @@ def test_basic_auth_missing_credentials_are_not_failures():
     assert a.check(None) == "missing" and a.check("Bearer x") == "missing" and a.failures == 0
 
 
-def test_basic_auth_delays_grow_after_free_failures_and_reset_on_success():
-    a = BasicAuth("user", "pw")
-    delays = []
-    for _ in range(8):
+def test_basic_auth_locks_after_free_failures_longer_each_time_and_unlocks():
+    now = [0]
+    a = BasicAuth("user", "pw", clock=lambda: now[0])
+    waits = []
+    for _ in range(6):
+        assert a.check(_basic("user", "wrong")) == "bad"
+        waits.append(a.retry_after_s())
+        now[0] += waits[-1] * 1000  # the guesser waits out each lock
+    assert waits[:3] == [0, 0, 0] and waits[3] > 0
+    assert all(waits[i] <= waits[i + 1] for i in range(5)) and waits[-1] <= a.max_delay_ms // 1000
+
+
+def test_basic_auth_while_locked_answers_locked_without_checking():
+    now = [0]
+    a = BasicAuth("user", "pw", clock=lambda: now[0])
+    for _ in range(4):
         a.check(_basic("user", "wrong"))
-        delays.append(a.delay_ms())
-    assert delays[:3] == [0, 0, 0]
-    assert delays[3] > 0 and all(delays[i] <= delays[i + 1] for i in range(7))
-    assert delays[-1] <= a.max_delay_ms
-    a.check(_basic("user", "pw"))
-    assert a.failures == 0 and a.delay_ms() == 0
+    failures = a.failures
+    assert a.check(_basic("user", "pw")) == "locked" and a.failures == failures
+    now[0] += a.retry_after_s() * 1000
+    assert a.check(_basic("user", "pw")) == "ok" and a.failures == 0
