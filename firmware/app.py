@@ -15,10 +15,10 @@ import asyncio
 import gc
 import json
 import os
+import sys
 
 import button
 import config
-import identity
 import led
 import netman
 import safemode
@@ -37,6 +37,12 @@ SERVICES = (
     ("raw_stream", "RawStream"),
     ("captive_dns", "CaptiveDns"),
 )
+
+# Services imported only once their config section is Enabled, at boot or by a
+# PATCH later, and kept from then on: MQTT's code is ~23 KB of heap that most
+# gateways never use. Until then hub.status holds {"enabled": False}.
+ON_DEMAND = {"mqtt_publisher": "MQTT"}
+ON_DEMAND_POLL_MS = 2000
 
 WATCHDOG_MS = 30000   # a TLS handshake can hold the loop for seconds: keep slack
 TICK_MS = 1000
@@ -60,12 +66,12 @@ def _trace(hub):
     return show
 
 
-def find_services(only=None):
-    """[(name, class)] for each service module present in the firmware (or in ``only``)."""
+def find_services(only=None, skip=()):
+    """[(name, class)] for each service module present in the firmware (or in ``only``), but ``skip``."""
     found = []
     web = False
     for mod_name, cls_name in SERVICES:
-        if (only is not None and mod_name not in only) or (web and cls_name == "WebServer"):
+        if (only is not None and mod_name not in only) or mod_name in skip or (web and cls_name == "WebServer"):
             continue
         try:
             mod = __import__(mod_name)
@@ -94,7 +100,9 @@ class App:
         state = hw.state_dir()
         self.boots = safemode.BootCounter(state)
         self.safe = self.boots.boot()  # True after a crash loop: AP and web page only
+        import identity  # needed once: dropped again so its heap comes back
         self.identity = identity.load_or_create(state, hw.unique_id())
+        del sys.modules["identity"]
         self.config_path = config.path(state)
         cfg, err = config.load(self.config_path)
         if err:
@@ -148,9 +156,11 @@ class App:
         asyncio.create_task(supervise("netman", self.net.run))
         asyncio.create_task(supervise("led", self.led.run))
         asyncio.create_task(supervise("button", lambda: self.button.run(self.on_button)))
-        for name, cls in find_services(only):
-            asyncio.create_task(supervise(name, lambda cls=cls: cls(hub).run()))
-            print("app: started %s" % name)
+        later = [m for m, section in ON_DEMAND.items()
+                 if not hub.config[section]["Enabled"] and (only is None or m in only)]
+        self._start(find_services(only, later))
+        for mod_name in later:
+            asyncio.create_task(self._start_when_enabled(mod_name, ON_DEMAND[mod_name]))
         self.status.booting = False
         await asyncio.sleep(0)  # let the services open their sockets first
         gc.collect()
@@ -159,6 +169,22 @@ class App:
             self.wdt.feed()
             hub.status["device"] = {"state": self.status.state()}
             await asyncio.sleep(TICK_MS / 1000)
+
+    def _start(self, services):
+        """A supervised task for each (name, class) of ``services``."""
+        hub = self.hub
+        for name, cls in services:
+            asyncio.create_task(supervise(name, lambda cls=cls: cls(hub).run()))
+            print("app: started %s" % name)
+
+    async def _start_when_enabled(self, mod_name, section):
+        """Import and start ``mod_name`` once ``hub.config[section]["Enabled"]`` is true."""
+        hub = self.hub
+        hub.status[section.lower()] = {"enabled": False}
+        while not hub.config[section]["Enabled"]:
+            await asyncio.sleep(ON_DEMAND_POLL_MS / 1000)
+        gc.collect()
+        self._start(find_services((mod_name,)))
 
 
 def _differs_from_file(path, cfg):

@@ -8,7 +8,7 @@
 
 Free ports are picked when none are given; ``config`` is merged into
 config.json before boot; ``services`` limits which service modules start
-(default: all present). Leaving the ``with`` always kills the firmware.
+(default: all present); ``heap`` defaults to tools/sim.py's. Leaving the ``with`` always kills the firmware.
 """
 import atexit
 import json
@@ -60,7 +60,7 @@ class Sim:
     """The firmware as a child process with a P1 line the test writes to."""
 
     def __init__(self, state_dir, config=None, modbus_port=None, http_port=None, raw_port=None,
-                 mqtt=None, services=None, heap=_sim.HEAP, mac=None, buttons=(), boot_timeout=20):
+                 mqtt=None, services=None, heap=None, mac=None, buttons=(), boot_timeout=20):
         self.state_dir = str(state_dir)
         self.config = config
         self.modbus_port = modbus_port or free_port()

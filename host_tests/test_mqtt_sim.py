@@ -140,13 +140,21 @@ def gateway(tmp_path, url, **mqtt):
     return Sim(tmp_path / "state", config={"MQTT": cfg}, mqtt=url)
 
 
-def api_status(sim):
-    """GET /api/v1/status with the device's own API password."""
-    req = urllib.request.Request("http://127.0.0.1:%d/api/v1/status" % sim.http_port)
+def api(sim, path, method="GET", body=None):
+    """Call the web API with the device's own API password; the JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (sim.http_port, path), data, method=method)
     token = base64.b64encode(("user:%s" % sim.identity["api_password"]).encode()).decode()
     req.add_header("Authorization", "Basic " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=5) as r:
         return json.loads(r.read())
+
+
+def api_status(sim):
+    """GET /api/v1/status."""
+    return api(sim, "/api/v1/status")
 
 
 def feed_and_wait(sim, sub, topic, raw, n):
@@ -180,6 +188,18 @@ def test_one_message_per_telegram_with_every_field(tmp_path, broker, sub):
             assert not retained
             assert sorted(p) == sorted(INSTANT + ("timestamp",))
             check_fields(p, raw)
+
+
+def test_enabled_by_the_api_publishes_without_a_restart(tmp_path, broker, sub):
+    # Disabled at boot, the publisher is not even loaded; a PATCH must bring it up.
+    with Sim(tmp_path / "state", config={"MQTT": {"Site": "home"}}) as sim:
+        data, _ = topics(sim)
+        assert api_status(sim)["mqtt"]["enabled"] is False
+        answer = api(sim, "/api/v1/config", "PATCH", {"MQTT": {"Enabled": True, "Broker": broker.url()}})
+        assert answer["saved"] is True
+        sim.wait_output("mqtt: connected", 20)
+        feed_and_wait(sim, sub, data, telegram("v5.p1"), 1)
+        assert api_status(sim)["mqtt"]["connected"] is True
 
 
 def test_rate_limit_sends_the_newest_reading(tmp_path, broker, sub):

@@ -150,7 +150,8 @@ def test_restart_needed_for_ports_and_networks_but_not_for_live_fields():
     _, r2 = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "x"}})
     _, r3 = config.patch(config.DEFAULTS, {"MQTT": {"Site": "x"}, "Modbus": {"StalePolicy": "failsafe"}})
     _, r4 = config.patch(config.DEFAULTS, {"Modbus": {"Port": 502}})  # unchanged value
-    assert (r1, r2, r3, r4) == (True, True, False, False)
+    _, r5 = config.patch(config.DEFAULTS, {"MQTT": {"Enabled": True, "Broker": "mqtt://h"}})
+    assert (r1, r2, r3, r4, r5) == (True, True, False, False, False)
 
 
 def test_null_resets_a_field_and_a_section_to_defaults():

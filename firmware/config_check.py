@@ -1,0 +1,208 @@
+"""The config's rules: every field's check, the merge-patch and the rules across fields.
+
+Needed only when a config is loaded, patched or overridden, so ``config``
+imports it for that call and drops it again (see ``config._rules``): most of the
+time its heap is free. Callers use ``config.patch``, ``config.load`` and
+``config.override``.
+"""
+from broker_url import parse_broker
+from config import DEFAULTS, MASK, SECRETS, ConfigError, copy
+
+# Fields the running services pick up from hub.config by themselves ("MQTT.": the
+# whole section, the publisher reconnects on any change); changing any other
+# field needs a restart (network, ports, the P1 reader).
+LIVE = ("MeterType", "MQTT.", "Modbus.MaxClients", "Modbus.IdleTimeoutS", "Modbus.StaleAfterS", "Modbus.StalePolicy",
+        "Modbus.FailsafeCurrentA", "Http.OpenData")
+
+_PEM_MAX = 4096
+
+# Same shape as DEFAULTS; each leaf says how to check the value. Tuples, not
+# closures: the table costs a few hundred bytes instead of a function per field.
+_E_MODE = ("e", ("DHCP", "Static"))
+_STATIC = {"IpAddress": ("ip",), "Netmask": ("mask",), "Gateway": ("ip",), "DNS": ("ip",)}
+SCHEMA = {
+    "MeterType": ("e", ("PhoenixContact-EMPro", "Eastron-SDM630")),
+    "DefaultNetIf": ("e", ("WiFi", "Ethernet")),
+    "WiFi": {"Ssid": ("t", 32), "Password": ("wpa",), "IpMode": _E_MODE, "StaticIPv4": _STATIC},
+    "Ethernet": {"IpMode": _E_MODE, "StaticIPv4": _STATIC},
+    "MQTT": {"Enabled": ("b",), "Broker": ("url",), "Site": ("t", 64), "Username": ("t", 64),
+             "Password": ("t", 128), "IncludeTotals": ("b",), "HomeAssistant": ("b",),
+             "MinIntervalS": ("i", 0, 86400), "CaCert": ("pem",), "ClientCert": ("pem",),
+             "ClientKey": ("pem",)},
+    "Modbus": {"Port": ("i", 1, 65535), "MaxClients": ("i", 1, 8), "IdleTimeoutS": ("i", 0, 86400),
+               "StaleAfterS": ("i", 0, 3600), "StalePolicy": ("e", ("exception", "failsafe")),
+               "FailsafeCurrentA": ("f", 0, 100)},
+    "P1": {"Baud": ("e", ("auto", "115200", "9600")), "SmartyKey": ("hex", 16, True),
+           "SmartyAad": ("hex", 17, False), "Passthrough": ("b",)},
+    "Http": {"Port": ("i", 1, 65535), "OpenData": ("b",), "RawPort": ("i", 0, 65535)},
+}
+
+
+def _ipv4(v):
+    """Raise ValueError unless ``v`` is dotted-decimal IPv4; return it as an int."""
+    parts = v.split(".")
+    if len(parts) != 4:
+        raise ValueError("not an IPv4 address")
+    n = 0
+    for p in parts:
+        # "01" and "+1" pass int() but are not dotted-decimal.
+        if not p or len(p) > 3 or not p.isdigit() or (len(p) > 1 and p[0] == "0") or int(p) > 255:
+            raise ValueError("not an IPv4 address")
+        n = (n << 8) | int(p)
+    return n
+
+
+def check(spec, v):
+    """Return ``v`` as stored if it meets ``spec`` (a SCHEMA leaf), else raise ValueError(why)."""
+    kind = spec[0]
+    if kind == "b":
+        if v is not True and v is not False:
+            raise ValueError("must be true or false")
+        return v
+    if kind in ("i", "f"):
+        if isinstance(v, bool) or not isinstance(v, int) and (kind == "i" or not isinstance(v, float)):
+            raise ValueError("must be an integer" if kind == "i" else "must be a number")
+        if not spec[1] <= v <= spec[2]:
+            raise ValueError("must be %s..%s" % (spec[1], spec[2]))
+        return v if kind == "i" else float(v)
+    if kind == "e":
+        if v not in spec[1]:
+            raise ValueError("must be one of " + ", ".join(spec[1]))
+        return v
+    if not isinstance(v, str):
+        raise ValueError("must be a string")
+    if kind == "t":
+        if len(v.encode()) > spec[1]:
+            raise ValueError("longer than %d bytes" % spec[1])
+        for c in v:
+            if ord(c) < 32 or ord(c) == 127:
+                raise ValueError("contains a control character")
+    elif kind == "wpa":
+        if v and not 8 <= len(v) <= 63:
+            raise ValueError("WPA2 passphrase must be 8..63 characters")
+        for c in v:
+            if not 32 <= ord(c) <= 126:
+                raise ValueError("WPA2 passphrase must be printable ASCII")
+    elif kind == "ip":
+        if v:
+            _ipv4(v)
+    elif kind == "mask":  # a prefix length "0".."32" or a dotted mask with contiguous ones
+        if v.isdigit() and len(v) <= 2:
+            if int(v) > 32:
+                raise ValueError("prefix length must be 0..32")
+        else:
+            inv = ~_ipv4(v) & 0xFFFFFFFF
+            if inv & (inv + 1):
+                raise ValueError("not a contiguous netmask")
+    elif kind == "url":
+        _check_broker(v)
+    elif kind == "hex":
+        if len(v) != 2 * spec[1] and not (spec[2] and not v):
+            raise ValueError("must be %d hex digits" % (2 * spec[1]))
+        for c in v:
+            if c not in "0123456789abcdefABCDEF":
+                raise ValueError("must be hex digits only")
+    elif kind == "pem":
+        if v and not v.startswith("-----BEGIN "):
+            raise ValueError("must be PEM text (-----BEGIN ...)")
+        if len(v) > _PEM_MAX:
+            raise ValueError("longer than %d characters" % _PEM_MAX)
+    return v
+
+
+def _check_broker(v):
+    """"" or mqtt[s]://host[:port], by the publisher's own parser."""
+    if not v:
+        return
+    if len(v) > 200:
+        raise ValueError("must be a URL like mqtt://host:1883, at most 200 characters")
+    parse_broker(v)
+
+
+def _merge(out, changes, schema, defaults, prefix, errors, changed):
+    """Apply ``changes`` onto ``out`` (a copy), checking each leaf.
+
+    A bad field raises ConfigError, or, when ``errors`` is a list (loading a
+    file), is noted there and skipped so the rest of the file still counts.
+    """
+    if not isinstance(changes, dict):
+        raise ConfigError(prefix[:-1] or "config", "must be an object")
+    for key, value in changes.items():
+        field = prefix + key
+        try:
+            if key not in schema:
+                raise ConfigError(field, "unknown field")
+            spec = schema[key]
+            if isinstance(spec, dict):
+                if value is None:  # merge-patch null: back to the defaults
+                    value = copy(defaults[key])
+                _merge(out[key], value, spec, defaults[key], field + ".", errors, changed)
+                continue
+            if value is None:
+                value = defaults[key]
+            elif value == MASK and field in SECRETS:
+                continue
+            try:
+                value = check(spec, value)
+            except ValueError as e:
+                raise ConfigError(field, e.args[0])
+            if out[key] != value:
+                out[key] = value
+                changed.append(field)
+        except ConfigError as e:
+            if errors is None:
+                raise
+            errors.append(e)
+
+
+def _check_whole(cfg):
+    """Rules that span fields, checked after a patch."""
+    for net in ("WiFi", "Ethernet"):
+        if cfg[net]["IpMode"] == "Static":
+            for k in ("IpAddress", "Gateway"):
+                if not cfg[net]["StaticIPv4"][k]:
+                    raise ConfigError("%s.StaticIPv4.%s" % (net, k), "required when IpMode is Static")
+    if cfg["MQTT"]["Enabled"] and not cfg["MQTT"]["Broker"]:
+        raise ConfigError("MQTT.Broker", "required when MQTT is enabled")
+    if cfg["MQTT"]["ClientCert"] and not cfg["MQTT"]["ClientKey"]:
+        raise ConfigError("MQTT.ClientKey", "required with a client certificate")
+
+
+def patch(cfg, changes):
+    """config.patch's work: the new config and whether it needs a restart."""
+    out = copy(cfg)
+    changed = []
+    _merge(out, changes, SCHEMA, DEFAULTS, "", None, changed)
+    _check_whole(out)
+    restart = False
+    for field in changed:
+        if field not in LIVE and field[:field.find(".") + 1] not in LIVE:
+            restart = True
+    return out, restart
+
+
+def merge_file(cfg, data):
+    """Merge a loaded file's ``data`` into ``cfg`` (the defaults); return the ConfigErrors of skipped fields.
+
+    Raises ConfigError when ``data`` is not an object.
+    """
+    errors = []
+    _merge(cfg, data, SCHEMA, DEFAULTS, "", errors, [])
+    return errors
+
+
+def checked(values):
+    """``values`` (dotted field -> value) as they would be stored; raise ConfigError for a bad one."""
+    out = {}
+    for field, value in values.items():
+        spec = SCHEMA
+        try:
+            for k in field.split("."):
+                spec = spec[k]
+        except (KeyError, TypeError):
+            raise ConfigError(field, "unknown field")
+        try:
+            out[field] = check(spec, value)
+        except ValueError as e:
+            raise ConfigError(field, e.args[0])
+    return out
