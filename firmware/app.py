@@ -167,7 +167,7 @@ class App:
         print("app: running (serial %s, %d bytes heap free)" % (self.identity["serial"], gc.mem_free()))  # type: ignore[attr-defined]
         while True:
             self.wdt.feed()
-            hub.status["device"] = {"state": self.status.state()}
+            hub.status["device"] = {"state": self.status.state(), "uptime_s": hub.uptime_s()}
             await asyncio.sleep(TICK_MS / 1000)
 
     def _start(self, services):

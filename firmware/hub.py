@@ -14,6 +14,18 @@ from clock import ticks_diff, ticks_ms
 # which an old telegram would look new again. Ages are polled every second, so
 # a telegram older than an hour is declared lost long before that can happen.
 _LOST_MS = const(3600000)
+_RHYTHM_MS = const(10000)
+
+
+def rhythm_ms(interval_ms):
+    """The meter's telegram interval for staleness rules: 1 s (DSMR 5) or 10 s.
+
+    Before it is measured, assume the slow one; a longer measured gap is an
+    outage, not the meter's rhythm, so it never stretches a stale window.
+    """
+    if not interval_ms or interval_ms <= 0 or interval_ms > _RHYTHM_MS:
+        return _RHYTHM_MS
+    return interval_ms
 
 
 class Hub:
@@ -32,6 +44,8 @@ class Hub:
         self.config_path = None       # where config.json lives, for the web API to save
         self.netman = None            # the network manager, for reconnect/AP requests
         self._event = asyncio.Event()
+        self._up_ms = 0               # uptime, folded from ticks (which wrap)
+        self._up_last = clock()
 
     def publish(self, reading, raw):
         """Make ``reading`` (with its raw bytes) the current one and wake waiters."""
@@ -50,6 +64,13 @@ class Hub:
         while self.seq == seq:
             await self._event.wait()
         return self.seq
+
+    def uptime_s(self):
+        """Seconds since boot. Call at least daily (the app does, every second): ticks wrap."""
+        now = self.clock()
+        self._up_ms += ticks_diff(now, self._up_last)
+        self._up_last = now
+        return self._up_ms // 1000
 
     def age_ms(self):
         """Milliseconds since the last valid telegram; None if none came within the hour."""

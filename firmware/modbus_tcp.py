@@ -16,6 +16,7 @@ from micropython import const
 
 import modbus_frame
 import reading as _reading
+from hub import rhythm_ms
 from streams import close_stream
 from version import revision
 
@@ -28,22 +29,17 @@ FIRMWARE_REVISION = revision()
 NOMINAL_V = 230.0
 _AUTO_MIN_MS = const(5000)
 _DRAIN_S = const(10)    # longest wait for a client to take a response, without an idle timeout
-_INTERVAL_MS = const(10000)   # assumed before it is measured, and the cap after a gap
 _STATUS_S = const(1)          # refresh the stale flag this often without telegrams
 
 
 def stale_after_ms(stale_after_s, interval_ms):
     """Age (ms) at which data turns stale; ``stale_after_s`` 0 = auto.
 
-    Auto is 3 telegram intervals, at least 5 s. An interval not measured yet or
-    longer than 10 s (a gap after an outage, not the meter's rhythm) counts as
-    10 s, so one long gap never stretches the window.
+    Auto is 3 telegram intervals (hub.rhythm_ms), at least 5 s.
     """
     if stale_after_s > 0:
         return stale_after_s * 1000
-    if not interval_ms or interval_ms <= 0 or interval_ms > _INTERVAL_MS:
-        interval_ms = _INTERVAL_MS
-    return max(_AUTO_MIN_MS, 3 * interval_ms)
+    return max(_AUTO_MIN_MS, 3 * rhythm_ms(interval_ms))
 
 
 def failsafe_reading(last, amps):

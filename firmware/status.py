@@ -12,6 +12,8 @@ clock (``hub.age_ms()``), so tests step a fake clock.
 """
 from micropython import const
 
+from hub import rhythm_ms
+
 # Device states: strings so they go straight into the status JSON.
 BOOTING = "booting"
 NORMAL = "normal"
@@ -29,23 +31,12 @@ HOLD_AP = "hold_ap"              # 5..10 s: release = access-point mode
 HOLD_FACTORY = "hold_factory"    # >= 10 s: release = factory reset
 HOLD_STATES = (None, HOLD_SHORT, HOLD_NONE, HOLD_AP, HOLD_FACTORY)
 
-# Telegram intervals are 1 s (DSMR 5) or 10 s (older meters, Smarty). Before
-# the interval is known assume the slow one; a long gap measured after an
-# outage is capped so it never stretches the "no P1 data" window past 30 s.
-_DEFAULT_INTERVAL_MS = const(10000)
-_MAX_INTERVAL_MS = const(10000)
 _STALE_INTERVALS = const(3)
 
 
 def p1_fresh(age_ms, interval_ms):
     """True while the last valid telegram is at most 3 telegram intervals old."""
-    if age_ms is None:
-        return False
-    if not interval_ms or interval_ms <= 0:
-        interval_ms = _DEFAULT_INTERVAL_MS
-    elif interval_ms > _MAX_INTERVAL_MS:
-        interval_ms = _MAX_INTERVAL_MS
-    return age_ms <= _STALE_INTERVALS * interval_ms
+    return age_ms is not None and age_ms <= _STALE_INTERVALS * rhythm_ms(interval_ms)
 
 
 def has_ip(net):

@@ -23,7 +23,6 @@ import os
 import sys
 
 import config
-from clock import ticks_diff, ticks_ms
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
 from version import VERSION
 AP_URL = "http://10.10.10.10/"
@@ -46,8 +45,6 @@ class WebServer:
         self.hub = hub
         self.auth = BasicAuth("user", hub.identity["api_password"])
         self.server = Server(App(self._before))
-        self._up_ms = 0
-        self._up_last = ticks_ms()
         self._routes(self.server.app)
 
     async def run(self):
@@ -55,17 +52,10 @@ class WebServer:
         srv = await asyncio.start_server(self.server.handle, host, self.hub.config["Http"]["Port"])
         try:
             while True:
-                await asyncio.sleep(60)
-                self.uptime_s()  # ticks wrap after days: fold them in regularly
+                await asyncio.sleep(3600)
         finally:
             srv.close()
             await srv.wait_closed()
-
-    def uptime_s(self):
-        now = ticks_ms()
-        self._up_ms += ticks_diff(now, self._up_last)
-        self._up_last = now
-        return self._up_ms // 1000
 
     # -- before routing: captive portal, open data, auth, JSON-only writes -----
 
@@ -214,7 +204,7 @@ class WebServer:
                        "bad_requests": self.server.counters["bad_requests"]}
         out["serial"] = hub.identity["serial"]
         out["firmware"] = _firmware()
-        out["uptime_s"] = self.uptime_s()
+        out["uptime_s"] = self.hub.uptime_s()
         mem_free = getattr(gc, "mem_free", None)  # MicroPython only
         out["free_heap"] = mem_free() if mem_free else None
         return out

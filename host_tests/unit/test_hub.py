@@ -26,3 +26,12 @@ def test_a_telegram_older_than_an_hour_is_lost_before_ticks_can_wrap():
     assert hub.age_ms() is None
     clock.ms = 1000  # what a wrapped tick counter would look like: still lost
     assert hub.age_ms() is None
+
+
+def test_uptime_keeps_counting_across_calls():
+    clock = _Clock()
+    hub = Hub({}, {}, clock)
+    clock.ms = 1500
+    assert hub.uptime_s() == 1
+    clock.ms = 4000
+    assert hub.uptime_s() == 4

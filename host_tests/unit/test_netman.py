@@ -78,9 +78,9 @@ class Rig:
     def __init__(self, cfg, reachable=True, safe_mode=False):
         self.net = FakeNet()
         self.net.reachable = reachable
+        self.t = 0
         self.hub = Hub(cfg, IDENT, clock=lambda: self.t)
         self.nm = NetManager(self.net, self.hub, safe_mode=safe_mode)
-        self.t = 0
         self.log = []          # (time, call) as calls happen
 
     def run_until(self, t_end, step=500):
