@@ -8,7 +8,7 @@ client is ever buffered. What clients send is ignored.
 """
 import asyncio
 
-from streams import close_stream
+from streams import close_stream, serve
 
 
 class RawStream:
@@ -20,14 +20,7 @@ class RawStream:
         hub.status["raw"] = self.status = {"clients": 0, "sent": 0, "dropped": 0, "refused": 0}
 
     async def run(self):
-        host = self.hub.bind
-        srv = await asyncio.start_server(self._client, host, self.hub.config["Http"]["RawPort"])
-        try:
-            while True:
-                await asyncio.sleep(3600)
-        finally:
-            srv.close()
-            await srv.wait_closed()
+        await serve(self._client, self.hub.bind, self.hub.config["Http"]["RawPort"])
 
     async def _client(self, reader, writer):
         st = self.status

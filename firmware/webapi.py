@@ -16,7 +16,6 @@ browser's cached password cannot be abused cross-site.
 Captive portal: the phones' connectivity probes, and in AP mode any request for a
 host name that is not ours, are redirected to http://10.10.10.10/.
 """
-import asyncio
 import gc
 import json
 import os
@@ -24,6 +23,7 @@ import sys
 
 import config
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
+from streams import serve
 from version import VERSION
 AP_URL = "http://10.10.10.10/"
 
@@ -48,14 +48,7 @@ class WebServer:
         self._routes(self.server.app)
 
     async def run(self):
-        host = self.hub.bind
-        srv = await asyncio.start_server(self.server.handle, host, self.hub.config["Http"]["Port"])
-        try:
-            while True:
-                await asyncio.sleep(3600)
-        finally:
-            srv.close()
-            await srv.wait_closed()
+        await serve(self.server.handle, self.hub.bind, self.hub.config["Http"]["Port"])
 
     # -- before routing: captive portal, open data, auth, JSON-only writes -----
 
