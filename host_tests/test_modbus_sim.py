@@ -23,6 +23,14 @@ from telegram_edit import read as _read, v5_telegram
 F32 = ModbusTcpClient.DATATYPE.FLOAT32
 
 
+def fed(sim, name):
+    """Feed a reference telegram, wait until the gateway took it, return its reading."""
+    raw = _read(name)
+    sim.feed(raw)
+    sim.wait_valid(1)
+    return dsmr.parse(raw)
+
+
 def client(sim):
     c = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, timeout=3, retries=0)
     assert c.connect()
@@ -97,10 +105,7 @@ def sim(tmp_path):
 # --- the register map against the decoded telegram -----------------------
 
 def test_every_empro_register_matches_the_decoded_telegram(sim):
-    raw = _read("v5.p1")
-    sim.feed(raw)
-    sim.wait_valid(1)
-    r = dsmr.parse(raw)
+    r = fed(sim, "v5.p1")
     c = client(sim)
     try:
         for fc in (3, 4):
@@ -130,10 +135,7 @@ def test_every_empro_register_matches_the_decoded_telegram(sim):
 
 
 def test_word_order_is_low_word_first_and_big_endian_reads_differ(sim):
-    raw = _read("v5.p1")
-    sim.feed(raw)
-    sim.wait_valid(1)
-    r = dsmr.parse(raw)
+    r = fed(sim, "v5.p1")
     c = client(sim)
     try:
         assert close(floats(c, 0x8100, 1, order="little")[0], r["energy_import_kwh"] * 1000)
@@ -150,10 +152,7 @@ def _mbpoll(sim, *args):
 
 
 def test_mbpoll_reads_empro_floats_with_its_default_word_order(sim):
-    raw = _read("v5.p1")
-    sim.feed(raw)
-    sim.wait_valid(1)
-    r = dsmr.parse(raw)
+    r = fed(sim, "v5.p1")
     vals, out = _mbpoll(sim, "-t", "4:float", "-r", str(0x8006), "-c", "3")
     assert [float(vals[0x8006 + 2 * i]) for i in range(3)] == pytest.approx(
         [r["voltage_l%d_v" % (i + 1)] for i in range(3)], rel=1e-5), out.stdout
@@ -182,10 +181,7 @@ def test_sdm630_template_high_word_first(tmp_path):
 
 
 def test_dsmr4_telegram_reads_voltage_zero(sim):
-    raw = _read("v4_2.p1")
-    sim.feed(raw)
-    sim.wait_valid(1)
-    r = dsmr.parse(raw)
+    r = fed(sim, "v4_2.p1")
     c = client(sim)
     try:
         v = floats(c, 0x8000, 9)
@@ -346,10 +342,7 @@ def test_truncated_header_is_dropped_after_idle_timeout(tmp_path):
 
 
 def test_fuzz_10000_frames_then_still_answers(sim):
-    raw = _read("v5.p1")
-    sim.feed(raw)
-    sim.wait_valid(1)
-    r = dsmr.parse(raw)
+    r = fed(sim, "v5.p1")
     rnd = random.Random(4)
     watcher = client(sim)
     fuzz = connect(sim)
