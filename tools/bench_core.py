@@ -33,10 +33,10 @@ def on_telegram(status, crc, buf, n):
 
 
 def main(folder, names, rounds):
-    framer = Framer(on_telegram)
     for name in names:
         with open(folder + "/" + name, "rb") as f:
             data = f.read()
+        framer = Framer(on_telegram)  # one meter per file: CRC-less meters stay CRC-less
         framer.feed(data)  # warm up
         alloc = None
         if MP:
