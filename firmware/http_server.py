@@ -250,7 +250,7 @@ async def _read_body(reader, buf, n):
 class Server:
     """Serve an App; limits are class attributes so a test or board can tune them."""
 
-    max_conns = 8
+    max_conns = 4           # of the ESP32's 16 sockets (docs/ARCHITECTURE.md, "Sockets")
     max_head = MAX_HEAD
     max_body = MAX_BODY
     read_timeout_s = 10     # whole request (head + body), and idle keep-alive wait

@@ -12,7 +12,7 @@ from streams import close_stream, serve
 
 
 class RawStream:
-    max_clients = 4
+    max_clients = 2         # of the ESP32's 16 sockets (docs/ARCHITECTURE.md, "Sockets")
     write_timeout_s = 5
 
     def __init__(self, hub):
