@@ -8,7 +8,8 @@ micropython-esp32-stubs and compiled with mpy-cross.
 
 Blocking calls the ESP32 port gives no async form for, and what they cost the
 event loop: ``Net.scan()`` ~2 s (only on request from the config page),
-``Net.sync_time()`` up to ``ntptime.timeout`` (1 s) per NTP attempt, the first
+``Net.sync_time()`` up to ``ntptime.timeout`` (1 s) per NTP attempt plus, the
+first time or after a failure, a DNS lookup (seconds while DNS is down), the first
 ``network.LAN`` start ~0.5 s. The watchdog timeout must stay above these.
 """
 import asyncio
@@ -119,6 +120,7 @@ class Net:
         self._lan = None       # network.LAN is a singleton: create once, then (de)activate
         self._iface = None     # "wifi", "ethernet" or None
         self._static = set()   # interfaces we took off DHCP
+        self._ntp_ip = None    # pool.ntp.org, resolved once: DNS blocks the loop
 
     def _ipv4(self, name, nic, ipv4):
         # DHCP is on by default and restarting a running client raises, so
@@ -202,10 +204,23 @@ class Net:
         return out
 
     def sync_time(self):
-        """Set the RTC from NTP (pool.ntp.org); raises OSError when no answer comes."""
+        """Set the RTC from NTP (pool.ntp.org); raises OSError when no answer comes.
+
+        The name is resolved once and its address reused: getaddrinfo blocks the
+        loop (seconds while DNS is down), an address does not. A failed sync
+        forgets the address, so a dead server is replaced on the next try.
+        """
         import ntptime
+        import socket
         ntptime.timeout = 1
-        ntptime.settime()
+        try:
+            if self._ntp_ip is None:
+                self._ntp_ip = socket.getaddrinfo("pool.ntp.org", 123)[0][-1][0]
+            ntptime.host = self._ntp_ip
+            ntptime.settime()
+        except OSError:
+            self._ntp_ip = None
+            raise
 
 
 def _make_lan(eth):
