@@ -327,4 +327,5 @@ def _derive(r, exports):
     for total, t1, t2 in (("energy_import_kwh", "energy_import_t1_kwh", "energy_import_t2_kwh"),
                           ("energy_export_kwh", "energy_export_t1_kwh", "energy_export_t2_kwh")):
         if r[total] is None and r[t1] is not None and r[t2] is not None:
-            r[total] = r[t1] + r[t2]
+            # Rounded to the meter's finest resolution, so 0.1 + 0.2 reads 0.3.
+            r[total] = round(r[t1] + r[t2], 7)

@@ -107,3 +107,8 @@ def test_not_a_telegram():
 
 def test_too_many_decimals_is_malformed_not_a_crash():
     assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.8.1(000001.0000000001*kWh)"]))
+
+
+def test_summed_total_has_no_float_noise():
+    r = dsmr.parse(make_telegram([b"1-0:1.8.1(012034.513*kWh)", b"1-0:1.8.2(009876.234*kWh)"]))
+    assert repr(r["energy_import_kwh"]) == "21910.747"
