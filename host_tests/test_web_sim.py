@@ -147,14 +147,13 @@ def test_firmware_get_and_post_501(http):
 
 def test_reset_reconnects(http):
     code, body = http.json("POST", "/api/v1/reset", {})
-    assert code in (200, 503) and body  # 503 only while the app runs no network manager
+    assert code == 200 and body == {"reset": "reconnecting"}
 
 
 def test_wifi_scan_lists_networks(http):
     code, body = http.json("GET", "/api/v1/wifi/scan")
-    assert code in (200, 503)
-    if code == 200:
-        assert {"ssid", "rssi", "secure"} <= set(body[0])
+    assert code == 200 and {"ssid", "rssi", "secure"} <= set(body[0])
+    assert "sim-home" in [n["ssid"] for n in body]  # what the host's radio stand-in sees
 
 
 def test_page_is_gzip_html_behind_auth(http):
