@@ -29,7 +29,6 @@ from simctl import Sim, free_port
 HERE = os.path.dirname(os.path.abspath(__file__))
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto not installed")
 
 INSTANT = ("power_w", "power_import_w", "power_export_w", "power_l1_w", "power_l2_w", "power_l3_w",
            "voltage_l1_v", "voltage_l2_v", "voltage_l3_v", "current_l1_a", "current_l2_a",

@@ -25,8 +25,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    if not os.path.exists(CHROMEDRIVER):
-        pytest.skip("Debian chromedriver not installed (make setup)")
+    assert os.path.exists(CHROMEDRIVER), "Debian chromedriver missing: make setup installs it (as root)"
     profile = tempfile.mkdtemp(prefix="p1gw-chromium-")
     opts = webdriver.ChromeOptions()
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -67,8 +67,7 @@ def _seed():
 
 
 def _micropython(tmp_path, driver, *args):
-    if not os.path.exists(MICROPYTHON):
-        pytest.skip("no MicroPython unix port in .venv (make setup)")
+    assert os.path.exists(MICROPYTHON), "no MicroPython unix port in .venv: make setup installs it"
     script = tmp_path / "driver.py"
     script.write_text(driver)
     env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware"))
