@@ -14,7 +14,7 @@ ARGS   ?=
 PORT   ?= /dev/ttyUSB0
 BOARD  ?= esp32_devkitc
 
-.PHONY: web setup sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
+.PHONY: screenshots web setup sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
 
 setup:
 	@bash tools/setup_host.sh
@@ -37,6 +37,10 @@ test-mpy:
 # CPython's typeshed: they install as stdlib/ in site-packages.
 typecheck:
 	$(VENV)/bin/pyright -p pyrightconfig.json --typeshedpath "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+# Refresh the README's screenshots of the config page (headless Chromium).
+screenshots: setup
+	P1GW_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q host_tests/test_page_chromium.py
 
 # Rebuild firmware/www/index.html.gz from web/ after editing the page.
 web: setup

@@ -2,7 +2,8 @@
 
 Logs in (Basic auth header via CDP), changes the MQTT broker, sees the
 confirmation and a field-level validation error, and watches live power follow
-the telegrams. Screenshots go to docs/screenshot-*.png (shown in the README).
+the telegrams. Screenshots go to build/screenshots/ as test artifacts;
+``make screenshots`` writes them to docs/ for the README instead.
 """
 import base64
 import os
@@ -19,7 +20,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = os.path.join(ROOT, "docs")
+SHOTS = os.environ.get("P1GW_SCREENSHOTS") or os.path.join(ROOT, "build", "screenshots")
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
@@ -54,11 +55,11 @@ def text(driver, css):
 
 
 def shot(driver, name, full=True):
-    os.makedirs(DOCS, exist_ok=True)
+    os.makedirs(SHOTS, exist_ok=True)
     if full:  # the whole page, as tall as it is, still phone-wide
         h = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(412, max(915, h + 140))
-    driver.save_screenshot(os.path.join(DOCS, "screenshot-%s.png" % name))
+    driver.save_screenshot(os.path.join(SHOTS, "screenshot-%s.png" % name))
     driver.set_window_size(412, 915)
 
 
