@@ -81,20 +81,14 @@ class AesGcm:
             # Horner from the last nibble (highest power of x) to the first.
             for i in range(off + 15, off - 1, -1):
                 w = data[i] ^ y[i - off]
-                n = w & 15
-                r = e & 15
-                e = (e >> 4) ^ ((d & 15) << 22) ^ me[n]
-                d = (d >> 4) ^ ((c & 15) << 22) ^ md[n]
-                c = (c >> 4) ^ ((b & 15) << 22) ^ mc[n]
-                b = (b >> 4) ^ ((a & 15) << 22) ^ mb[n]
-                a = (a >> 4) ^ fold[r] ^ ma[n]
-                n = w >> 4
-                r = e & 15
-                e = (e >> 4) ^ ((d & 15) << 22) ^ me[n]
-                d = (d >> 4) ^ ((c & 15) << 22) ^ md[n]
-                c = (c >> 4) ^ ((b & 15) << 22) ^ mc[n]
-                b = (b >> 4) ^ ((a & 15) << 22) ^ mb[n]
-                a = (a >> 4) ^ fold[r] ^ ma[n]
+                for shift in (0, 4):  # low nibble, then high; a constant tuple allocates nothing
+                    n = (w >> shift) & 15
+                    r = e & 15
+                    e = (e >> 4) ^ ((d & 15) << 22) ^ me[n]
+                    d = (d >> 4) ^ ((c & 15) << 22) ^ md[n]
+                    c = (c >> 4) ^ ((b & 15) << 22) ^ mc[n]
+                    b = (b >> 4) ^ ((a & 15) << 22) ^ mb[n]
+                    a = (a >> 4) ^ fold[r] ^ ma[n]
             y[0] = a >> 16
             y[1] = (a >> 8) & 255
             y[2] = a & 255
