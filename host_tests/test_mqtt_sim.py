@@ -350,42 +350,35 @@ def _tls_broker(tmp_path, pki, mtls=False):
     return Broker(tmp_path, lines)
 
 
-def test_tls_with_verified_server_certificate(tmp_path, pki):
-    _, pem = pki
-    broker = _tls_broker(tmp_path, pki)
+def _tls_case(tmp_path, pki, good, bad, mtls=False):
+    """The gateway publishes over TLS with the ``good`` MQTT settings and never connects with ``bad``."""
+    broker = _tls_broker(tmp_path, pki, mtls=mtls)
     sub = Subscriber(broker.port)
     try:
         raw = telegram("v5.p1")
-        # A bundle: the first CA is not the broker's, the second is.
-        bundle = pem("otherca.crt") + pem("ca.crt")
-        with gateway(tmp_path / "ok", broker.url("mqtts", "localhost"), CaCert=bundle) as sim:
+        with gateway(tmp_path / "good", broker.url("mqtts", "localhost"), **good) as sim:
             data, _ = topics(sim)
             check_fields(json.loads(feed_and_wait(sim, sub, data, raw, 1)[0][0]), raw)
-        # A CA that did not sign the broker's certificate: no connection.
-        with gateway(tmp_path / "wrongca", broker.url("mqtts", "localhost"), CaCert=pem("otherca.crt")) as sim:
+        with gateway(tmp_path / "bad", broker.url("mqtts", "localhost"), **bad) as sim:
             sim.wait_output("mqtt: TLS handshake with localhost", 20)
             assert "mqtt: connected" not in sim.output()
     finally:
         sub.close()
         broker.stop()
+
+
+def test_tls_with_verified_server_certificate(tmp_path, pki):
+    _, pem = pki
+    # A bundle whose first CA is not the broker's, the second is; then a CA that did not sign it.
+    _tls_case(tmp_path, pki, good={"CaCert": pem("otherca.crt") + pem("ca.crt")},
+              bad={"CaCert": pem("otherca.crt")})
 
 
 def test_mutual_tls_with_client_certificate(tmp_path, pki):
     _, pem = pki
-    broker = _tls_broker(tmp_path, pki, mtls=True)
-    sub = Subscriber(broker.port)
-    try:
-        raw = telegram("v5.p1")
-        with gateway(tmp_path / "mtls", broker.url("mqtts", "localhost"), CaCert=pem("ca.crt"),
-                     ClientCert=pem("client.crt"), ClientKey=pem("client.key")) as sim:
-            data, _ = topics(sim)
-            check_fields(json.loads(feed_and_wait(sim, sub, data, raw, 1)[0][0]), raw)
-        with gateway(tmp_path / "nocert", broker.url("mqtts", "localhost"), CaCert=pem("ca.crt")) as sim:
-            sim.wait_output("mqtt: TLS handshake with localhost", 20)
-            assert "mqtt: connected" not in sim.output()
-    finally:
-        sub.close()
-        broker.stop()
+    _tls_case(tmp_path, pki, mtls=True,
+              good={"CaCert": pem("ca.crt"), "ClientCert": pem("client.crt"), "ClientKey": pem("client.key")},
+              bad={"CaCert": pem("ca.crt")})
 
 
 def test_recovers_after_broker_restart(tmp_path, broker):
