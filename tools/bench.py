@@ -4,7 +4,8 @@
 1. Telegram core under the MicroPython unix port with a 96 KB heap: time and
    heap allocated per telegram, heap growth over 10,000 telegrams.
 2. The same code under CPython next to dsmr_parser on the same telegrams.
-3. Further lines from the service benchmarks that exist (Smarty, Modbus).
+3. Further lines from the service benchmarks (Smarty, Modbus) and the heap a
+   device's boot takes in a 32-bit MicroPython (tools/heap32.py).
 """
 import json
 import os
@@ -64,7 +65,7 @@ def main():
     print("MicroPython heap growth over 10,000 DSMR 5 telegrams: %d bytes (free after: %d of 96 KB)"
           % (growth["growth_10k"], growth["mem_free"]))
     print("Targets: <= 2048 B allocated per DSMR 5 telegram (v5.p1), zero growth, >= 10x dsmr_parser")
-    for extra in ("bench_smarty.py", "bench_modbus.py"):
+    for extra in ("bench_smarty.py", "bench_modbus.py", "heap32.py"):
         path = os.path.join(ROOT, "tools", extra)
         if os.path.exists(path):
             print()

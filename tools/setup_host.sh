@@ -30,8 +30,11 @@ if [ ! -f "$MPLIB/umqtt/simple.py" ]; then
   rm -rf "$tmp"
 fi
 
-# Debian peers: mosquitto (MQTT broker), mbpoll (Modbus master), chromium (config page).
+# Debian peers: mosquitto (MQTT broker), mbpoll (Modbus master), chromium (config page),
+# node + npm (the 32-bit MicroPython that measures an ESP32's heap, tools/heap32.py).
 need=()
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)
 command -v mbpoll >/dev/null || need+=(mbpoll)
 command -v chromium >/dev/null || need+=(chromium chromium-driver)
@@ -45,4 +48,10 @@ if [ ${#need[@]} -gt 0 ]; then
   else
     echo "missing Debian packages (install them as root): ${need[*]}" >&2
   fi
+fi
+
+# The MicroPython WebAssembly port (package.json, pinned by package-lock.json).
+if ! cmp -s package-lock.json node_modules/.p1gw-lock 2>/dev/null; then
+  npm ci --silent --no-audit --no-fund >/dev/null
+  cp package-lock.json node_modules/.p1gw-lock
 fi
