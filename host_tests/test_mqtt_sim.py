@@ -25,6 +25,7 @@ from pymodbus.client import ModbusTcpClient
 import dsmr
 from telegram_edit import read as telegram, v5_telegram
 from simctl import Sim, free_port
+import meter_sim  # tools/, on the path through simctl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -409,34 +410,9 @@ def test_recovers_after_broker_restart(tmp_path, broker):
     sub.close()
 
 
-class SilentBroker:
-    """Accepts TCP connections and never says a word: a broker hung before CONNACK."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
 def test_silent_broker_does_not_hold_up_modbus(tmp_path):
-    silent = SilentBroker()
+    # A broker hung before CONNACK: accepts TCP connections and never says a word.
+    silent = meter_sim.Server((), 0).start()
     raw = telegram("v5.p1")
     try:
         with gateway(tmp_path, "mqtt://127.0.0.1:%d" % silent.port) as sim:
@@ -460,7 +436,7 @@ def test_silent_broker_does_not_hold_up_modbus(tmp_path):
                 time.sleep(0.02)
             c.close()
             assert answered == len(latencies) and answered > 100
-            assert len(silent.conns) >= 2, "the gateway should have tried the broker again"
+            assert len(silent.clients) >= 2, "the gateway should have tried the broker again"
             assert "mqtt: waiting for CONNACK: timed out" in sim.output()
             print("\nModbus while MQTT hangs on CONNECT: %d requests, median %.1f ms, "
                   "p99 %.1f ms, max %.1f ms" % (answered, statistics.median(latencies),

@@ -22,6 +22,7 @@ except AttributeError:
 
 import dsmr
 from framer import Framer
+from heapmeter import allocated
 
 MP = sys.implementation.name == "micropython"
 last = [None]
@@ -38,14 +39,7 @@ def main(folder, names, rounds):
             data = f.read()
         framer = Framer(on_telegram)  # one meter per file: CRC-less meters stay CRC-less
         framer.feed(data)  # warm up
-        alloc = None
-        if MP:
-            gc.collect()
-            gc.disable()
-            a = gc.mem_alloc()
-            framer.feed(data)
-            alloc = gc.mem_alloc() - a
-            gc.enable()
+        alloc = allocated(framer.feed, data) if MP else None
         t = ticks_us()
         for _ in range(rounds):
             framer.feed(data)

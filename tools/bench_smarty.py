@@ -20,11 +20,11 @@ def _root():
 
 
 def _in_micropython():
-    import gc
     import json
     import time
     from binascii import unhexlify
 
+    from heapmeter import allocated
     from smarty import SmartyDecoder
 
     with open(_root() + "/host_tests/unit/vectors/smarty_bench.json") as f:
@@ -36,12 +36,7 @@ def _in_micropython():
     if got != [got[0]] or len(got[0]) != 1024:
         raise SystemExit("bench frame did not decrypt")
     got.clear()
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    dec.feed(frame)
-    alloc = gc.mem_alloc() - before
-    gc.enable()
+    alloc = allocated(dec.feed, frame)
     got.clear()
     t = time.ticks_us()
     for _ in range(_ROUNDS):

@@ -207,6 +207,12 @@ class Server:
         threading.Thread(target=self._send, daemon=True).start()
         return self
 
+    def close(self):
+        self.sock.close()
+        with self.lock:
+            for c in self.clients:
+                c.close()
+
     def _accept(self):
         while True:
             try:
