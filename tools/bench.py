@@ -18,7 +18,9 @@ VENV_BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
 TELEGRAMS = os.path.join(ROOT, "host_tests", "telegrams")
 MP_ENV = dict(os.environ, MICROPYPATH=":".join([FIRMWARE, os.path.join(ROOT, ".venv", "mplib"), ".frozen"]))
-sys.path[:0] = [FIRMWARE, os.path.join(ROOT, "host_tests", "shim"), os.path.join(ROOT, "host_tests")]
+SHIM = os.path.join(ROOT, "host_tests", "shim")  # micropython.const for CPython
+sys.path[:0] = [FIRMWARE, SHIM, os.path.join(ROOT, "host_tests")]
+import heap32  # noqa: E402  (tools/, this script's folder)
 
 
 def micropython(script, *args):
@@ -29,7 +31,7 @@ def micropython(script, *args):
 
 def cpython_ours(rounds):
     out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench_core.py"), TELEGRAMS, str(rounds)],
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path[:2])),
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join((FIRMWARE, SHIM))),
                          capture_output=True, text=True, check=True).stdout
     return {r["name"]: r for r in map(json.loads, out.splitlines())}
 
@@ -53,24 +55,24 @@ def main():
     growth = mp.pop()
     ours = cpython_ours(500)
     ref = dsmr_parser_us(200)
+    alloc32 = heap32.telegram_alloc32(heap32.build(), TELEGRAMS)
     print("Telegram core: framing + CRC + parsing, per telegram")
-    print("%-24s %6s | %11s %11s | %10s %12s %8s" % (
-        "telegram", "bytes", "MP us", "MP alloc B", "CPython us", "dsmr_parser", "speedup"))
+    print("MP: unix port (64-bit); MP32: the 32-bit WebAssembly port, objects laid out as on an ESP32")
+    print("%-24s %6s | %8s %11s %12s | %10s %12s %8s" % (
+        "telegram", "bytes", "MP us", "MP alloc B", "MP32 alloc B", "CPython us", "dsmr_parser", "speedup"))
     for r in mp:
         c = ours[r["name"]]["us"]
         d = ref.get(r["name"])
-        print("%-24s %6d | %11.0f %11d | %10.1f %12s %8s" % (
-            r["name"], r["bytes"], r["us"], r["alloc"], c,
+        print("%-24s %6d | %8.0f %11d %12d | %10.1f %12s %8s" % (
+            r["name"], r["bytes"], r["us"], r["alloc"], alloc32[r["name"]], c,
             "%.1f" % d if d else "-", "%.1fx" % (d / c) if d else "-"))
     print("MicroPython heap growth over 10,000 DSMR 5 telegrams: %d bytes (free after: %d of 96 KB)"
           % (growth["growth_10k"], growth["mem_free"]))
     print("Targets: <= 2048 B allocated per DSMR 5 telegram (v5.p1), zero growth, >= 10x dsmr_parser")
     for extra in ("bench_smarty.py", "bench_modbus.py", "heap32.py"):
-        path = os.path.join(ROOT, "tools", extra)
-        if os.path.exists(path):
-            print()
-            sys.stdout.flush()
-            subprocess.run([sys.executable, path], env=MP_ENV, check=False)
+        print()
+        sys.stdout.flush()
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", extra)], env=MP_ENV, check=False)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ before the baseline, so they are not counted.
 
     python3 tools/heap32.py            # table: KB per step, 32-bit and unix 64-bit
 """
+import json
 import os
 import shutil
 import subprocess
@@ -113,6 +114,23 @@ def measure64(folder):
     if r.returncode:
         raise RuntimeError("unix port failed:\n" + r.stdout + r.stderr)
     return _parse(r.stdout)
+
+
+def telegram_alloc32(folder, telegrams):
+    """{file name: heap bytes framing + parsing it allocates} in the 32-bit port (tools/bench_core.py)."""
+    dst = os.path.join(folder, "telegrams")
+    shutil.copytree(telegrams, dst, dirs_exist_ok=True)
+    for name in ("bench_core.py", "heapmeter.py"):
+        shutil.copy(os.path.join(ROOT, "tools", name), folder)
+    names = sorted(n for n in os.listdir(dst) if n.endswith(".p1"))
+    steps = ["import sys; sys.path.insert(0, '/fw')",
+             "import bench_core; bench_core.main('/fw/telegrams', %r, 1)" % (names,)]
+    r = subprocess.run([NODE, os.path.join(ROOT, "tools", "mp32.mjs"), folder] + steps,
+                       cwd=ROOT, capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("mp32.mjs failed:\n" + r.stdout + r.stderr)
+    rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{"')]
+    return {row["name"]: row["alloc"] for row in rows if "name" in row}
 
 
 def main():
