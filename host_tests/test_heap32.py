@@ -19,3 +19,11 @@ def test_boot_replays_in_32_bit_and_64_bit_micropython():
     # out as an ESP32 does, which is what the figures are for.
     for (label, _), a, b in zip(heap32.BOOT, k32, k64):
         assert 0 < a < b, (label, a, b)
+
+
+def test_heap_per_telegram_in_32_bit():
+    telegrams = os.path.join(os.path.dirname(os.path.abspath(__file__)), "telegrams")
+    alloc = heap32.telegram_alloc32(heap32.build(), telegrams)
+    assert sorted(alloc) == sorted(n for n in os.listdir(telegrams) if n.endswith(".p1"))
+    # A reading dict at the least; bench.py prints the figures.
+    assert all(a > 200 for a in alloc.values()), alloc

@@ -5,12 +5,14 @@ The unix port here is 64-bit, so its heap figures overstate an ESP32's. The
 WebAssembly port (npm, run by node through tools/mp32.mjs) is 32-bit like the
 ESP32: it loads the very .mpy files `make deploy` copies to an ESP32
 (tools/deploy.py build) and imports them in the order a device boots, then
-reports what each import left on the heap. The same steps run in the unix
-port for comparison. Modules the measuring ports lack (machine, network, and
-in WebAssembly socket, ssl, cryptolib) are replaced by empty stand-ins loaded
-before the baseline, so they are not counted.
+reports what each step left on the heap. The same steps run in the unix
+port for comparison. Modules the measuring ports lack or an ESP32 has frozen
+(machine, network, neopixel, umqtt.simple; in WebAssembly also socket, ssl,
+cryptolib) are replaced by stand-ins loaded before the baseline, so they are
+not counted. ``telegram_alloc32`` runs tools/bench_core.py there too, for the
+heap one telegram takes on an ESP32.
 
-    python3 tools/heap32.py            # table: KB per step, 32-bit and unix 64-bit
+    .venv/bin/python tools/heap32.py    # table: KB per step, 32-bit and unix 64-bit
 """
 import json
 import os
@@ -97,13 +99,18 @@ def _parse(out):
     return [b - a for a, b in zip(heap, heap[1:])], modules[0]
 
 
-def measure32(folder):
-    """Bytes each BOOT step leaves on the heap of the 32-bit WebAssembly port, and the modules loaded."""
-    r = subprocess.run([NODE, os.path.join(ROOT, "tools", "mp32.mjs"), folder] + _steps("/fw"),
+def _mp32(folder, steps):
+    """Run ``steps`` in the 32-bit port with ``folder`` as /fw; its output."""
+    r = subprocess.run([NODE, os.path.join(ROOT, "tools", "mp32.mjs"), folder] + steps,
                        cwd=ROOT, capture_output=True, text=True)
     if r.returncode:
         raise RuntimeError("mp32.mjs failed:\n" + r.stdout + r.stderr)
-    return _parse(r.stdout)
+    return r.stdout
+
+
+def measure32(folder):
+    """Bytes each BOOT step leaves on the heap of the 32-bit WebAssembly port, and the modules loaded."""
+    return _parse(_mp32(folder, _steps("/fw")))
 
 
 def measure64(folder):
@@ -123,13 +130,9 @@ def telegram_alloc32(folder, telegrams):
     for name in ("bench_core.py", "heapmeter.py"):
         shutil.copy(os.path.join(ROOT, "tools", name), folder)
     names = sorted(n for n in os.listdir(dst) if n.endswith(".p1"))
-    steps = ["import sys; sys.path.insert(0, '/fw')",
-             "import bench_core; bench_core.main('/fw/telegrams', %r, 1)" % (names,)]
-    r = subprocess.run([NODE, os.path.join(ROOT, "tools", "mp32.mjs"), folder] + steps,
-                       cwd=ROOT, capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError("mp32.mjs failed:\n" + r.stdout + r.stderr)
-    rows = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{"')]
+    out = _mp32(folder, ["import sys; sys.path.insert(0, '/fw')",
+                         "import bench_core; bench_core.main('/fw/telegrams', %r, 1)" % (names,)])
+    rows = [json.loads(l) for l in out.splitlines() if l.startswith('{"')]
     return {row["name"]: row["alloc"] for row in rows if "name" in row}
 
 
