@@ -2,7 +2,8 @@
 
 Prints one JSON line per telegram file: microseconds per telegram (framing,
 CRC and parsing) and, under MicroPython, heap bytes allocated per telegram,
-then one line with the heap growth over 10,000 telegrams. tools/bench.py
+then (by default under MicroPython) one line with the heap growth over 10,000
+telegrams. tools/bench.py
 runs it and formats the table.
 """
 import gc
@@ -33,7 +34,7 @@ def on_telegram(status, crc, buf, n):
         last[0] = dsmr.parse(buf, n)
 
 
-def main(folder, names, rounds):
+def main(folder, names, rounds, with_growth=MP):
     for name in names:
         with open(folder + "/" + name, "rb") as f:
             data = f.read()
@@ -45,7 +46,7 @@ def main(folder, names, rounds):
             framer.feed(data)
         us = ticks_diff(ticks_us(), t) / rounds
         print(json.dumps({"name": name, "bytes": len(data), "us": us, "alloc": alloc}))
-    if MP:
+    if with_growth:
         with open(folder + "/v5.p1", "rb") as f:
             data = f.read()
         print(json.dumps({"growth_10k": growth(framer, data), "mem_free": gc.mem_free()}))

@@ -131,7 +131,7 @@ def telegram_alloc32(folder, telegrams):
         shutil.copy(os.path.join(ROOT, "tools", name), folder)
     names = sorted(n for n in os.listdir(dst) if n.endswith(".p1"))
     out = _mp32(folder, ["import sys; sys.path.insert(0, '/fw')",
-                         "import bench_core; bench_core.main('/fw/telegrams', %r, 1)" % (names,)])
+                         "import bench_core; bench_core.main('/fw/telegrams', %r, 1, False)" % (names,)])
     rows = [json.loads(l) for l in out.splitlines() if l.startswith('{"')]
     return {row["name"]: row["alloc"] for row in rows if "name" in row}
 
