@@ -3,8 +3,7 @@
 Prints one JSON line per telegram file: microseconds per telegram (framing,
 CRC and parsing) and, under MicroPython, heap bytes allocated per telegram,
 then (by default under MicroPython) one line with the heap growth over 10,000
-telegrams. tools/bench.py
-runs it and formats the table.
+telegrams. tools/bench.py runs it and formats the table.
 """
 import gc
 import json
