@@ -62,8 +62,8 @@ def _set(cfg, field, value):
     cfg[keys[-1]] = value
 
 
-# Loaded for one call, then dropped: the checks are ~10 KB of heap that a
-# running gateway needs only at boot and for a PATCH.
+# Loaded for one call, then dropped: the checks are ~5 KB of an ESP32's heap
+# that a running gateway needs only at boot and for a PATCH.
 _RULES = ("config_check", "broker_url")
 
 

@@ -158,7 +158,7 @@ class WebServer:
         @app.route("/api")
         @app.route("/api/")
         async def device(req):
-            import homewizard  # ~9 KB of heap: loaded on the first HomeWizard request, not at boot
+            import homewizard  # ~5 KB of heap: loaded on the first HomeWizard request, not at boot
             return json_response(homewizard.device(hub.identity["serial"], VERSION))
 
         @app.route("/api/v1/data")
