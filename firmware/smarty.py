@@ -16,7 +16,7 @@ _HEADER = const(18)  # DB 08, system title, 82, len, 30, frame counter
 _LEN_END = const(13)  # len counts the bytes after its own two
 _TAG = const(12)
 _OVERHEAD = const(17)  # 30 + frame counter + tag, all counted in len
-MAX_FRAME = const(2048)
+MAX_FRAME = const(4126)  # header + tag + a plaintext as long as the framer takes (4 KB)
 
 
 def _frame_length(header, max_len):
@@ -102,19 +102,40 @@ class SmartyDecoder:
                 try:
                     self._need = _frame_length(buf, self._max)
                 except ValueError:
-                    self._malformed()
+                    self.counters["malformed"] += 1
+                    self._restart(n)
                 continue
             self._n = 0
             self._need = _HEADER
             self._decrypt(n)
 
-    def _malformed(self):
-        # A false start: a real frame may begin inside the 16 bytes after DB 08.
-        self.counters["malformed"] += 1
-        rest = bytes(self._mv[2:_HEADER])
-        self._n = 0
-        self._need = _HEADER
-        self.feed(rest)  # 16 bytes cannot complete a header: recursion stops here
+    def _restart(self, n):
+        """``buf[:n]`` starts with DB 08 but is no frame: go on from the next DB 08 in it.
+
+        A frame that lost bytes on the line takes the head of the next one to
+        make up its length; finding that head again saves the next frame. The
+        bytes move to the front in place: nothing is allocated, nothing recurses.
+        """
+        buf = self._buf
+        while True:
+            j = buf.find(b"\xdb\x08", 2, n)
+            if j < 0:  # none; a DB at the very end may still meet its 08
+                j = n - 1 if buf[n - 1] == 0xDB else n
+            m = n - j
+            for k in range(m):
+                buf[k] = buf[j + k]
+            self._n = n = m
+            self._need = _HEADER
+            if n < _HEADER:
+                return
+            try:
+                self._need = _frame_length(buf, self._max)
+            except ValueError:
+                self.counters["malformed"] += 1
+                continue
+            if n < self._need:
+                return
+            # A whole "frame" inside a damaged one is no frame: search on.
 
     def _decrypt(self, n):
         mv = self._mv
@@ -122,8 +143,9 @@ class SmartyDecoder:
         text = mv[_HEADER:n - _TAG]
         try:
             self._gcm.decrypt_into(self._iv, self._aad, text, mv[n - _TAG:n], text)
-        except ValueError:
+        except ValueError:  # the buffer is untouched: look for a frame inside it
             self.counters["auth_failed"] += 1
+            self._restart(n)
             return
         self.counters["frames"] += 1
         self._on_plaintext(bytes(text))

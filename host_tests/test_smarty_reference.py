@@ -35,15 +35,11 @@ key, aad, stream_path, sizes_path = sys.argv[1:5]
 def out(pt):
     print(json.dumps({"pt": hexlify(pt).decode()}))
 dec = SmartyDecoder(unhexlify(key), unhexlify(aad), out)
-with open(stream_path, "rb") as f:
-    data = f.read()
 with open(sizes_path) as f:
     sizes = [int(s) for s in f.read().split()]
-mv = memoryview(data)
-i = 0
-for k in sizes:
-    dec.feed(mv[i:i + k])
-    i += k
+with open(stream_path, "rb") as f:
+    for k in sizes:
+        dec.feed(f.read(k))
 print(json.dumps({"counters": dec.counters}))
 """
 
@@ -78,7 +74,12 @@ def _micropython(tmp_path, driver, *args):
 
 
 def _stream(rnd, key, aad):
-    """(stream bytes, good plaintexts, number of bad frames) with noise between frames."""
+    """(stream bytes, good plaintexts, number of bad frames) with noise between frames.
+
+    A bad frame has the wrong key, a flipped bit, or a byte lost on the line
+    (it then takes a byte of what follows); the stream ends with a good frame,
+    so a short last frame is completed and counted too.
+    """
     title = rnd.randbytes(8)
     good, bad = [], 0
     stream = bytearray()
@@ -87,25 +88,29 @@ def _stream(rnd, key, aad):
         stream += rnd.randbytes(rnd.choice((0, 0, 1, 5, 40)))
         if rnd.random() < 0.3:
             stream += rnd.choice((b"\xdb", b"\xdb\xdb", b"\xdb\x08", b"\xdb\x08\x00"))
-        if len(good) + bad == 24:
-            return bytes(stream), good, bad
+        last = len(good) + bad == 24
         if rnd.random() < 0.5:
             with open(os.path.join(TELEGRAMS, rnd.choice(names)), "rb") as f:
                 pt = f.read()
-        else:
-            pt = rnd.randbytes(rnd.randrange(1, 2000))
-        kind = rnd.choice(("good", "good", "good", "wrong_key", "ciphertext", "tag"))
+        else:  # up to the 4 KB the framer takes (a long text message)
+            pt = rnd.randbytes(rnd.randrange(1, 4097 if rnd.random() < 0.1 else 2000))
+        kind = "good" if last else rnd.choice(("good", "good", "good", "wrong_key", "ciphertext", "tag",
+                                               "lost_byte"))
         frame = bytearray(vectors.smarty_frame(rnd.randbytes(16) if kind == "wrong_key" else key,
                                                aad, title, counter, pt))
         if kind == "ciphertext":
             frame[rnd.randrange(18, len(frame) - 12)] ^= 1 << rnd.randrange(8)
         elif kind == "tag":
             frame[rnd.randrange(len(frame) - 12, len(frame))] ^= 1 << rnd.randrange(8)
+        elif kind == "lost_byte":
+            del frame[rnd.randrange(18, len(frame))]
         stream += frame
         if kind == "good":
             good.append(pt)
         else:
             bad += 1
+        if last:
+            return bytes(stream), good, bad
     raise AssertionError("unreachable")
 
 

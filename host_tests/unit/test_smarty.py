@@ -103,6 +103,18 @@ def test_damaged_frame_is_counted_and_the_next_one_still_decrypts():
     assert dec.counters["auth_failed"] == 1
 
 
+def test_frame_that_lost_a_byte_costs_only_itself():
+    # Its length field makes it take the next frame's first byte; the decoder
+    # finds that frame's DB 08 again inside the failed one.
+    short = FRAMES[0][:50] + FRAMES[0][51:]
+    for seed in (1, 2, 3):
+        dec, got = _decoder()
+        for piece in _chunks(short + FRAMES[1] + FRAMES[2], seed):
+            dec.feed(piece)
+        assert got == TEXTS[1:3], seed
+        assert dec.counters["auth_failed"] == 1
+
+
 def test_frame_counter_is_authenticated_through_the_iv():
     assert raises(ValueError, decrypt_frame, _with(FRAMES[0], 17, FRAMES[0][17] ^ 1), KEY, AAD)
 
