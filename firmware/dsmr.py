@@ -79,9 +79,14 @@ _COUNTS = {
     _VERSION_BE: "protocol_version",
 }
 
-# M-Bus device types (0-n:24.1.0) -> the reading's value/timestamp fields.
-_MBUS_HEAT = const(4)
+# M-Bus device types (0-n:24.1.0, EN 13757-3) that have a field in the reading.
+# Others (warm water, cooling, ...) are left out rather than taken for gas.
+_MBUS_GAS = const(3)
+_MBUS_HEAT = const(4)        # heat meter, sensor on the outlet
+_MBUS_HEAT_INLET = const(12)
 _MBUS_WATER = const(7)
+_UNIT_M3 = const(0x6D)       # first letter of the unit: "m3"
+_UNIT_GJ = const(0x47)       # "GJ"
 
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
@@ -221,6 +226,7 @@ def parse(buf, n=None):
     mbus = None              # device type per M-Bus channel 1..4, made when first seen
     pending = 0              # DSMR 2.2/3: channel whose value comes on the next line
     pending_ts = None
+    pending_unit = 0
     exports = None           # export per phase, netted against import at the end
     meter_id_alt = None
     pos = eol + 1
@@ -238,7 +244,7 @@ def parse(buf, n=None):
             # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
             if pending:
                 v = _number(buf, pos + 1, line_end, 0)
-                _mbus_value(r, mbus[pending] if mbus else 0, 0x6D, v, pending_ts)
+                _mbus_value(r, mbus[pending] if mbus else 0, pending_unit, v, pending_ts)
                 pending = 0
             pos = eol + 1
             continue
@@ -278,7 +284,7 @@ def parse(buf, n=None):
             if key == _MBUS_TYPE:
                 if mbus is None:
                     mbus = bytearray(5)
-                mbus[ch] = _int(buf, v0, line_end)
+                mbus[ch] = min(_int(buf, v0, line_end), 255)  # 255: no type of ours
             elif key == _MBUS_READING or key == _MBUS_READING_BE:
                 p = buf.find(b"(", v0, line_end) + 1
                 star = buf.find(b"*", p, line_end)
@@ -289,6 +295,8 @@ def parse(buf, n=None):
             elif key == _MBUS_READING_OLD:
                 pending = ch
                 pending_ts = dsmr_timestamp(buf, v0)
+                # The unit is the line's last group: ...(0-1:24.2.1)(m3)
+                pending_unit = buf[buf.rfind(b"(", v0, line_end) + 1]
         pos = eol + 1
 
     if r["meter_id"] is None:
@@ -298,14 +306,21 @@ def parse(buf, n=None):
 
 
 def _mbus_value(r, kind, unit, v, ts):
-    """Store an M-Bus reading by device type (or by unit when the type is unknown)."""
-    if kind == _MBUS_HEAT or (kind == 0 and unit == 0x47):  # "GJ"
-        name = "heat"
-    elif kind == _MBUS_WATER:
-        name = "water"
+    """Store an M-Bus reading by device type, or by its unit when the telegram names no type.
+
+    A value in a unit other than its field's (heat in kWh, say) is left out,
+    never stored under the wrong unit.
+    """
+    if kind == 0:  # DSMR 2.2/3 and meters without a 24.1.0 line
+        kind = _MBUS_HEAT if unit == _UNIT_GJ else _MBUS_GAS
+    if kind == _MBUS_GAS and unit == _UNIT_M3:
+        name, field = "gas", "gas_m3"
+    elif kind == _MBUS_WATER and unit == _UNIT_M3:
+        name, field = "water", "water_m3"
+    elif (kind == _MBUS_HEAT or kind == _MBUS_HEAT_INLET) and unit == _UNIT_GJ:
+        name, field = "heat", "heat_gj"
     else:
-        name = "gas"
-    field = name + ("_gj" if name == "heat" else "_m3")
+        return
     if r[field] is None:  # the lowest channel of a kind wins
         r[field] = v
         r[name + "_timestamp"] = ts

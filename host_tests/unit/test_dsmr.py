@@ -73,6 +73,32 @@ def test_mbus_channel_3_and_4():
     assert r["water_m3"] == 12.5 and r["gas_m3"] == 246.138
 
 
+def test_mbus_device_without_a_field_of_ours_hides_nothing():
+    # Warm water (006) on channel 1 is neither gas nor water: the gas meter on 2 counts.
+    r = dsmr.parse(make_telegram([
+        b"0-1:24.1.0(006)", b"0-1:24.2.1(200426223001S)(00004.321*m3)",
+        b"0-2:24.1.0(003)", b"0-2:24.2.1(200426223001S)(01500.000*m3)"]))
+    assert r["gas_m3"] == 1500.0 and r["water_m3"] is None
+
+
+def test_mbus_heat_needs_gj_and_inlet_heat_meters_count():
+    r = dsmr.parse(make_telegram([b"0-1:24.1.0(012)", b"0-1:24.2.1(260215200523W)(123.456*GJ)"]))
+    assert r["heat_gj"] == 123.456 and r["gas_m3"] is None
+    r = dsmr.parse(make_telegram([b"0-1:24.1.0(004)", b"0-1:24.2.1(260215200523W)(1234.567*kWh)"]))
+    assert r["heat_gj"] is None and r["gas_m3"] is None
+
+
+def test_mbus_device_type_beyond_a_byte_is_no_type_of_ours():
+    r = dsmr.parse(make_telegram([b"0-1:24.1.0(259)", b"0-1:24.2.1(200426223001S)(00012.345*m3)"]))
+    assert r["gas_m3"] is None and r["water_m3"] is None
+
+
+def test_dsmr3_mbus_value_takes_the_unit_of_its_24_3_0_line():
+    r = dsmr.parse(make_telegram([b"0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(GJ)",
+                                  b"(00012.345)"], header=b"/KFM5KAIFA-METER"))
+    assert r["heat_gj"] == 12.345 and r["gas_m3"] is None
+
+
 def test_unknown_obis_lines_are_ignored():
     r = dsmr.parse(make_telegram([b"1-0:99.99.9(whatever)(1)", b"1-0:1.7.0(00.100*kW)"]))
     assert r["power_w"] == 100.0
