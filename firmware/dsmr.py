@@ -104,6 +104,7 @@ def _obis(buf, i, end):
     part = 0
     v = 0
     a = b = c = d = 0
+    mark = i                            # where the current part began
     for j in range(i, end):
         ch = buf[j]
         if 0x30 <= ch <= 0x39:
@@ -111,6 +112,8 @@ def _obis(buf, i, end):
             if v > 255:
                 return -1
             continue
+        if j == mark:
+            return -1                   # an empty part: "1-0:2.7."
         if part == 0 and ch == 0x2D:    # "-"
             a = v
         elif part == 1 and ch == 0x3A:  # ":"
@@ -125,7 +128,8 @@ def _obis(buf, i, end):
             return -1
         part += 1
         v = 0
-    if part < 4 or a > 1 or b > 7:
+        mark = j + 1
+    if part < 4 or mark >= end or a > 1 or b > 7:
         return -1
     key = ((a * 256 + c) * 256 + d) * 256 + v
     return key if a else key | b << _CHANNEL_SHIFT
@@ -151,7 +155,7 @@ def _number(buf, i, end, shift):
         else:
             break
         j += 1
-    if j == i:
+    if j == i or (j == i + 1 and dec == 0):  # nothing, or a lone "."
         raise ValueError("no number")
     if j < end and buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
         shift += 3
@@ -270,7 +274,7 @@ def parse(buf, n=None):
         elif key in _COUNTS and ch == 0:
             r[_COUNTS[key]] = _int(buf, v0, line_end)
         elif key == _TIMESTAMP and ch == 0:
-            r["timestamp"] = dsmr_timestamp(buf, v0)
+            r["timestamp"] = dsmr_timestamp(buf, v0, line_end)
         elif key == _METER_ID and ch == 0:
             r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
         elif (key == _METER_ID_ALT or key == _METER_ID_ESY) and ch == 0:
@@ -278,7 +282,7 @@ def parse(buf, n=None):
         elif key == _TEXT and ch == 0:
             r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
         elif key == _PEAK_BE:
-            r["monthly_power_peak_timestamp"] = dsmr_timestamp(buf, v0)
+            r["monthly_power_peak_timestamp"] = dsmr_timestamp(buf, v0, line_end)
             r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
         elif 1 <= ch <= 4:
             if key == _MBUS_TYPE:
@@ -291,10 +295,10 @@ def parse(buf, n=None):
                 # A reading without a unit is an empty placeholder channel.
                 if star > 0:
                     _mbus_value(r, mbus[ch] if mbus else 0, buf[star + 1],
-                                _number(buf, p, line_end, 0), dsmr_timestamp(buf, v0))
+                                _number(buf, p, line_end, 0), dsmr_timestamp(buf, v0, line_end))
             elif key == _MBUS_READING_OLD:
                 pending = ch
-                pending_ts = dsmr_timestamp(buf, v0)
+                pending_ts = dsmr_timestamp(buf, v0, line_end)
                 # The unit is the line's last group: ...(0-1:24.2.1)(m3)
                 pending_unit = buf[buf.rfind(b"(", v0, line_end) + 1]
         pos = eol + 1

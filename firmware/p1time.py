@@ -3,6 +3,9 @@
 ``time.mktime`` differs between ports (epoch 2000 on bare metal, 1970 on
 unix) and knows no DST flag, so the conversion is done here.
 """
+from micropython import const
+
+_Y2000 = const(946684800)  # 2000-01-01 00:00:00 in the same local seconds: a placeholder
 
 
 def days_from_civil(y, m, d):
@@ -42,13 +45,18 @@ def _two(buf, i):
     return a * 10 + b
 
 
-def dsmr_timestamp(buf, i):
-    """Parse ``YYMMDDhhmmssX`` at ``buf[i:]`` (X: S summer = UTC+2, W winter = UTC+1).
+def dsmr_timestamp(buf, i, end=None):
+    """Parse ``YYMMDDhhmmssX`` at ``buf[i:end]`` (X: S summer = UTC+2, W winter = UTC+1).
 
     Without X (DSMR 2.2/3 gas readings) the EU summer-time rule decides.
-    Returns UTC epoch seconds, or None for an impossible placeholder date.
-    Raises ValueError when the field is not a timestamp at all.
+    Returns UTC epoch seconds, or None for a placeholder date: an impossible
+    one (632525252525) or 2000-01-01 00:00:00 (000101000000), both sent for
+    "no value". Raises ValueError when the field is not a timestamp at all.
     """
+    if end is None:
+        end = len(buf)
+    if i + 12 > end:
+        raise ValueError("timestamp cut short")
     yy = _two(buf, i)
     mo = _two(buf, i + 2)
     dd = _two(buf, i + 4)
@@ -58,7 +66,9 @@ def dsmr_timestamp(buf, i):
     if not (1 <= mo <= 12 and 1 <= dd <= 31) or hh > 23 or mi > 59 or ss > 60:
         return None
     local = days_from_civil(2000 + yy, mo, dd) * 86400 + hh * 3600 + mi * 60 + ss
-    x = buf[i + 12] if i + 12 < len(buf) else 0
+    if local == _Y2000:
+        return None
+    x = buf[i + 12] if i + 12 < end else 0
     if x == 0x53:  # "S"
         return local - 7200
     if x == 0x57:  # "W"

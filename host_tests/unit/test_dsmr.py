@@ -115,6 +115,22 @@ def test_empty_text_message_is_null():
     assert dsmr.parse(make_telegram([b"0-0:96.13.0()"]))["text_message"] is None
 
 
+def test_a_lone_decimal_point_is_no_number():
+    # "(.*A)" is not 0 A: a load balancer would take 0 A for spare capacity.
+    assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:31.7.0(.*A)"]))
+    assert dsmr.parse(make_telegram([b"1-0:31.7.0(.5*A)"]))["current_l1_a"] == 0.5
+
+
+def test_obis_id_with_an_empty_part_is_malformed():
+    for obis in (b"1-0:2.7.", b"1-0:2..0", b"1-:2.7.0", b"-0:2.7.0", b"1-0:2.7.*255"):
+        assert raises(ValueError, dsmr.parse, make_telegram([obis + b"(00.500*kW)"])), obis
+
+
+def test_timestamp_cut_short_is_a_value_error():
+    assert raises(ValueError, dsmr.parse, b"/X\r\n\r\n0-0:1.0.0(2401")
+    assert raises(ValueError, dsmr.parse, make_telegram([b"0-0:1.0.0(2401)"]))
+
+
 def test_line_without_value_is_malformed():
     assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.7.0 garbage"]))
 

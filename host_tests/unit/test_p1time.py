@@ -21,3 +21,4 @@ def test_flagless_timestamp_follows_the_calendar():
 
 def test_placeholder_date_is_none():
     assert dsmr_timestamp(b"632525252525W", 0) is None
+    assert dsmr_timestamp(b"000101000000W", 0) is None  # 2000-01-01: "no value" too
