@@ -23,6 +23,7 @@ MAX_HEAD = const(2048)      # request line + headers; a phone browser sends ~700
 MAX_HEADERS = const(32)
 MAX_BODY = const(8192)
 _CHUNK = const(512)
+_BODY_METHODS = ("POST", "PUT", "PATCH")
 
 _REASONS = {
     200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request",
@@ -136,17 +137,22 @@ class App:
             return r
         return await self.respond(req)
 
-    async def respond(self, req):
-        """The routed handler's response (``before`` already passed)."""
+    def find(self, req):
+        """(handler, None) for a routed request, else (None, the 404 or 405 response)."""
         table = self._routes.get(req.path)
         if table is None:
-            return error_response(404, "not found")
+            return None, error_response(404, "not found")
         handler = table.get(req.method)
         if handler is None:
             r = error_response(405, "method not allowed")
             r.headers["Allow"] = ", ".join(sorted(table))
-            return r
-        return await handler(req)
+            return None, r
+        return handler, None
+
+    async def respond(self, req):
+        """The routed handler's response (``before`` already passed)."""
+        handler, resp = self.find(req)
+        return resp if handler is None else await handler(req)
 
 
 class BasicAuth:
@@ -227,9 +233,21 @@ def parse_head(head):
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
             raise HttpError(400)  # also rejects obsolete line folding
-        headers[name.lower()] = value.strip()
+        name = name.lower()
+        value = value.strip()
+        if name == "content-length" and headers.get(name, value) != value:
+            raise HttpError(400)  # two lengths: which one frames the body is a guess
+        headers[name] = value
     path, _, query = parts[1].partition("?")
     return Request(parts[0], path, query, parts[2], headers)
+
+
+async def _drain(reader, left):
+    while left > 0:
+        chunk = await reader.read(_CHUNK)
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 async def _read_body(reader, buf, n):
@@ -255,10 +273,12 @@ class Server:
     max_body = MAX_BODY
     read_timeout_s = 10     # whole request (head + body), and idle keep-alive wait
     write_timeout_s = 10
+    discard_s = 2           # what a refused request may still send before the close
 
     def __init__(self, app):
         self.app = app
         self.active = 0
+        self._body_lock = asyncio.Lock()
         self.counters = {"requests": 0, "refused": 0, "bad_requests": 0, "errors": 0}
 
     async def handle(self, reader, writer):
@@ -286,31 +306,7 @@ class Server:
                 if req is None:
                     break
                 self.counters["requests"] += 1
-                length = self._body_length(req)
-                keep = req.keep_alive()
-                unread = 0
-                try:
-                    # Authentication and the other checks run on the head alone:
-                    # a request they refuse never gets its body read into RAM.
-                    resp = await self.app.before(req)
-                    if resp is None:
-                        if length:
-                            req.body = await asyncio.wait_for(_read_body(reader, buf, length),
-                                                              self.read_timeout_s)
-                        resp = await self.app.respond(req)
-                    elif length:
-                        keep = False
-                        unread = length  # still on the wire: drained after the answer
-                except (OSError, EOFError, asyncio.TimeoutError):
-                    raise
-                except Exception as e:
-                    self.counters["errors"] += 1
-                    print("http: %s %s: %r" % (req.method, req.path, e))
-                    resp = error_response(500, "internal error")
-                await self._send(writer, resp, keep)
-                if unread:
-                    await self._discard(reader)
-                if not keep:
+                if not await self._serve(req, reader, writer, buf):
                     break
         except (OSError, EOFError, asyncio.TimeoutError):
             pass  # peer gone, truncated body or too slow: just close
@@ -320,19 +316,63 @@ class Server:
             self.active -= 1
             await close_stream(writer)
 
+    async def _serve(self, req, reader, writer, buf):
+        """Answer one request; False when the connection is to close."""
+        length = self._body_length(req)
+        keep = req.keep_alive()
+        handler = None
+        try:
+            # Authentication and routing run on the head alone: a request they
+            # refuse never gets its body read into RAM.
+            resp = await self.app.before(req)
+            if resp is None:
+                handler, resp = self.app.find(req)
+        except Exception as e:
+            resp = self._failed(req, e)
+        if handler is None:
+            if length:  # the body is still on the wire: drained after the answer
+                await self._send(writer, resp, False)
+                await self._discard(reader)
+                return False
+            await self._send(writer, resp, keep)
+            return keep
+        if length:
+            # One body in RAM at a time: four 8 KB uploads at once would not fit an ESP32.
+            async with self._body_lock:
+                try:
+                    req.body = await asyncio.wait_for(_read_body(reader, buf, length), self.read_timeout_s)
+                except MemoryError:  # no room for it now: answer, and close with the body unread
+                    self.counters["errors"] += 1
+                    await self._send(writer, error_response(503, "out of memory: try again"), False)
+                    return False
+                resp = await self._call(handler, req)
+                req.body = b""  # free before the next upload may start
+        else:
+            resp = await self._call(handler, req)
+        await self._send(writer, resp, keep)
+        return keep
+
+    async def _call(self, handler, req):
+        """The handler's response; a 500 when it raises (the connection stays good)."""
+        try:
+            return await handler(req)
+        except Exception as e:  # OSError too: a handler's, not the socket's
+            return self._failed(req, e)
+
+    def _failed(self, req, e):
+        self.counters["errors"] += 1
+        print("http: %s %s: %r" % (req.method, req.path, e))
+        return error_response(500, "internal error")
+
     async def _discard(self, reader):
         """Swallow what the client still sends (briefly, boundedly) before closing.
 
         Closing with unread bytes makes the kernel send a reset, and the client
-        may lose our error response to it.
+        may lose our error response to it. One deadline for all of it, so a
+        client trickling bytes cannot hold the connection.
         """
         try:
-            left = self.max_body + self.max_head
-            while left > 0:
-                chunk = await asyncio.wait_for(reader.read(_CHUNK), 1)
-                if not chunk:
-                    break
-                left -= len(chunk)
+            await asyncio.wait_for(_drain(reader, self.max_body + self.max_head), self.discard_s)
         except (OSError, asyncio.TimeoutError):
             pass
 
@@ -363,6 +403,8 @@ class Server:
         n = int(length)
         if n > self.max_body:
             raise HttpError(413)
+        if n and req.method not in _BODY_METHODS:
+            raise HttpError(400)  # a GET with a body: no route here reads one
         return n
 
     async def _send(self, writer, resp, keep):

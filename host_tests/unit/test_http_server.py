@@ -1,6 +1,7 @@
 """The HTTP server's parser, limits, router and Basic auth, through the socket-free client."""
+import asyncio
 
-from _http_client import TestClient
+from _http_client import TestClient, _Writer, parse_responses
 from http_server import (App, BasicAuth, Server, error_response, file_response,
                          json_response, parse_head, HttpError, MAX_BODY, MAX_HEAD)
 
@@ -19,6 +20,10 @@ def _app():
     @app.route("/boom")
     async def boom(req):
         raise ValueError("bug")
+
+    @app.route("/oserror")
+    async def oserror(req):
+        raise OSError(12290)  # e.g. a Wi-Fi scan that fails: the handler's error, not the socket's
 
     return app
 
@@ -181,6 +186,95 @@ def test_refused_request_body_is_never_read_and_the_connection_closes():
     resps = c.raw(head + b"x" * 4000 + b"GET /hello HTTP/1.1\r\n\r\n")
     assert [r.status for r in resps] == [401] and seen == [0]
     assert resps[0].headers["connection"] == "close"
+
+
+def test_body_on_a_route_without_one_is_never_read():
+    # Open GET routes must not let anyone make the server allocate 8 KB.
+    c = _client()
+    r = c.raw(b"GET /hello HTTP/1.1\r\nContent-Length: 8000\r\n\r\n" + b"x" * 8000)
+    assert [x.status for x in r] == [400] and c.writer.closed
+    # A body for a method the route does not take: 405, the body drained unread.
+    r = c.raw(b"POST /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nGET /hello HTTP/1.1\r\n\r\n")
+    assert [x.status for x in r] == [405]
+
+
+def test_two_different_content_lengths_are_400():
+    r = _client().raw(b"POST /echo HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nabcde")
+    assert [x.status for x in r] == [400]
+    r = _client().raw(b"POST /echo HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nab")
+    assert r[0].json()["len"] == 2
+
+
+def test_handler_oserror_is_a_500_not_a_dropped_connection():
+    s = Server(_app())
+    r = TestClient(s).get("/oserror")
+    assert r.status == 500 and s.counters["errors"] == 1
+
+
+class _Trickle:
+    """A client that sends a bad request, then one byte at a time for ever."""
+
+    def __init__(self):
+        self.sent = 0
+        self._head = b"BAD\r\n\r\n"
+
+    async def read(self, n):
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        await asyncio.sleep(0.01)
+        self.sent += 1
+        return b"x"
+
+
+def test_a_trickling_client_is_cut_off_after_the_discard_deadline():
+    s = Server(_app())
+    s.discard_s = 0.2
+    reader, writer = _Trickle(), _Writer()
+
+    async def run():
+        await asyncio.wait_for(s.handle(reader, writer), 5)
+    asyncio.run(run())
+    assert [r.status for r in parse_responses(writer.out)] == [400] and writer.closed
+    assert reader.sent < 100  # 0.2 s of bytes, not the 10 KB the drain would take
+
+
+class _SlowBody:
+    """A PATCH whose body arrives in two halves with a pause between them."""
+
+    def __init__(self, log, name, pause):
+        self._parts = [b"PATCH /echo HTTP/1.1\r\nContent-Length: 4\r\nConnection: close\r\n\r\nab", b"cd"]
+        self._log = log
+        self._name = name
+        self._pause = pause
+
+    async def read(self, n):
+        if not self._parts:
+            return b""
+        if len(self._parts) == 1:
+            self._log.append(self._name + " body")
+            await asyncio.sleep(self._pause)
+        return self._parts.pop(0)
+
+
+def test_one_request_body_in_memory_at_a_time():
+    app = App()
+    log = []
+
+    @app.route("/echo", methods=("PATCH",))
+    async def echo(req):
+        log.append("handled %d" % len(req.body))
+        return json_response({})
+    s = Server(app)
+
+    async def run():
+        w1, w2 = _Writer(), _Writer()
+        await asyncio.gather(s.handle(_SlowBody(log, "a", 0.1), w1), s.handle(_SlowBody(log, "b", 0), w2))
+        return w1, w2
+    w1, w2 = asyncio.run(run())
+    # b's body is only read once a's request is done with.
+    assert log == ["a body", "handled 4", "b body", "handled 4"], log
+    assert [r.status for r in parse_responses(w1.out) + parse_responses(w2.out)] == [200, 200]
 
 
 def test_file_response_streams_whole_file():
