@@ -106,7 +106,8 @@ def override(cfg, values):
     """Put runtime-only values (dict field -> value) into ``cfg`` in place.
 
     ``save`` writes the file's own values for those fields, so the simulator's
-    ``--modbus-port`` and friends never end up in config.json. Values are
+    ``--modbus-port`` and friends never end up in config.json, unless a PATCH
+    has changed the field since. Values are
     checked like a PATCH's; a bad one raises ConfigError.
     """
     for field, value in _rules("checked", values).items():
@@ -153,8 +154,12 @@ def save(path, cfg):
     """
     if _overrides:
         cfg = copy(cfg)
-        for field in _overrides:
-            _set(cfg, field, _stored[field])
+        for field in list(_overrides):
+            if get(cfg, field) == _overrides[field]:
+                _set(cfg, field, _stored[field])
+            else:  # changed since (a PATCH): the user's value now, saved like any other
+                del _overrides[field]
+                del _stored[field]
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(cfg, f)

@@ -6,7 +6,7 @@ time its heap is free. Callers use ``config.patch``, ``config.load`` and
 ``config.override``.
 """
 from broker_url import parse_broker
-from config import DEFAULTS, MASK, SECRETS, ConfigError, copy
+from config import DEFAULTS, MASK, SECRETS, ConfigError, copy, get
 
 # Fields the running services pick up from hub.config by themselves ("MQTT.": the
 # whole section, the publisher reconnects on any change); changing any other
@@ -25,7 +25,7 @@ SCHEMA = {
     "DefaultNetIf": ("e", ("WiFi", "Ethernet")),
     "WiFi": {"Ssid": ("t", 32), "Password": ("wpa",), "IpMode": _E_MODE, "StaticIPv4": _STATIC},
     "Ethernet": {"IpMode": _E_MODE, "StaticIPv4": _STATIC},
-    "MQTT": {"Enabled": ("b",), "Broker": ("url",), "Site": ("t", 64), "Username": ("t", 64),
+    "MQTT": {"Enabled": ("b",), "Broker": ("url",), "Site": ("t", 64, "+#"), "Username": ("t", 64),
              "Password": ("t", 128), "IncludeTotals": ("b",), "HomeAssistant": ("b",),
              "MinIntervalS": ("i", 0, 86400), "CaCert": ("pem",), "ClientCert": ("pem",),
              "ClientKey": ("pem",)},
@@ -34,7 +34,7 @@ SCHEMA = {
                "FailsafeCurrentA": ("f", 0, 100)},
     "P1": {"Baud": ("e", ("auto", "115200", "9600")), "SmartyKey": ("hex", 16, True),
            "SmartyAad": ("hex", 17, False), "Passthrough": ("b",)},
-    "Http": {"Port": ("i", 1, 65535), "OpenData": ("b",), "RawPort": ("i", 0, 65535)},
+    "Http": {"Port": ("i", 1, 65535), "OpenData": ("b",), "RawPort": ("i", 1, 65535)},
 }
 
 
@@ -77,6 +77,8 @@ def check(spec, v):
         for c in v:
             if ord(c) < 32 or ord(c) == 127:
                 raise ValueError("contains a control character")
+            if len(spec) > 2 and c in spec[2]:  # e.g. MQTT wildcards in a topic level
+                raise ValueError("may not contain " + " or ".join(spec[2]))
     elif kind == "wpa":
         if v and not 8 <= len(v) <= 63:
             raise ValueError("WPA2 passphrase must be 8..63 characters")
@@ -155,8 +157,17 @@ def _merge(out, changes, schema, defaults, prefix, errors, changed):
             errors.append(e)
 
 
-def _check_whole(cfg):
-    """Rules that span fields, checked after a patch."""
+_PORTS = ("Http.Port", "Http.RawPort", "Modbus.Port")
+
+
+def _check_whole(cfg, changed=()):
+    """Rules that span fields, checked after a patch; ``changed`` fields are named first."""
+    for i, a in enumerate(_PORTS):
+        for b in _PORTS[i + 1:]:
+            if get(cfg, a) == get(cfg, b):
+                # Two servers on one port: the second could not start after a restart.
+                a, b = (b, a) if b in changed else (a, b)
+                raise ConfigError(a, "port %d is already used by %s" % (get(cfg, a), b))
     for net in ("WiFi", "Ethernet"):
         if cfg[net]["IpMode"] == "Static":
             for k in ("IpAddress", "Gateway"):
@@ -173,7 +184,7 @@ def patch(cfg, changes):
     out = copy(cfg)
     changed = []
     _merge(out, changes, SCHEMA, DEFAULTS, "", None, changed)
-    _check_whole(out)
+    _check_whole(out, changed)
     restart = False
     for field in changed:
         if field not in LIVE and field[:field.find(".") + 1] not in LIVE:

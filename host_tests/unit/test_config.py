@@ -117,6 +117,21 @@ def test_overridden_fields_are_saved_with_the_files_values():
     assert back["MQTT"]["Site"] == "shed"
 
 
+def test_a_patched_override_is_saved_with_the_new_value():
+    d = tmpdir("cfg")
+    cfg = config.copy(config.DEFAULTS)
+    try:
+        config.override(cfg, {"Modbus.Port": 1502, "Http.Port": 8080})
+        new, _ = config.patch(cfg, {"Http": {"Port": 2001}})
+        config.save(config.path(d), new)
+    finally:
+        config._overrides.clear()
+        config._stored.clear()
+    back, _ = config.load(config.path(d))
+    cleanup(d)
+    assert back["Http"]["Port"] == 2001 and back["Modbus"]["Port"] == 502
+
+
 def test_bad_override_is_refused_by_field_name():
     cfg = config.copy(config.DEFAULTS)
     e = None
@@ -178,6 +193,16 @@ def test_ports_must_be_integers_1_to_65535():
         assert _rejects("Modbus.Port", {"Modbus": {"Port": bad}}), bad
     assert _error({"Modbus": {"Port": 65535}, "Http": {"Port": 1}}) is None
     assert _rejects("Http.RawPort", {"Http": {"RawPort": 65536}})
+    assert _rejects("Http.RawPort", {"Http": {"RawPort": 0}})  # 0 would listen on a random port
+
+
+def test_two_services_on_one_port_are_refused_naming_the_patched_field():
+    e = _error({"Modbus": {"Port": 80}})  # the web page's default
+    assert e is not None and e.field == "Modbus.Port" and "Http.Port" in e.message
+    e = _error({"Http": {"Port": 502}})
+    assert e is not None and e.field == "Http.Port" and "Modbus.Port" in e.message
+    assert _rejects("Http.RawPort", {"Http": {"RawPort": 80}})
+    assert _error({"Http": {"Port": 8080, "RawPort": 80}}) is None  # a swap in one patch is fine
 
 
 def test_booleans_must_be_true_or_false():
@@ -266,6 +291,12 @@ def test_certificates_must_be_pem_and_a_client_cert_needs_its_key():
 
 def test_text_fields_refuse_control_characters():
     assert _rejects("MQTT.Site", {"MQTT": {"Site": "a\nb"}})
+
+
+def test_mqtt_site_refuses_topic_wildcards():
+    for bad in ("home+", "#", "a/#"):
+        assert _rejects("MQTT.Site", {"MQTT": {"Site": bad}}), bad
+    assert _error({"MQTT": {"Site": "home/shed"}}) is None
 
 
 def test_error_message_names_the_field():
