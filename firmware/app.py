@@ -44,6 +44,7 @@ SERVICES = (
 ON_DEMAND = {"mqtt_publisher": "MQTT"}
 ON_DEMAND_POLL_MS = 2000
 
+RESTART_DELAY_MS = 500  # lets the API's answer to a restart request reach the browser
 WATCHDOG_MS = 30000   # a TLS handshake can hold the loop for seconds: keep slack
 TICK_MS = 1000
 
@@ -119,6 +120,7 @@ class App:
         self.hub.bind = host.get("bind", "0.0.0.0")
         self.hub.config_path = self.config_path
         self.hub.netman = self.net  # pyright: ignore[reportAttributeAccessIssue]  (hub.py types it None)
+        self.hub.restart = self.restart  # pyright: ignore[reportAttributeAccessIssue]
         self.button = button.Button(hw.Button(board))
         self.status = status.Status(self.hub, self.button)
         self.led = led.LedDriver(self.hw_led, self.status.state)
@@ -143,6 +145,15 @@ class App:
             self.net.request_ap()
         elif event == button.SHORT:
             self.net.request_reconnect()
+
+    def restart(self):
+        """Reboot in a moment (the API's answer goes out first); not counted as a crash."""
+        async def later():
+            await asyncio.sleep(RESTART_DELAY_MS / 1000)
+            print("app: restart requested")
+            self.boots.clean_reset()
+            self.hw.reset()
+        asyncio.create_task(later())
 
     async def run(self):
         hub = self.hub

@@ -43,6 +43,7 @@ class Hub:
         self.bind = "0.0.0.0"         # address services listen on (the sim: 127.0.0.1)
         self.config_path = None       # where config.json lives, for the web API to save
         self.netman = None            # the network manager, for reconnect/AP requests
+        self.restart = None           # app: restart() reboots the device after a moment
         self._event = asyncio.Event()
         self._up_ms = 0               # uptime, folded from ticks (which wrap)
         self._up_last = clock()

@@ -6,7 +6,7 @@ Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
     PATCH /api/v1/config        JSON merge-patch; 400 {"error", "field"}; saved atomically
     GET  /api/v1/status         meter, network, MQTT, Modbus, counters, uptime, free heap
     GET  /api/v1/firmware       version and build; POST: 501 (no OTA yet)
-    POST /api/v1/reset          reconnect to the network
+    POST /api/v1/reset          reconnect to the network; {"restart": true}: reboot
     GET  /api/v1/wifi/scan      access points in range
     GET  /api, /api/v1/data, /api/v1/telegram   HomeWizard-compatible; open while
                                 ``Http.OpenData`` (default) so integrations need no password
@@ -141,6 +141,17 @@ class WebServer:
 
         @app.route("/api/v1/reset", methods=("POST",))
         async def reset(req):
+            try:
+                restart = json.loads(req.body or b"{}").get("restart", False)
+            except (ValueError, AttributeError):  # not JSON, or not an object
+                return error_response(400, "body must be a JSON object")
+            if restart is not True and restart is not False:
+                return error_response(400, "must be true or false", "restart")
+            if restart:  # settings that need a restart, or leaving safe mode
+                if hub.restart is None:
+                    return error_response(503, "restart not available")
+                hub.restart()
+                return json_response({"reset": "restarting"})
             nm = hub.netman
             if nm is None:
                 return error_response(503, "network manager not running")

@@ -134,6 +134,34 @@ def test_factory_reset_button_erases_config_and_keeps_identity(tmp_path):
     assert json.loads((state / "identity.json").read_text()) == ident
 
 
+def _api(sim, method, path, body=None):
+    """(status, JSON) of one authenticated API call."""
+    auth = "Basic " + base64.b64encode(("user:" + sim.identity["api_password"]).encode()).decode()
+    c = http.client.HTTPConnection("127.0.0.1", sim.http_port, timeout=5)
+    c.request(method, path, None if body is None else json.dumps(body),
+              {"Authorization": auth, "Content-Type": "application/json"})
+    r = c.getresponse()
+    out = r.status, json.loads(r.read())
+    c.close()
+    return out
+
+
+def test_restart_from_the_api_leaves_safe_mode(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "bootcount").write_text("3")  # three quick restarts in a row: this boot is safe mode
+    with Sim(state, services=("webapi",)) as sim:
+        assert _api(sim, "GET", "/api/v1/status")[1]["network"]["ap_reason"] == "safe"
+        assert _api(sim, "POST", "/api/v1/reset", {"restart": "yes"}) == (
+            400, {"error": "must be true or false", "field": "restart"})
+        assert _api(sim, "POST", "/api/v1/reset", {"restart": True}) == (200, {"reset": "restarting"})
+        assert sim.proc.wait(30) == 3  # hw_host.reset(): the launcher would start it again
+        assert "app: restart requested" in sim.output()
+    assert (state / "bootcount").read_text().strip() == "0"  # an asked-for restart is no crash
+    with Sim(state, services=("webapi",)) as sim:
+        assert _api(sim, "GET", "/api/v1/status")[1]["network"]["ap_reason"] != "safe"
+
+
 def _patch_forever(port, password, stop):
     auth = "Basic " + base64.b64encode(("user:" + password).encode()).decode()
     pem = "-----BEGIN CERTIFICATE-----\n" + "A" * 3000 + "\n-----END CERTIFICATE-----\n"

@@ -58,7 +58,7 @@ function save(form) {
       cfg = r.body.config; fill();
       msg.className = "msg ok";
       msg.textContent = "Saved." + (r.body.reconnecting ? " Reconnecting the network…" :
-        r.body.restart_needed ? " Restart the gateway to apply." : " Applied.");
+        r.body.restart_needed ? " Restart the gateway to apply (Device, below)." : " Applied.");
       return;
     }
     var el = r.body.field && $("[name='" + r.body.field + "']", form);
@@ -98,10 +98,14 @@ $("#scan").addEventListener("click", function () {
     btn.textContent = (r.body || []).length + " networks found – tap the field to pick";
   });
 });
+function reset(body, doing) {
+  api("POST", "/api/v1/reset", body).then(function (r) {
+    show("restart-msg", r.status === 200 ? doing : "Failed: " + (r.body.error || r.status));
+  }).catch(function () { show("restart-msg", "Failed: the gateway did not answer."); });
+}
+$("#reconnect").addEventListener("click", function () { reset({}, "Reconnecting…"); });
 $("#restart").addEventListener("click", function () {
-  api("POST", "/api/v1/reset", {}).then(function (r) {
-    show("restart-msg", r.status === 200 ? "Reconnecting…" : "Failed: " + (r.body.error || r.status));
-  });
+  reset({restart: true}, "Restarting… the values above come back in a few seconds.");
 });
 api("GET", "/api/v1/config").then(function (r) { cfg = r.body; fill(); });
 status();
