@@ -73,6 +73,7 @@ class ModbusServer:
                        "dropped": 0, "stale": True, "failsafe": False}
         hub.status["modbus"] = self.status
         self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
+        self._failsafe_amps = None  # the current the fail-safe image was built with
         self._load(self._wanted())
 
     def _wanted(self):
@@ -107,8 +108,10 @@ class ModbusServer:
         if cfg["StalePolicy"] != "failsafe":
             st["failsafe"] = False
             return False
-        if self._built != -2:
-            self._build(failsafe_reading(hub.reading, cfg["FailsafeCurrentA"]), -2)
+        amps = cfg["FailsafeCurrentA"]
+        if self._built != -2 or self._failsafe_amps != amps:  # a live setting: rebuild on change
+            self._build(failsafe_reading(hub.reading, amps), -2)
+            self._failsafe_amps = amps
         st["failsafe"] = True
         return True
 
@@ -136,11 +139,11 @@ class ModbusServer:
             await close_stream(writer)
             return
         st["clients"] += 1
-        req = bytearray(modbus_frame.MAX_ADU)
-        out = bytearray(modbus_frame.MAX_ADU)
-        mreq = memoryview(req)
-        mout = memoryview(out)
         try:
+            req = bytearray(modbus_frame.MAX_ADU)
+            out = bytearray(modbus_frame.MAX_ADU)
+            mreq = memoryview(req)
+            mout = memoryview(out)
             while True:
                 idle_s = self.hub.config["Modbus"]["IdleTimeoutS"]
                 if idle_s:
@@ -158,8 +161,8 @@ class ModbusServer:
                 writer.write(mout[:n])
                 # A client that sends but never reads must not hold a slot for good.
                 await asyncio.wait_for(writer.drain(), idle_s or _DRAIN_S)
-        except (OSError, EOFError, asyncio.TimeoutError):
-            pass   # peer gone, reset or idle: just close
+        except (OSError, EOFError, asyncio.TimeoutError, MemoryError):
+            pass   # peer gone, reset or idle, or no heap for its buffers now: just close
         finally:
             st["clients"] -= 1
             await close_stream(writer)

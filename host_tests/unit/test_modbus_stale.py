@@ -1,4 +1,6 @@
 """Stale-data policy of the Modbus server, stepped with a fake clock."""
+import asyncio
+
 import config
 import modbus_frame as mf
 import modbus_tcp
@@ -66,6 +68,45 @@ def test_failsafe_policy_serves_failsafe_current_on_every_phase():
         assert f32_cdab(*regs(srv._img, 0x800E + 2 * i, 2)) == 25.0
     assert f32_cdab(*regs(srv._img, 0x8016, 2)) > 0
     assert close(f32_cdab(*regs(srv._img, 0x8100, 2)), r["energy_import_kwh"] * 1000)
+
+
+def test_failsafe_current_changed_while_stale_is_served_at_once():
+    # An installer raises it before the P1 cable is in: the charger must see the new value.
+    srv, hub, clock = _server(StalePolicy="failsafe", FailsafeCurrentA=6.0)
+    assert srv.data_ok()
+    assert f32_cdab(*regs(srv._img, 0x800E, 2)) == 6.0
+    hub.config["Modbus"]["FailsafeCurrentA"] = 25.0
+    assert srv.data_ok()
+    assert [f32_cdab(*regs(srv._img, 0x800E + 2 * i, 2)) for i in range(3)] == [25.0] * 3
+
+
+class _Closed:
+    """A client stream; the server gives up before reading from it here."""
+
+    closed = False
+
+    async def readinto(self, buf):
+        return 0
+
+    def close(self):
+        self.closed = True
+
+    async def wait_closed(self):
+        pass
+
+
+def test_no_heap_for_a_clients_buffers_frees_its_slot():
+    srv, hub, clock = _server()
+    adu = mf.MAX_ADU
+    mf.MAX_ADU = 1 << 40  # the buffers cannot be had
+    try:
+        streams = [_Closed() for _ in range(6)]
+        for s in streams:
+            asyncio.run(srv._serve(s, s))
+    finally:
+        mf.MAX_ADU = adu
+    st = hub.status["modbus"]
+    assert st["clients"] == 0 and st["refused"] == 0 and all(s.closed for s in streams)
 
 
 def test_failsafe_ends_with_the_next_telegram():
