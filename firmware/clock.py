@@ -25,6 +25,10 @@ except AttributeError:  # CPython
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
+# A wall clock before 2024-01-01 has not been set (no NTP yet): it counts from boot.
+SET_AFTER_S = 1704067200
+
+
 def epoch_s():
-    """Wall-clock UTC seconds since 1970 (valid once NTP has set the clock)."""
+    """Wall-clock UTC seconds since 1970 (valid once NTP has set the clock: >= SET_AFTER_S)."""
     return int(time.time()) + _EPOCH_OFFSET

@@ -5,6 +5,7 @@ imports it for that call and drops it again (see ``config._rules``): most of the
 time its heap is free. Callers use ``config.patch``, ``config.load`` and
 ``config.override``.
 """
+import pem
 from broker_url import parse_broker
 from config import DEFAULTS, MASK, SECRETS, ConfigError, copy, get
 
@@ -27,8 +28,8 @@ SCHEMA = {
     "Ethernet": {"IpMode": _E_MODE, "StaticIPv4": _STATIC},
     "MQTT": {"Enabled": ("b",), "Broker": ("url",), "Site": ("t", 64, "+#"), "Username": ("t", 64),
              "Password": ("t", 128), "IncludeTotals": ("b",), "HomeAssistant": ("b",),
-             "MinIntervalS": ("i", 0, 86400), "CaCert": ("pem",), "ClientCert": ("pem",),
-             "ClientKey": ("pem",)},
+             "MinIntervalS": ("i", 0, 86400), "CaCert": ("pem", "CERTIFICATE"),
+             "ClientCert": ("pem", "CERTIFICATE"), "ClientKey": ("pem", "PRIVATE KEY")},
     "Modbus": {"Port": ("i", 1, 65535), "MaxClients": ("i", 1, 8), "IdleTimeoutS": ("i", 0, 86400),
                "StaleAfterS": ("i", 0, 3600), "StalePolicy": ("e", ("exception", "failsafe")),
                "FailsafeCurrentA": ("f", 0, 100)},
@@ -105,10 +106,10 @@ def check(spec, v):
             if c not in "0123456789abcdefABCDEF":
                 raise ValueError("must be hex digits only")
     elif kind == "pem":
-        if v and not v.startswith("-----BEGIN "):
-            raise ValueError("must be PEM text (-----BEGIN ...)")
         if len(v) > _PEM_MAX:
             raise ValueError("longer than %d characters" % _PEM_MAX)
+        if v:
+            pem.blocks(v, spec[1])  # what the publisher will load, or why not
     return v
 
 

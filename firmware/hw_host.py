@@ -31,6 +31,31 @@ HOLD_MS = {"short": 300, "ap": 6000, "factory": 11000}
 _BOOT_MS = ticks_ms()
 
 
+def _grow_poller(n=64):
+    """Work around a unix-port bug before any TLS socket is polled.
+
+    When asyncio's ``select.poll`` grows its fd array it re-points every entry,
+    including those of objects polled without an fd (TLS sockets), at freed
+    memory: the next poll crashes the process. Registering ``n`` sockets once
+    grows the array up front, and it never shrinks. The ESP32 port polls
+    differently and needs none of this.
+    """
+    import select
+    import socket
+    from asyncio import core  # pyright: ignore[reportAttributeAccessIssue]  (MicroPython's asyncio)
+
+    poller = core._io_queue.poller
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        poller.register(s, select.POLLIN)
+    for s in socks:
+        poller.unregister(s)
+        s.close()
+
+
+_grow_poller()
+
+
 class P1Port:
     """The meter's serial line, fed from a TCP meter or a file."""
 

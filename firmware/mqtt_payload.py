@@ -5,9 +5,9 @@ gateway puts on the wire is tested without a network. Conventions follow the
 Xemex Smart Connect (PRODUCT.md section 4); Home Assistant discovery follows
 https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery.
 """
-import binascii
 import json
 
+from clock import SET_AFTER_S
 from reading import INSTANT_FIELDS, TOTAL_FIELDS
 
 ONLINE = b"online"
@@ -66,13 +66,16 @@ def data_payload(reading, now_s, totals=False):
     """The JSON for one telegram: every field of ``data_fields(totals)`` (None -> null) and ``timestamp``.
 
     ``timestamp`` is the meter's own (UTC epoch s) when the telegram has one,
-    else ``now_s``: the meter's clock is right even when the device never got NTP.
+    else the device's clock ``now_s``, or null while that was never set (no
+    NTP yet): the meter's clock is right even when the device never got NTP.
     """
     d = {}
     for f in data_fields(totals):
         d[f] = reading.get(f)
     ts = reading.get("timestamp")
-    d["timestamp"] = ts if ts is not None else now_s
+    if ts is None and now_s >= SET_AFTER_S:
+        ts = now_s
+    d["timestamp"] = ts
     return json.dumps(d)
 
 
@@ -105,37 +108,6 @@ def discovery(field, serial, data_topic, status_topic):
     if state_class:
         cfg["state_class"] = state_class
     return "%s/sensor/%s/%s/config" % (DISCOVERY_PREFIX, node, field), json.dumps(cfg)
-
-
-def pem_blocks(text):
-    """DER bytes of each ``-----BEGIN ...-----`` block of PEM ``text``, in order.
-
-    MicroPython's mbedtls builds may leave out PEM parsing, while DER always
-    loads, so the publisher hands certificates and keys over as DER.
-    """
-    out = []
-    b64 = None
-    for line in text.split("\n"):
-        line = line.strip()
-        if line.startswith("-----BEGIN "):
-            b64 = []
-        elif line.startswith("-----END "):
-            if b64 is None:
-                raise ValueError("PEM: END line without BEGIN")
-            try:
-                out.append(binascii.a2b_base64("".join(b64)))
-            except ValueError:
-                raise ValueError("PEM: bad base64")
-            b64 = None
-        elif b64 is not None and line:
-            if ":" in line:
-                raise ValueError("PEM: encrypted keys are not supported; use an unencrypted key")
-            b64.append(line)
-    if b64 is not None:
-        raise ValueError("PEM: BEGIN line without END")
-    if not out:
-        raise ValueError("PEM: no -----BEGIN block found")
-    return out
 
 
 def _put_len(out, n):

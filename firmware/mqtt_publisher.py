@@ -30,11 +30,11 @@ import socket
 from umqtt.simple import MQTTClient
 
 import mqtt_payload
+import pem
 from broker_url import parse_broker
-from clock import epoch_s, ticks_diff, ticks_ms
+from clock import SET_AFTER_S, epoch_s, ticks_diff, ticks_ms
 
 _POLL_FAIL = select.POLLERR | select.POLLHUP
-_EPOCH_2024 = 1704067200  # a clock earlier than this has not been set by NTP
 
 
 class _Client(MQTTClient):
@@ -202,7 +202,11 @@ class MqttPublisher:
             raise
         if tls_ctx is not None:
             self._stage = "TLS handshake with %s" % host
-            s = tls_ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+            try:
+                s = tls_ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+            except BaseException:  # e.g. no heap for mbedtls: the TCP socket must not leak
+                s.close()
+                raise
         self._sock = s
         # MicroPython's stream wraps any non-blocking socket (CPython's differs).
         self._stream = asyncio.StreamWriter(s, {})  # type: ignore[call-arg]
@@ -211,20 +215,21 @@ class MqttPublisher:
     def _tls_context(self, cfg):
         import ssl
 
-        if epoch_s() < _EPOCH_2024:
+        if epoch_s() < SET_AFTER_S:
             raise OSError("clock not set (no NTP yet): cannot check the broker's certificate")
         ca = cfg.get("CaCert")
         if not ca:
             raise ValueError("mqtts needs MQTT.CaCert, the PEM of the CA that signed the broker's certificate")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = ssl.CERT_REQUIRED
-        for der in mqtt_payload.pem_blocks(ca):
+        for der in pem.blocks(ca, "CERTIFICATE"):
             ctx.load_verify_locations(cadata=der)
         cert, key = cfg.get("ClientCert"), cfg.get("ClientKey")
         if cert or key:
             if not (cert and key):
                 raise ValueError("mTLS needs both MQTT.ClientCert and MQTT.ClientKey")
-            ctx.load_cert_chain(mqtt_payload.pem_blocks(cert)[0], mqtt_payload.pem_blocks(key)[0])
+            # DER holds one certificate: the first (the device's own) is sent.
+            ctx.load_cert_chain(pem.blocks(cert, "CERTIFICATE")[0], pem.blocks(key, "PRIVATE KEY")[0])
         return ctx
 
     async def _flush(self, timeout_ms=None):

@@ -336,6 +336,8 @@ def pki(tmp_path_factory):
         _openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name, cwd=d)
         _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                  "-CAcreateserial", "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext", cwd=d)
+    # What `openssl ecparam -genkey` writes before the key: the key file a user may paste.
+    _openssl("ecparam", "-name", "prime256v1", "-out", "ecparams.pem", cwd=d)
 
     def pem(name):
         with open(os.path.join(d, name)) as f:
@@ -360,6 +362,10 @@ def _tls_case(tmp_path, pki, good, bad, mtls=False):
         with gateway(tmp_path / "good", broker.url("mqtts", "localhost"), **good) as sim:
             data, _ = topics(sim)
             check_fields(json.loads(feed_and_wait(sim, sub, data, raw, 1)[0][0]), raw)
+            # Web requests while the TLS session is polled (the unix port once crashed here).
+            for _ in range(10):
+                assert api_status(sim)["mqtt"]["connected"]
+            check_fields(json.loads(feed_and_wait(sim, sub, data, raw, 2)[1][0]), raw)
         with gateway(tmp_path / "bad", broker.url("mqtts", "localhost"), **bad) as sim:
             sim.wait_output("mqtt: TLS handshake with localhost", 20)
             assert "mqtt: connected" not in sim.output()
@@ -377,8 +383,10 @@ def test_tls_with_verified_server_certificate(tmp_path, pki):
 
 def test_mutual_tls_with_client_certificate(tmp_path, pki):
     _, pem = pki
+    # The key file starts with an EC PARAMETERS block, as `openssl ecparam -genkey` writes it.
     _tls_case(tmp_path, pki, mtls=True,
-              good={"CaCert": pem("ca.crt"), "ClientCert": pem("client.crt"), "ClientKey": pem("client.key")},
+              good={"CaCert": pem("ca.crt"), "ClientCert": pem("client.crt"),
+                    "ClientKey": pem("ecparams.pem") + pem("client.key")},
               bad={"CaCert": pem("ca.crt")})
 
 

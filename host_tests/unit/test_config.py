@@ -287,6 +287,9 @@ def test_certificates_must_be_pem_and_a_client_cert_needs_its_key():
     assert _error({"MQTT": {"CaCert": pem}}) is None
     assert _rejects("MQTT.CaCert", {"MQTT": {"CaCert": "MIIB"}})
     assert _rejects("MQTT.ClientKey", {"MQTT": {"ClientCert": pem}})
+    # The key field needs a private key, the certificate fields certificates.
+    assert _rejects("MQTT.ClientKey", {"MQTT": {"ClientCert": pem, "ClientKey": pem}})
+    assert _rejects("MQTT.CaCert", {"MQTT": {"CaCert": pem.replace("CERTIFICATE", "EC PRIVATE KEY")}})
 
 
 def test_text_fields_refuse_control_characters():

@@ -7,7 +7,7 @@ from broker_url import parse_broker
 from _support import raises, telegram
 from reading import INSTANT_FIELDS, TOTAL_FIELDS, new_reading
 
-NOW = 1700000000
+NOW = 1750000000  # a set clock (2025)
 
 
 def _payload(name, totals=False, now=NOW):
@@ -61,6 +61,12 @@ def test_totals_only_when_enabled():
 def test_timestamp_falls_back_to_clock_without_meter_time():
     p = _payload("v2_2.p1", now=NOW)
     assert p["timestamp"] == NOW
+
+
+def test_timestamp_is_null_while_the_clock_was_never_set():
+    # An ESP32 without NTP counts from 2000-01-01: that is no time to publish.
+    assert _payload("v2_2.p1", now=946685100)["timestamp"] is None
+    assert _payload("v5.p1", now=946685100)["timestamp"] == dsmr.parse(telegram("v5.p1"))["timestamp"]
 
 
 def test_empty_reading_is_all_null():
@@ -149,25 +155,3 @@ def test_connect_packet_long_remaining_length_uses_two_bytes():
     pkt = mp.connect_packet("S1", "u" * 200, "p", 60, "t", b"offline")
     n = len(pkt) - 3
     assert pkt[1] == (n & 0x7F) | 0x80 and pkt[2] == n >> 7
-
-
-PEM = """-----BEGIN CERTIFICATE-----
-AAEC
-AwQF
------END CERTIFICATE-----
------BEGIN CERTIFICATE-----
-/w==
------END CERTIFICATE-----
-"""
-
-
-def test_pem_blocks_decode_each_block_to_der():
-    assert mp.pem_blocks(PEM) == [b"\x00\x01\x02\x03\x04\x05", b"\xff"]
-    assert mp.pem_blocks(PEM.replace("\n", "\r\n"))[1] == b"\xff"
-
-
-def test_pem_errors_say_why():
-    assert raises(ValueError, mp.pem_blocks, "")
-    assert raises(ValueError, mp.pem_blocks, "-----BEGIN CERTIFICATE-----\nAAEC\n")
-    assert raises(ValueError, mp.pem_blocks, "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
-                                             "-----END RSA PRIVATE KEY-----\n")
