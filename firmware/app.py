@@ -38,10 +38,19 @@ SERVICES = (
     ("captive_dns", "CaptiveDns"),
 )
 
-# Services imported only once their config section is Enabled, at boot or by a
-# PATCH later, and kept from then on: MQTT's code is ~14 KB of an ESP32's heap
-# (tools/heap32.py) that many gateways never use. Until then hub.status holds {"enabled": False}.
-ON_DEMAND = {"mqtt_publisher": "MQTT"}
+def _mqtt_enabled(hub):
+    return hub.config["MQTT"]["Enabled"]
+
+
+def _ap_open(hub):
+    return bool((hub.status.get("net") or {}).get("ap"))
+
+
+# Services imported only once they are wanted, at boot or later, and kept from
+# then on: MQTT once MQTT.Enabled (~10 KB of an ESP32's heap that many gateways
+# never use), the captive-portal DNS once the access point opens (a gateway on
+# its home network never does). tools/heap32.py measures the savings.
+ON_DEMAND = {"mqtt_publisher": _mqtt_enabled, "captive_dns": _ap_open}
 ON_DEMAND_POLL_MS = 2000
 
 RESTART_DELAY_MS = 500  # lets the API's answer to a restart request reach the browser
@@ -167,11 +176,12 @@ class App:
         asyncio.create_task(supervise("netman", self.net.run))
         asyncio.create_task(supervise("led", self.led.run))
         asyncio.create_task(supervise("button", lambda: self.button.run(self.on_button)))
-        later = [m for m, section in ON_DEMAND.items()
-                 if not hub.config[section]["Enabled"] and (only is None or m in only)]
+        later = [m for m, wanted in ON_DEMAND.items() if not wanted(hub) and (only is None or m in only)]
+        if "mqtt_publisher" in later:
+            hub.status["mqtt"] = {"enabled": False}  # what the page shows until it runs
         self._start(find_services(only, later))
         for mod_name in later:
-            asyncio.create_task(self._start_when_enabled(mod_name, ON_DEMAND[mod_name]))
+            asyncio.create_task(self._start_when_wanted(mod_name, ON_DEMAND[mod_name]))
         self.status.booting = False
         await asyncio.sleep(0)  # let the services open their sockets first
         gc.collect()
@@ -188,11 +198,10 @@ class App:
             asyncio.create_task(supervise(name, lambda cls=cls: cls(hub).run()))
             print("app: started %s" % name)
 
-    async def _start_when_enabled(self, mod_name, section):
-        """Import and start ``mod_name`` once ``hub.config[section]["Enabled"]`` is true."""
+    async def _start_when_wanted(self, mod_name, wanted):
+        """Import and start ``mod_name`` once ``wanted(hub)`` is true."""
         hub = self.hub
-        hub.status[section.lower()] = {"enabled": False}
-        while not hub.config[section]["Enabled"]:
+        while not wanted(hub):
             await asyncio.sleep(ON_DEMAND_POLL_MS / 1000)
         gc.collect()
         self._start(find_services((mod_name,)))

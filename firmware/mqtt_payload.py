@@ -1,9 +1,9 @@
-"""What the MQTT publisher sends: topics, JSON payloads, discovery configs, CONNECT.
+"""What the MQTT publisher sends: topics, JSON payloads, CONNECT.
 
 Pure: strings and bytes from a reading and config values, so every byte the
 gateway puts on the wire is tested without a network. Conventions follow the
-Xemex Smart Connect (PRODUCT.md section 4); Home Assistant discovery follows
-https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery.
+Xemex Smart Connect (PRODUCT.md section 4); Home Assistant discovery is in
+ha_discovery.py.
 """
 import json
 
@@ -12,41 +12,6 @@ from reading import INSTANT_FIELDS, TOTAL_FIELDS
 
 ONLINE = b"online"
 OFFLINE = b"offline"
-DISCOVERY_PREFIX = "homeassistant"
-
-_M = "measurement"
-_T = "total_increasing"
-
-# field -> (name, device_class, unit, state_class); HA's Energy dashboard needs
-# device_class + unit + state_class on the counters. Every payload field has a row.
-SENSORS = {
-    "power_w": ("Power", "power", "W", _M),
-    "power_import_w": ("Power import", "power", "W", _M),
-    "power_export_w": ("Power export", "power", "W", _M),
-    "power_l1_w": ("Power L1", "power", "W", _M),
-    "power_l2_w": ("Power L2", "power", "W", _M),
-    "power_l3_w": ("Power L3", "power", "W", _M),
-    "voltage_l1_v": ("Voltage L1", "voltage", "V", _M),
-    "voltage_l2_v": ("Voltage L2", "voltage", "V", _M),
-    "voltage_l3_v": ("Voltage L3", "voltage", "V", _M),
-    "current_l1_a": ("Current L1", "current", "A", _M),
-    "current_l2_a": ("Current L2", "current", "A", _M),
-    "current_l3_a": ("Current L3", "current", "A", _M),
-    "frequency_hz": ("Frequency", "frequency", "Hz", _M),
-    "tariff": ("Tariff", None, None, None),
-    "average_power_15m_w": ("Average power 15 min", "power", "W", _M),
-    "energy_import_kwh": ("Energy import", "energy", "kWh", _T),
-    "energy_export_kwh": ("Energy export", "energy", "kWh", _T),
-    "energy_import_t1_kwh": ("Energy import tariff 1", "energy", "kWh", _T),
-    "energy_import_t2_kwh": ("Energy import tariff 2", "energy", "kWh", _T),
-    "energy_export_t1_kwh": ("Energy export tariff 1", "energy", "kWh", _T),
-    "energy_export_t2_kwh": ("Energy export tariff 2", "energy", "kWh", _T),
-    "gas_m3": ("Gas", "gas", "m\u00b3", _T),
-    "water_m3": ("Water", "water", "m\u00b3", _T),
-    "heat_gj": ("Heat", "energy", "GJ", _T),
-}
-
-
 def topics(site, serial):
     """(data topic, status topic) for this device: ``devices/<site>/smart-connect/<serial>/...``."""
     site = site or "unknown-site"
@@ -77,37 +42,6 @@ def data_payload(reading, now_s, totals=False):
         ts = now_s
     d["timestamp"] = ts
     return json.dumps(d)
-
-
-def node_id(serial):
-    """The HA discovery node id: the serial reduced to [a-zA-Z0-9_]."""
-    return "p1gw_" + "".join(c if c.isalpha() or c.isdigit() else "_" for c in serial)
-
-
-def discovery(field, serial, data_topic, status_topic):
-    """(topic, JSON) of the retained Home Assistant config message for one payload field."""
-    name, device_class, unit, state_class = SENSORS[field]
-    node = node_id(serial)
-    cfg = {
-        "name": name,
-        "has_entity_name": True,
-        "unique_id": "%s_%s" % (node, field),
-        "object_id": "%s_%s" % (node, field),
-        "state_topic": data_topic,
-        "value_template": "{{ value_json.%s }}" % field,
-        "availability_topic": status_topic,
-        "payload_available": ONLINE.decode(),
-        "payload_not_available": OFFLINE.decode(),
-        "device": {"identifiers": [node], "name": "P1 gateway %s" % serial,
-                   "manufacturer": "p1gw", "model": "P1 gateway", "serial_number": serial},
-    }
-    if device_class:
-        cfg["device_class"] = device_class
-    if unit:
-        cfg["unit_of_measurement"] = unit
-    if state_class:
-        cfg["state_class"] = state_class
-    return "%s/sensor/%s/%s/config" % (DISCOVERY_PREFIX, node, field), json.dumps(cfg)
 
 
 def _put_len(out, n):

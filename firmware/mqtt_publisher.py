@@ -30,7 +30,6 @@ import socket
 from umqtt.simple import MQTTClient
 
 import mqtt_payload
-import pem
 from broker_url import parse_broker
 from clock import SET_AFTER_S, epoch_s, ticks_diff, ticks_ms
 
@@ -215,6 +214,8 @@ class MqttPublisher:
     def _tls_context(self, cfg):
         import ssl
 
+        import pem  # only for mqtts
+
         if epoch_s() < SET_AFTER_S:
             raise OSError("clock not set (no NTP yet): cannot check the broker's certificate")
         ca = cfg.get("CaCert")
@@ -348,11 +349,13 @@ class MqttPublisher:
 
     async def _announce(self, client, reading, fields, announced, topics):
         """Send HA discovery for fields this meter fills that were not announced yet."""
+        import ha_discovery  # only with HomeAssistant on: its table stays off the heap otherwise
+
         serial = self.hub.identity["serial"]
         for i, f in enumerate(fields):
             if announced & (1 << i) or reading.get(f) is None:
                 continue
-            topic, body = mqtt_payload.discovery(f, serial, topics[0], topics[1])
+            topic, body = ha_discovery.discovery(f, serial, topics[0], topics[1])
             client.publish(topic.encode(), body.encode(), True)
             await self._flush()
             announced |= 1 << i

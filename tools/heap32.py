@@ -51,13 +51,14 @@ _PRELOAD = ("machine", "network", "neopixel", "umqtt.simple", "socket", "ssl", "
 
 # (label, statement): a device's boot as main.py and app.App do it, with the
 # state (identity.json, config.json) in STATE. Services are built as app.App.run
-# builds them, MQTT only once it is enabled; their sockets are not opened.
+# builds them, the on-demand ones (MQTT, captive DNS) last; no socket is opened.
 BOOT = (
     ("main.py: board, hw_esp32", "import board, hw_esp32"),
     ("app and the modules it imports", "import app"),
     ("App(): config, hub, P1 reader, LED, net", "hw_esp32.state_dir = lambda: STATE; a = app.App(hw_esp32, board)"),
-    ("services: Modbus, web, raw stream, DNS", "s = [c(a.hub) for _, c in app.find_services(None, ('mqtt_publisher',))]"),
+    ("services: Modbus, web, raw stream", "s = [c(a.hub) for _, c in app.find_services(None, tuple(app.ON_DEMAND))]"),
     ("MQTT publisher, once enabled", "m = [c(a.hub) for _, c in app.find_services(('mqtt_publisher',))]"),
+    ("captive-portal DNS, while the AP is open", "d = [c(a.hub) for _, c in app.find_services(('captive_dns',))]"),
 )
 
 
@@ -143,9 +144,9 @@ def main():
     print("%-42s %10s %15s" % ("step", "32-bit KB", "unix 64-bit KB"))
     for (label, _), a, b in zip(BOOT, k32, k64):
         print("%-42s %10.1f %15.1f" % (label, a / 1024, b / 1024))
-    boot = len(BOOT) - 1
+    boot = len(BOOT) - 2
     print("%-42s %10.1f %15.1f" % ("boot, MQTT off", sum(k32[:boot]) / 1024, sum(k64[:boot]) / 1024))
-    print("%-42s %10.1f %15.1f" % ("boot, MQTT on", sum(k32) / 1024, sum(k64) / 1024))
+    print("%-42s %10.1f %15.1f" % ("boot, MQTT on", sum(k32[:boot + 1]) / 1024, sum(k64[:boot + 1]) / 1024))
     print("An ESP32 without PSRAM gives MicroPython about %d KB (PRODUCT.md)." % ESP32_HEAP_KB)
 
 

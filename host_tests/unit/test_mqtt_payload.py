@@ -1,4 +1,4 @@
-"""MQTT topics, the per-telegram JSON, HA discovery configs, broker URLs and the CONNECT bytes."""
+"""MQTT topics, the per-telegram JSON, broker URLs and the CONNECT bytes."""
 import json
 
 import dsmr
@@ -72,41 +72,6 @@ def test_timestamp_is_null_while_the_clock_was_never_set():
 def test_empty_reading_is_all_null():
     p = json.loads(mp.data_payload(new_reading(), NOW, True))
     assert [f for f in p if p[f] is not None] == ["timestamp"]
-
-
-def test_every_payload_field_has_a_discovery_row():
-    for f in INSTANT_FIELDS + TOTAL_FIELDS:
-        assert f in mp.SENSORS, f
-
-
-def test_discovery_for_power_is_a_measurement_in_watts():
-    data, status = mp.topics("home", "S-1")
-    topic, body = mp.discovery("power_l1_w", "S-1", data, status)
-    c = json.loads(body)
-    assert topic == "homeassistant/sensor/p1gw_S_1/power_l1_w/config"
-    assert (c["device_class"], c["unit_of_measurement"], c["state_class"]) == ("power", "W", "measurement")
-    assert c["state_topic"] == data and c["availability_topic"] == status
-    assert c["value_template"] == "{{ value_json.power_l1_w }}"
-    assert c["device"]["identifiers"] == ["p1gw_S_1"]
-    assert c["unique_id"] == "p1gw_S_1_power_l1_w"
-
-
-def test_discovery_counters_are_total_increasing():
-    for f, cls, unit in (("energy_import_kwh", "energy", "kWh"), ("gas_m3", "gas", "m\u00b3"),
-                         ("water_m3", "water", "m\u00b3")):
-        c = json.loads(mp.discovery(f, "S", "d", "s")[1])
-        assert (c["device_class"], c["unit_of_measurement"], c["state_class"]) == (cls, unit, "total_increasing")
-
-
-def test_discovery_voltage_and_current_are_measurements():
-    for f, unit in (("voltage_l2_v", "V"), ("current_l3_a", "A")):
-        c = json.loads(mp.discovery(f, "S", "d", "s")[1])
-        assert c["unit_of_measurement"] == unit and c["state_class"] == "measurement"
-
-
-def test_discovery_tariff_has_no_unit_or_class():
-    c = json.loads(mp.discovery("tariff", "S", "d", "s")[1])
-    assert "unit_of_measurement" not in c and "device_class" not in c and "state_class" not in c
 
 
 def test_broker_urls_parse():

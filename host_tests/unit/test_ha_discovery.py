@@ -1,0 +1,41 @@
+"""Home Assistant discovery configs, one per payload field."""
+import json
+
+import ha_discovery as ha
+import mqtt_payload as mp
+from reading import INSTANT_FIELDS, TOTAL_FIELDS
+
+
+def test_every_payload_field_has_a_discovery_row():
+    for f in INSTANT_FIELDS + TOTAL_FIELDS:
+        assert f in ha.SENSORS, f
+
+
+def test_discovery_for_power_is_a_measurement_in_watts():
+    data, status = mp.topics("home", "S-1")
+    topic, body = ha.discovery("power_l1_w", "S-1", data, status)
+    c = json.loads(body)
+    assert topic == "homeassistant/sensor/p1gw_S_1/power_l1_w/config"
+    assert (c["device_class"], c["unit_of_measurement"], c["state_class"]) == ("power", "W", "measurement")
+    assert c["state_topic"] == data and c["availability_topic"] == status
+    assert c["value_template"] == "{{ value_json.power_l1_w }}"
+    assert c["device"]["identifiers"] == ["p1gw_S_1"]
+    assert c["unique_id"] == "p1gw_S_1_power_l1_w"
+
+
+def test_discovery_counters_are_total_increasing():
+    for f, cls, unit in (("energy_import_kwh", "energy", "kWh"), ("gas_m3", "gas", "m\u00b3"),
+                         ("water_m3", "water", "m\u00b3")):
+        c = json.loads(ha.discovery(f, "S", "d", "s")[1])
+        assert (c["device_class"], c["unit_of_measurement"], c["state_class"]) == (cls, unit, "total_increasing")
+
+
+def test_discovery_voltage_and_current_are_measurements():
+    for f, unit in (("voltage_l2_v", "V"), ("current_l3_a", "A")):
+        c = json.loads(ha.discovery(f, "S", "d", "s")[1])
+        assert c["unit_of_measurement"] == unit and c["state_class"] == "measurement"
+
+
+def test_discovery_tariff_has_no_unit_or_class():
+    c = json.loads(ha.discovery("tariff", "S", "d", "s")[1])
+    assert "unit_of_measurement" not in c and "device_class" not in c and "state_class" not in c
