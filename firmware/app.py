@@ -38,6 +38,7 @@ SERVICES = (
     ("captive_dns", "CaptiveDns"),
 )
 
+
 def _mqtt_enabled(hub):
     return hub.config["MQTT"]["Enabled"]
 
