@@ -100,35 +100,33 @@ def test_save_replaces_an_existing_file_whole():
     assert err is None and back == config.DEFAULTS
 
 
-def test_overridden_fields_are_saved_with_the_files_values():
+def _saved_with_overrides(change):
+    """What config.json holds after the sim's port overrides and ``change(cfg)``."""
     d = tmpdir("cfg")
     cfg = config.copy(config.DEFAULTS)
     try:
         config.override(cfg, {"Modbus.Port": 1502, "Http.Port": 8080})
         assert cfg["Modbus"]["Port"] == 1502
-        cfg["MQTT"]["Site"] = "shed"
-        config.save(config.path(d), cfg)
+        config.save(config.path(d), change(cfg))
     finally:
         config._overrides.clear()
         config._stored.clear()
     back, _ = config.load(config.path(d))
     cleanup(d)
+    return back
+
+
+def test_overridden_fields_are_saved_with_the_files_values():
+    def site(cfg):
+        cfg["MQTT"]["Site"] = "shed"
+        return cfg
+    back = _saved_with_overrides(site)
     assert back["Modbus"]["Port"] == 502 and back["Http"]["Port"] == 80
     assert back["MQTT"]["Site"] == "shed"
 
 
 def test_a_patched_override_is_saved_with_the_new_value():
-    d = tmpdir("cfg")
-    cfg = config.copy(config.DEFAULTS)
-    try:
-        config.override(cfg, {"Modbus.Port": 1502, "Http.Port": 8080})
-        new, _ = config.patch(cfg, {"Http": {"Port": 2001}})
-        config.save(config.path(d), new)
-    finally:
-        config._overrides.clear()
-        config._stored.clear()
-    back, _ = config.load(config.path(d))
-    cleanup(d)
+    back = _saved_with_overrides(lambda cfg: config.patch(cfg, {"Http": {"Port": 2001}})[0])
     assert back["Http"]["Port"] == 2001 and back["Modbus"]["Port"] == 502
 
 
