@@ -6,6 +6,8 @@ and each number is read digit by digit, so a telegram costs the reading dict,
 one float per fractional value (whole numbers stay small ints, which MicroPython
 doesn't allocate) and a few strings. Lines we don't know are skipped.
 """
+from binascii import unhexlify
+
 from micropython import const
 
 from p1time import dsmr_timestamp
@@ -182,20 +184,21 @@ def _text(buf, i, end, hexed):
     """The string in buf[i:end]; hex-encoded octet strings are decoded when printable."""
     if i >= end:
         return None
-    if hexed and (end - i) % 2 == 0:
-        out = bytearray((end - i) // 2)
-        for k in range(len(out)):
-            hi = _hexval(buf[i + 2 * k])
-            lo = _hexval(buf[i + 2 * k + 1])
-            if hi < 0 or lo < 0:
-                break
-            ch = hi * 16 + lo
-            if ch < 0x20 and ch not in (0x09, 0x0A, 0x0D) or ch > 0x7E:
-                break
-            out[k] = ch
-        else:
+    if hexed:
+        try:
+            out = unhexlify(memoryview(buf)[i:end])  # C on both runtimes; a 2 KB message is 1 KB
+        except ValueError:                          # not hex after all: shown as sent
+            out = None
+        if out is not None and _is_text(out):
             return out.decode()
     return _printable(buf, i, end)
+
+
+def _is_text(b):
+    for ch in b:
+        if ch < 0x20 and ch not in (0x09, 0x0A, 0x0D) or ch > 0x7E:
+            return False
+    return True
 
 
 def _printable(buf, i, end):
@@ -204,15 +207,6 @@ def _printable(buf, i, end):
         ch = buf[i + k]
         out[k] = ch if 0x20 <= ch <= 0x7E else 0x3F  # "?" keeps JSON valid UTF-8
     return out.decode()
-
-
-def _hexval(ch):
-    if 0x30 <= ch <= 0x39:
-        return ch - 0x30
-    ch |= 0x20
-    if 0x61 <= ch <= 0x66:
-        return ch - 0x57
-    return -1
 
 
 def parse(buf, n=None):
