@@ -53,6 +53,31 @@ def _ipv4(v):
     return n
 
 
+def _joined_pairs(v):
+    """``v`` with each UTF-16 surrogate pair joined into the character it encodes.
+
+    Python's json.dumps sends an emoji as "\\ud83d\\ude00"; MicroPython's json
+    keeps each half as a character of its own, which is not valid UTF-8 (an MQTT
+    broker drops a connection carrying it). A half without its partner is refused.
+    """
+    out = []
+    hi = 0
+    for c in v:
+        o = ord(c)
+        if hi and 0xDC00 <= o <= 0xDFFF:
+            out.append(chr(0x10000 + (hi - 0xD800) * 0x400 + o - 0xDC00))
+            hi = 0
+        elif hi or 0xDC00 <= o <= 0xDFFF:
+            raise ValueError("holds half of a UTF-16 surrogate pair")
+        elif 0xD800 <= o <= 0xDBFF:
+            hi = o
+        else:
+            out.append(c)
+    if hi:
+        raise ValueError("holds half of a UTF-16 surrogate pair")
+    return "".join(out)
+
+
 def check(spec, v):
     """Return ``v`` as stored if it meets ``spec`` (a SCHEMA leaf), else raise ValueError(why)."""
     kind = spec[0]
@@ -73,6 +98,10 @@ def check(spec, v):
     if not isinstance(v, str):
         raise ValueError("must be a string")
     if kind == "t":
+        for c in v:
+            if 0xD800 <= ord(c) <= 0xDFFF:
+                v = _joined_pairs(v)
+                break
         if len(v.encode()) > spec[1]:
             raise ValueError("longer than %d bytes" % spec[1])
         for c in v:

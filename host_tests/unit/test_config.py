@@ -294,6 +294,17 @@ def test_text_fields_refuse_control_characters():
     assert _rejects("MQTT.Site", {"MQTT": {"Site": "a\nb"}})
 
 
+def test_an_escaped_surrogate_pair_is_stored_as_the_character_it_encodes():
+    # json.dumps("\U0001F600") as Python clients send it; MicroPython's json keeps the halves apart.
+    cfg, _ = config.patch(config.DEFAULTS, json.loads('{"MQTT": {"Site": "farm \\ud83d\\ude00"}}'))
+    assert cfg["MQTT"]["Site"].encode() == b"farm \xf0\x9f\x98\x80"
+
+
+def test_half_a_surrogate_pair_is_refused():
+    for half in ('"\\ud83d"', '"\\ude00x"', '"\\ud83dx"'):
+        assert _rejects("WiFi.Ssid", json.loads('{"WiFi": {"Ssid": %s}}' % half)), half
+
+
 def test_mqtt_site_refuses_topic_wildcards():
     for bad in ("home+", "#", "a/#"):
         assert _rejects("MQTT.Site", {"MQTT": {"Site": bad}}), bad
