@@ -194,14 +194,11 @@ class Net:
                 "ap": self._ap.active(), "ssid": ssid, "mac": _mac(mac)}
 
     def scan(self):
+        """``WLAN.scan()`` as it is: (ssid, bssid, channel, rssi, security, hidden) tuples."""
         sta = self._sta
         if not sta.active():
             sta.active(True)
-        out = []
-        for ssid, _bssid, _ch, rssi, security, _hidden in sta.scan():
-            if ssid:
-                out.append({"ssid": ssid.decode(), "rssi": rssi, "secure": security != network.AUTH_OPEN})
-        return out
+        return sta.scan()
 
     def sync_time(self):
         """Set the RTC from NTP (pool.ntp.org); raises OSError when no answer comes.

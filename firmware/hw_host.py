@@ -213,8 +213,13 @@ class Net:
                 "mac": ":".join("%02x" % b for b in OPTIONS["mac"])}
 
     def scan(self):
-        return [{"ssid": "sim-home", "rssi": -58, "secure": True},
-                {"ssid": "sim-guest", "rssi": -77, "secure": False}]
+        # As an ESP32's WLAN.scan() returns them: a second access point of
+        # sim-home, a hidden network and an old router's Latin-1 name among them.
+        return [(b"sim-home", b"\x02\0\0\0\0\1", 1, -58, 3, False),
+                (b"sim-guest", b"\x02\0\0\0\0\2", 6, -77, 0, False),
+                (b"sim-home", b"\x02\0\0\0\0\3", 11, -81, 3, False),
+                (b"", b"\x02\0\0\0\0\4", 11, -70, 3, True),
+                (b"Caf\xe9", b"\x02\0\0\0\0\5", 1, -60, 3, False)]
 
     def set_hostname(self, name):
         self._hostname = name

@@ -48,6 +48,24 @@ OFF = "off"                # no client network (unconfigured or safe mode)
 AP_IP = "10.10.10.10"
 
 
+def networks(scan):
+    """Access points for the page from ``WLAN.scan()`` tuples: one per name, strongest first.
+
+    A name that is not UTF-8 (an old router's Latin-1) is left out: it could
+    not be typed into the config, nor joined by a name in UTF-8. Security 0 is
+    ``network.AUTH_OPEN``.
+    """
+    best = {}
+    for ssid, _bssid, _ch, rssi, security, _hidden in scan:
+        try:
+            name = ssid.decode()
+        except UnicodeError:
+            continue
+        if name and (name not in best or rssi > best[name]["rssi"]):
+            best[name] = {"ssid": name, "rssi": rssi, "secure": security != 0}
+    return sorted(best.values(), key=lambda n: -n["rssi"])
+
+
 def netmask(value):
     """Dotted netmask from a prefix length ("24") or a dotted mask (returned as is)."""
     value = str(value).strip()

@@ -23,6 +23,7 @@ import sys
 
 import config
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
+from netman import networks
 from streams import serve
 from version import VERSION
 AP_URL = "http://10.10.10.10/"
@@ -164,7 +165,7 @@ class WebServer:
             if nm is None:
                 return error_response(503, "network manager not running")
             # A scan holds the radio (and, on ESP32, the loop) for ~2 s: only on request.
-            return json_response(nm.net.scan())
+            return json_response(networks(nm.net.scan()))
 
         @app.route("/api")
         @app.route("/api/")

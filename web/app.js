@@ -91,12 +91,13 @@ all("form").forEach(function (f) { f.addEventListener("submit", function (e) { e
 $("#scan").addEventListener("click", function () {
   var btn = this; btn.textContent = "Scanning…";
   api("GET", "/api/v1/wifi/scan").then(function (r) {
+    if (r.status !== 200) { btn.textContent = "Scan failed: " + (r.body.error || r.status) + " – try again"; return; }
     var dl = $("#ssids"); dl.textContent = "";
-    (r.body || []).forEach(function (ap) {
+    r.body.forEach(function (ap) {
       var o = document.createElement("option"); o.value = ap.ssid; o.label = ap.rssi + " dBm" + (ap.secure ? "" : " (open)"); dl.appendChild(o);
     });
-    btn.textContent = (r.body || []).length + " networks found – tap the field to pick";
-  });
+    btn.textContent = r.body.length + " networks found – tap the field to pick";
+  }).catch(function () { btn.textContent = "Scan failed: the gateway did not answer – try again"; });
 });
 function reset(body, doing) {
   api("POST", "/api/v1/reset", body).then(function (r) {

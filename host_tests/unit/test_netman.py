@@ -95,6 +95,15 @@ class Rig:
         return [t for t, c in self.log if c[0] == name]
 
 
+def test_scan_lists_each_network_once_strongest_first_without_hidden_or_non_utf8_names():
+    scan = [(b"home", b"a", 1, -70, 3, False), (b"guest", b"b", 6, -50, 0, False),
+            (b"home", b"c", 11, -40, 3, False), (b"", b"d", 1, -30, 3, True),
+            (b"Caf\xe9", b"e", 1, -20, 3, False), (b"caf\xc3\xa9", b"f", 1, -90, 4, False)]
+    assert netman.networks(scan) == [{"ssid": "home", "rssi": -40, "secure": True},
+                                     {"ssid": "guest", "rssi": -50, "secure": False},
+                                     {"ssid": "caf\u00e9", "rssi": -90, "secure": True}]
+
+
 def test_netmask_from_prefix_or_dotted():
     assert netman.netmask("24") == "255.255.255.0"
     assert netman.netmask("20") == "255.255.240.0"
