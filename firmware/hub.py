@@ -37,13 +37,14 @@ class Hub:
         self.raw = b""                # its raw telegram bytes
         self.seq = 0                  # count of valid telegrams published
         self.last_ms = None           # clock() when the last valid telegram arrived
-        self.interval_ms = None       # measured telegram interval (1 s DSMR 5, 10 s older)
+        self.interval_ms = None       # the meter's measured rhythm (1 s DSMR 5, 10 s older)
         self.counters = None          # the framer's counters object, set by the reader
         self.status = {}              # per-service status dicts: "net", "mqtt", "modbus", ...
         self.bind = "0.0.0.0"         # address services listen on (the sim: 127.0.0.1)
         self.config_path = None       # where config.json lives, for the web API to save
         self.netman = None            # the network manager, for reconnect/AP requests
         self.restart = None           # app: restart() reboots the device after a moment
+        self._gap_ms = None           # the gap before the last telegram
         self._event = asyncio.Event()
         self._up_ms = 0               # uptime, folded from ticks (which wrap)
         self._up_last = clock()
@@ -52,7 +53,11 @@ class Hub:
         """Make ``reading`` (with its raw bytes) the current one and wake waiters."""
         now = self.clock()
         if self.last_ms is not None:
-            self.interval_ms = ticks_diff(now, self.last_ms)
+            gap = ticks_diff(now, self.last_ms)
+            # The rhythm is the shorter of the last two gaps: the telegram that ends
+            # an outage must not stretch its own stale window to 3x the outage.
+            self.interval_ms = gap if self._gap_ms is None else min(gap, self._gap_ms)
+            self._gap_ms = gap
         self.reading = reading
         self.raw = raw
         self.last_ms = now

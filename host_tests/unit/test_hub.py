@@ -35,3 +35,23 @@ def test_uptime_keeps_counting_across_calls():
     assert hub.uptime_s() == 1
     clock.ms = 4000
     assert hub.uptime_s() == 4
+
+
+def _telegrams(hub, clock, *gaps):
+    for gap in gaps:
+        clock.ms += gap
+        hub.publish({"power_w": 1}, b"/x")
+
+
+def test_the_telegram_after_an_outage_keeps_the_meters_rhythm():
+    clock = _Clock()
+    hub = Hub({}, {}, clock)
+    _telegrams(hub, clock, 0, 1000, 1000, 9000)  # a 1 s meter, then a 9 s outage
+    assert hub.interval_ms == 1000
+
+
+def test_a_meter_that_sends_every_10_s_is_measured_as_such():
+    clock = _Clock()
+    hub = Hub({}, {}, clock)
+    _telegrams(hub, clock, 0, 1000, 10000, 10000)  # e.g. another meter plugged in
+    assert hub.interval_ms == 10000

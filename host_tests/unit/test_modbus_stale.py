@@ -49,6 +49,17 @@ def test_fresh_then_stale_after_configured_time():
     assert hub.status["modbus"]["stale"]
 
 
+def test_the_telegram_that_ends_an_outage_goes_stale_after_5_s_on_a_1_s_meter():
+    srv, hub, clock = _server()  # StaleAfterS 0: three of the meter's intervals, at least 5 s
+    for gap in (0, 1000, 1000, 15000):
+        clock.ms += gap
+        hub.publish(reading_3phase(), b"")
+    clock.ms += 5000
+    assert srv.data_ok()
+    clock.ms += 1
+    assert not srv.data_ok()
+
+
 def test_request_after_telegram_sees_it_even_before_the_run_loop_rebuilds():
     srv, hub, clock = _server()
     r = reading_3phase()
