@@ -9,7 +9,8 @@ bytes, and reports every telegram it finds through one callback:
 ``status`` is "valid", "crc_mismatch", "malformed" (truncated: a new telegram
 began before ``!``, or the CRC field is not hex) or "too_long"; ``crc`` is
 "ok", "absent" (DSMR 2.2/3 end with a bare ``!``) or "mismatch". Once a meter
-has sent a CRC, a telegram without one is "malformed": its CRC was lost. The telegram
+has sent a matching CRC, a telegram without one is "malformed": its CRC was lost.
+A ``!`` that does not start a line is a damaged byte: "malformed". The telegram
 is ``buf[:n]``, in the framer's own buffer: copy it to keep it.
 """
 from micropython import const
@@ -35,9 +36,10 @@ class Framer:
         self.counters = {"valid": 0, "crc_mismatch": 0, "malformed": 0, "too_long": 0}
 
     def reset(self):
-        """Drop any partial telegram (e.g. after changing baud rate)."""
+        """Drop any partial telegram and what was learnt of the meter (after a baud change)."""
         self._state = _IDLE
         self._n = 0
+        self._crc_seen = False
 
     def feed(self, data, n=None):
         """Consume the first ``n`` bytes of ``data`` (all when n is None)."""
@@ -86,6 +88,11 @@ class Framer:
             self._append(src, i, n)
             return n
         if self._append(src, i, bang + 1):
+            if self.buf[self._n - 2] != 0x0A:
+                # "!" ends a telegram only at the start of a line; mid-line it is a
+                # damaged byte (")" -> "!"), which a CRC-less check would pass.
+                self._report("malformed", "absent")
+                return bang + 1
             self._bang = self._n - 1
             self._state = _TAIL
         return bang + 1
@@ -127,12 +134,11 @@ class Framer:
             self._report("malformed", "absent")
         elif digits == 0:
             self._report("valid", "absent")
+        elif crc16(buf, 0, b + 1) == crc:
+            self._crc_seen = True  # only a matching CRC: a damaged byte can fake one
+            self._report("valid", "ok")
         else:
-            self._crc_seen = True
-            if crc16(buf, 0, b + 1) == crc:
-                self._report("valid", "ok")
-            else:
-                self._report("crc_mismatch", "mismatch")
+            self._report("crc_mismatch", "mismatch")
         self._state = _IDLE
         self._n = 0
 

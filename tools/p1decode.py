@@ -21,7 +21,7 @@ from framer import Framer  # noqa: E402
 
 ERRORS = {
     "crc_mismatch": "CRC in the telegram does not match its contents",
-    "malformed": "telegram cut off or its CRC field is not hex",
+    "malformed": "telegram cut off, its CRC lost or not hex, or a \"!\" inside a line",
     "too_long": "telegram longer than the framer's buffer",
 }
 

@@ -136,6 +136,30 @@ def test_missing_crc_after_crc_telegrams_is_malformed():
     assert [o[0] for o in out] == ["valid", "valid", "malformed"]
 
 
+def test_a_bang_inside_a_line_is_a_damaged_byte_even_before_any_crc():
+    t = telegram("v5.p1")
+    damaged = t.replace(b"1-0:2.7.0(00.000*kW)", b"1-0:2.7.0(00.000*kW!")  # ")" ^ 0x09
+    f, out = _collect()
+    f.feed(damaged + t)
+    assert [o[0] for o in out] == ["malformed", "valid"]
+
+
+def test_a_crc_mismatch_does_not_make_a_meter_without_crc_look_damaged():
+    t = telegram("v2_2.p1")
+    noisy = t[:t.rindex(b"!") + 1] + b"1234\r\n"  # noise after "!" reads as a CRC
+    f, out = _collect()
+    f.feed(noisy + t + t)
+    assert [o[0] for o in out] == ["crc_mismatch", "valid", "valid"]
+
+
+def test_reset_forgets_that_the_meter_sent_crcs():
+    f, out = _collect()
+    f.feed(telegram("v5.p1"))
+    f.reset()  # the reader changed baud rate: maybe a DSMR 2.2 meter now
+    f.feed(telegram("v2_2.p1"))
+    assert [o[0] for o in out] == ["valid", "valid"]
+
+
 def test_buffer_ending_at_bang_is_too_long_once_and_never_valid():
     t = telegram("v5.p1")
     bang = t.index(b"!")
