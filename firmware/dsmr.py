@@ -28,6 +28,7 @@ _TIMESTAMP = _k(0, 1, 0, 0)
 _METER_ID = _k(0, 96, 1, 1)
 _METER_ID_ALT = _k(0, 96, 1, 0)     # Irish/Hungarian meters
 _METER_ID_ESY = _k(0, 96, 1, 255)   # EasyMeter
+_DEVICE_NAME = _k(0, 42, 0, 0)      # logical device name: Smarty's only id
 _TARIFF = _k(0, 96, 14, 0)
 _FAILURES = _k(0, 96, 7, 21)
 _LONG_FAILURES = _k(0, 96, 7, 9)
@@ -138,11 +139,14 @@ def _obis(buf, i, end):
 
 
 def _number(buf, i, end, shift):
-    """Read "digits[.digits][*unit]" at buf[i:end] scaled by 10**shift.
+    """Read "[-]digits[.digits][*unit]" at buf[i:end] scaled by 10**shift.
 
     A unit starting with "k" multiplies by 1000. Whole results are ints, others
-    floats; a missing number raises ValueError.
+    floats; a missing number raises ValueError. EasyMeters sign their power.
     """
+    neg = i < end and buf[i] == 0x2D
+    if neg:
+        i += 1
     mant = 0
     dec = -1
     j = i
@@ -164,6 +168,8 @@ def _number(buf, i, end, shift):
     exp = shift - (dec if dec > 0 else 0)
     if not -len(_POW10) < exp < len(_POW10):
         raise ValueError("too many decimals")
+    if neg:
+        mant = -mant
     if exp >= 0:
         return mant * _POW10[exp]
     return mant / _POW10[-exp]
@@ -189,14 +195,18 @@ def _text(buf, i, end, hexed):
             out = unhexlify(memoryview(buf)[i:end])  # C on both runtimes; a 2 KB message is 1 KB
         except ValueError:                          # not hex after all: shown as sent
             out = None
-        if out is not None and _is_text(out):
-            return out.decode()
+        if out is not None and _no_controls(out):
+            try:
+                return out.decode()  # UTF-8: accents in a Belgian message
+            except UnicodeError:     # not UTF-8: shown as sent
+                pass
     return _printable(buf, i, end)
 
 
-def _is_text(b):
+def _no_controls(b):
+    # On the bytes: UTF-8 puts every byte of a multi-byte character at 0x80 or above.
     for ch in b:
-        if ch < 0x20 and ch not in (0x09, 0x0A, 0x0D) or ch > 0x7E:
+        if ch < 0x20 and ch not in (0x09, 0x0A, 0x0D) or ch == 0x7F:
             return False
     return True
 
@@ -273,6 +283,8 @@ def parse(buf, n=None):
             r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
         elif (key == _METER_ID_ALT or key == _METER_ID_ESY) and ch == 0:
             meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
+        elif key == _DEVICE_NAME and ch == 0 and meter_id_alt is None:
+            meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
         elif key == _TEXT and ch == 0:
             r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
         elif key == _PEAK_BE:
@@ -328,10 +340,18 @@ def _derive(r, exports):
     """Fill the fields computed from others: net power, totals from tariffs."""
     imp = r["power_import_w"]
     exp = r["power_export_w"]
+    if imp is not None and imp < 0 and exp is None:
+        # One signed 1.7.0, negative when exporting (EasyMeter): both stay >= 0 here.
+        imp, exp = 0, -imp
+        r["power_import_w"], r["power_export_w"] = imp, exp
     if imp is not None:
         r["power_w"] = imp - exp if exp is not None else imp
     elif exp is not None:
         r["power_w"] = -exp
+    for f in ("current_l1_a", "current_l2_a", "current_l3_a"):
+        # What loads the fuse is the magnitude: a signed current would read as spare capacity.
+        if r[f] is not None and r[f] < 0:
+            r[f] = -r[f]
     if exports is not None:
         for i, f in enumerate(("power_l1_w", "power_l2_w", "power_l3_w")):
             e = exports[i]

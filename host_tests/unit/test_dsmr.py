@@ -19,6 +19,24 @@ def test_per_phase_power_is_import_minus_export():
     assert r["power_l1_w"] == -250.0 and r["power_l2_w"] is None
 
 
+def test_signed_power_of_an_easymeter_splits_into_import_and_export():
+    r = dsmr.parse(make_telegram([b"1-0:1.7.0*255(-000997.90*W)", b"1-0:21.7.0*255(-001000.00*W)"]))
+    assert (r["power_w"], r["power_import_w"], r["power_export_w"]) == (-997.9, 0, 997.9)
+    assert r["power_l1_w"] == -1000.0
+
+
+def test_a_signed_current_is_served_as_its_magnitude():
+    r = dsmr.parse(make_telegram([b"1-0:31.7.0(-012.34*A)", b"1-0:51.7.0(005*A)"]))
+    assert (r["current_l1_a"], r["current_l2_a"]) == (12.34, 5)
+
+
+def test_smarty_logical_device_name_is_the_meter_id_when_nothing_better_is_sent():
+    lu = b"0-0:42.0.0(53414731)"
+    assert dsmr.parse(make_telegram([lu]))["meter_id"] == "53414731"
+    for lines in ([lu, b"0-0:96.1.0(3132)"], [b"0-0:96.1.0(3132)", lu]):
+        assert dsmr.parse(make_telegram(lines))["meter_id"] == "3132"
+
+
 def test_single_phase_meter_leaves_l2_l3_null():
     r = dsmr.parse(make_telegram([b"1-0:21.7.0(00.812*kW)", b"1-0:32.7.0(231.0*V)", b"1-0:31.7.0(003*A)"]))
     assert r["power_l1_w"] == 812.0 and r["voltage_l1_v"] == 231.0 and r["current_l1_a"] == 3.0
@@ -109,6 +127,15 @@ def test_text_message_of_2048_characters():
     hexed = b"".join(b"%02X" % c for c in text)
     r = dsmr.parse(make_telegram([b"0-0:96.13.0(" + hexed + b")"]))
     assert r["text_message"] == text.decode()
+
+
+def test_text_message_in_utf8_keeps_its_accents():
+    r = dsmr.parse(make_telegram([b"0-0:96.13.0(436166C3A9)"]))
+    assert r["text_message"] == "Caf\u00e9"
+
+
+def test_text_message_that_is_not_utf8_is_shown_as_sent():
+    assert dsmr.parse(make_telegram([b"0-0:96.13.0(436166E9)"]))["text_message"] == "436166E9"
 
 
 def test_empty_text_message_is_null():
