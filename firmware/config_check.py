@@ -9,11 +9,12 @@ import pem
 from broker_url import parse_broker
 from config import DEFAULTS, MASK, SECRETS, ConfigError, copy, get
 
-# Fields the running services pick up from hub.config by themselves ("MQTT.": the
-# whole section, the publisher reconnects on any change); changing any other
-# field needs a restart (network, ports, the P1 reader).
-LIVE = ("MeterType", "MQTT.", "Modbus.MaxClients", "Modbus.IdleTimeoutS", "Modbus.StaleAfterS", "Modbus.StalePolicy",
-        "Modbus.FailsafeCurrentA", "Http.OpenData")
+# Fields the running gateway applies by itself ("MQTT.": the whole section, the
+# publisher reconnects on any change; the network sections: the web API asks the
+# network manager to reconnect); changing any other field needs a restart (ports,
+# the P1 reader).
+LIVE = ("MeterType", "DefaultNetIf", "WiFi.", "Ethernet.", "MQTT.", "Modbus.MaxClients", "Modbus.IdleTimeoutS",
+        "Modbus.StaleAfterS", "Modbus.StalePolicy", "Modbus.FailsafeCurrentA", "Http.OpenData")
 
 _PEM_MAX = 4096
 

@@ -268,6 +268,14 @@ def test_response_says_what_needs_a_restart(http):
     assert http.json("PATCH", "/api/v1/config", {"Modbus": {"Port": 1503}})[1]["restart_needed"] is True
 
 
+def test_network_settings_apply_by_reconnecting_without_a_restart(tmp_path):
+    with start(tmp_path, services=("webapi",)) as sim:  # its own: the shared sim's AP must stay open
+        http = Http(sim)
+        body = http.json("PATCH", "/api/v1/config", {"WiFi": {"Ssid": "sim-guest"}})[1]
+        assert (body["restart_needed"], body["reconnecting"]) == (False, True)
+        wait_for(lambda: http.json("GET", "/api/v1/status")[1]["network"]["ssid"] == "sim-guest")
+
+
 def test_secrets_are_never_returned(http, sim):
     code, body = http.json("PATCH", "/api/v1/config", SECRETS)
     assert code == 200

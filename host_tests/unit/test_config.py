@@ -158,13 +158,13 @@ def test_failed_patch_changes_nothing_even_after_valid_fields():
     assert before == config.DEFAULTS
 
 
-def test_restart_needed_for_ports_and_networks_but_not_for_live_fields():
+def test_restart_needed_for_ports_but_not_for_live_fields_and_networks():
     _, r1 = config.patch(config.DEFAULTS, {"Modbus": {"Port": 1502}})
-    _, r2 = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "x"}})
+    _, r2 = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "x"}, "DefaultNetIf": "Ethernet"})
     _, r3 = config.patch(config.DEFAULTS, {"MQTT": {"Site": "x"}, "Modbus": {"StalePolicy": "failsafe"}})
     _, r4 = config.patch(config.DEFAULTS, {"Modbus": {"Port": 502}})  # unchanged value
     _, r5 = config.patch(config.DEFAULTS, {"MQTT": {"Enabled": True, "Broker": "mqtt://h"}})
-    assert (r1, r2, r3, r4, r5) == (True, True, False, False, False)
+    assert (r1, r2, r3, r4, r5) == (True, False, False, False, False)
 
 
 def test_null_resets_a_field_and_a_section_to_defaults():
