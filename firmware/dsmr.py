@@ -219,8 +219,13 @@ def _printable(buf, i, end):
     return out.decode()
 
 
-def parse(buf, n=None):
-    """Parse the telegram in buf[:n] into a new reading dict; ValueError if malformed."""
+def parse(buf, n=None, strict=True):
+    """Parse the telegram in buf[:n] into a new reading dict; ValueError if malformed.
+
+    ``strict``: any line that can't be read makes the telegram malformed, the
+    only check a telegram without CRC gets. With ``strict=False`` (for a matching
+    CRC) such a line is skipped and only the header must be right.
+    """
     if n is None:
         n = len(buf)
     if n < 3 or buf[0] != 0x2F:
@@ -248,65 +253,72 @@ def parse(buf, n=None):
             continue
         if buf[pos] == 0x21:  # "!"
             break
-        if buf[pos] == _LPAREN:
-            # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
-            if pending:
-                v = _number(buf, pos + 1, line_end, 0)
-                _mbus_value(r, mbus[pending] if mbus else 0, pending_unit, v, pending_ts)
-                pending = 0
-            pos = eol + 1
-            continue
-        paren = buf.find(b"(", pos, line_end)
-        if paren < 0:
-            raise ValueError("line without value")
-        key = _obis(buf, pos, paren)
-        if key < 0:
-            raise ValueError("bad OBIS id")
-        ch = key >> _CHANNEL_SHIFT
-        key &= _BASE_MASK
-        v0 = paren + 1  # first value's first byte
-        spec = _NUMERIC.get(key)
-        if spec is not None and ch == 0:
-            field, shift = spec
-            v = _number(buf, v0, line_end, shift)
-            if field[0] == "_":
-                if exports is None:
-                    exports = [None, None, None]
-                exports[ord(field[-1]) - 0x31] = v
-            else:
-                r[field] = v
-        elif key in _COUNTS and ch == 0:
-            r[_COUNTS[key]] = _int(buf, v0, line_end)
-        elif key == _TIMESTAMP and ch == 0:
-            r["timestamp"] = dsmr_timestamp(buf, v0, line_end)
-        elif key == _METER_ID and ch == 0:
-            r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
-        elif (key == _METER_ID_ALT or key == _METER_ID_ESY) and ch == 0:
-            meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
-        elif key == _DEVICE_NAME and ch == 0 and meter_id_alt is None:
-            meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
-        elif key == _TEXT and ch == 0:
-            r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
-        elif key == _PEAK_BE:
-            r["monthly_power_peak_timestamp"] = dsmr_timestamp(buf, v0, line_end)
-            r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
-        elif 1 <= ch <= 4:
-            if key == _MBUS_TYPE:
-                if mbus is None:
-                    mbus = bytearray(5)
-                mbus[ch] = min(_int(buf, v0, line_end), 255)  # 255: no type of ours
-            elif key == _MBUS_READING or key == _MBUS_READING_BE:
-                p = buf.find(b"(", v0, line_end) + 1
-                star = buf.find(b"*", p, line_end)
-                # A reading without a unit is an empty placeholder channel.
-                if star > 0:
-                    _mbus_value(r, mbus[ch] if mbus else 0, buf[star + 1],
-                                _number(buf, p, line_end, 0), dsmr_timestamp(buf, v0, line_end))
-            elif key == _MBUS_READING_OLD:
-                pending = ch
-                pending_ts = dsmr_timestamp(buf, v0, line_end)
-                # The unit is the line's last group: ...(0-1:24.2.1)(m3)
-                pending_unit = buf[buf.rfind(b"(", v0, line_end) + 1]
+        try:
+            if buf[pos] == _LPAREN:
+                # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
+                if pending:
+                    v = _number(buf, pos + 1, line_end, 0)
+                    _mbus_value(r, mbus[pending] if mbus else 0, pending_unit, v, pending_ts)
+                    pending = 0
+                pos = eol + 1
+                continue
+            paren = buf.find(b"(", pos, line_end)
+            if paren < 0:
+                raise ValueError("line without value")
+            key = _obis(buf, pos, paren)
+            if key < 0:
+                raise ValueError("bad OBIS id")
+            ch = key >> _CHANNEL_SHIFT
+            key &= _BASE_MASK
+            v0 = paren + 1  # first value's first byte
+            spec = _NUMERIC.get(key)
+            if spec is not None and ch == 0:
+                field, shift = spec
+                v = _number(buf, v0, line_end, shift)
+                if field[0] == "_":
+                    if exports is None:
+                        exports = [None, None, None]
+                    exports[ord(field[-1]) - 0x31] = v
+                else:
+                    r[field] = v
+            elif key in _COUNTS and ch == 0:
+                r[_COUNTS[key]] = _int(buf, v0, line_end)
+            elif key == _TIMESTAMP and ch == 0:
+                r["timestamp"] = dsmr_timestamp(buf, v0, line_end)
+            elif key == _METER_ID and ch == 0:
+                r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
+            elif (key == _METER_ID_ALT or key == _METER_ID_ESY) and ch == 0:
+                meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
+            elif key == _DEVICE_NAME and ch == 0 and meter_id_alt is None:
+                meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
+            elif key == _TEXT and ch == 0:
+                r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
+            elif key == _PEAK_BE:
+                ts = dsmr_timestamp(buf, v0, line_end)
+                r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
+                r["monthly_power_peak_timestamp"] = ts
+            elif 1 <= ch <= 4:
+                if key == _MBUS_TYPE:
+                    if mbus is None:
+                        mbus = bytearray(5)
+                    mbus[ch] = min(_int(buf, v0, line_end), 255)  # 255: no type of ours
+                elif key == _MBUS_READING or key == _MBUS_READING_BE:
+                    p = buf.find(b"(", v0, line_end) + 1
+                    star = buf.find(b"*", p, line_end)
+                    # A reading without a unit is an empty placeholder channel.
+                    if star > 0:
+                        _mbus_value(r, mbus[ch] if mbus else 0, buf[star + 1],
+                                    _number(buf, p, line_end, 0), dsmr_timestamp(buf, v0, line_end))
+                elif key == _MBUS_READING_OLD:
+                    pending = ch
+                    pending_ts = dsmr_timestamp(buf, v0, line_end)
+                    # The unit is the line's last group: ...(0-1:24.2.1)(m3)
+                    pending_unit = buf[buf.rfind(b"(", v0, line_end) + 1]
+        except ValueError:
+            if strict:
+                raise
+            # The CRC vouches for these bytes: a line we can't read is the meter's
+            # own format. Skip it, as dsmr_parser does, and keep the rest.
         pos = eol + 1
 
     if r["meter_id"] is None:

@@ -69,7 +69,7 @@ class P1Reader:
                 self.log(status, self.counters)
             return
         try:
-            reading = dsmr.parse(buf, n)
+            reading = dsmr.parse(buf, n, crc != "ok")  # a matching CRC: skip odd lines
         except Exception as e:  # ValueError for bad input; anything else is counted, never fatal
             self.counters["parse_error"] += 1
             if self.log:

@@ -30,7 +30,7 @@ last = [None]
 
 def on_telegram(status, crc, buf, n):
     if status == "valid":
-        last[0] = dsmr.parse(buf, n)
+        last[0] = dsmr.parse(buf, n, crc != "ok")
 
 
 def main(folder, names, rounds, with_growth=MP):

@@ -32,7 +32,7 @@ def decoder(out):
         rec = {"status": status, "crc": crc, "error": ERRORS.get(status), "reading": None}
         if status == "valid":
             try:
-                rec["reading"] = dsmr.parse(buf, n)
+                rec["reading"] = dsmr.parse(buf, n, crc != "ok")
             except ValueError as e:
                 rec.update(status="malformed", error=str(e))
         out.write(json.dumps(rec) + "\n")

@@ -3,6 +3,18 @@ from reading import FIELDS
 from _support import make_telegram, raises, telegram
 
 
+def test_a_line_that_cannot_be_read_is_an_error_when_strict_and_skipped_when_not():
+    t = make_telegram([b"1-0:1.7.0(01.500*kW)", b"1-0:32.7.0()", b"1-0:31.7.0(003*A)", b"garbage"])
+    assert raises(ValueError, dsmr.parse, t)
+    r = dsmr.parse(t, None, False)
+    assert (r["power_import_w"], r["voltage_l1_v"], r["current_l1_a"]) == (1500, None, 3)
+
+
+def test_a_belgian_peak_that_cannot_be_read_leaves_both_its_fields_null():
+    r = dsmr.parse(make_telegram([b"1-0:1.6.0(200509134558S)(bad*kW)"]), None, False)
+    assert r["monthly_power_peak_w"] is None and r["monthly_power_peak_timestamp"] is None
+
+
 def test_every_field_is_present_and_missing_ones_are_none():
     r = dsmr.parse(make_telegram([b"1-0:1.7.0(01.500*kW)"]))
     assert sorted(r) == sorted(FIELDS)

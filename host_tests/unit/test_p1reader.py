@@ -85,14 +85,22 @@ def test_hub_counters_are_the_framers():
     assert hub.seq == 1
 
 
-def test_unparsable_telegram_is_counted_and_not_published():
+def test_unparsable_telegram_without_crc_is_counted_and_not_published():
+    # Without a CRC, reading every line is the only check a telegram gets.
+    reader, hub = _reader({"Baud": "9600"})
+    _feed(reader, telegram("v2_2.p1").replace(b"(161107190000)", b"(16110719X000)"))
+    assert hub.counters["valid"] == 1
+    assert hub.counters["parse_error"] == 1
+    assert hub.seq == 0 and hub.reading is None
+
+
+def test_a_line_a_telegram_with_crc_cannot_read_is_skipped_and_the_rest_published():
     text = telegram("v5.p1")
     body = text[:text.index(b"!") + 1].replace(b"170102192002W", b"17010X192002W")
     reader, hub = _reader()
     _feed(reader, _with_crc(body))
-    assert hub.counters["valid"] == 1
-    assert hub.counters["parse_error"] == 1
-    assert hub.seq == 0 and hub.reading is None
+    assert hub.counters["parse_error"] == 0 and hub.seq == 1
+    assert hub.reading["timestamp"] is None and hub.reading["power_import_w"] == 244
 
 
 def test_passthrough_copies_every_byte_to_tx():
