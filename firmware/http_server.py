@@ -221,8 +221,8 @@ def parse_head(head):
         text = head.decode()
     except UnicodeError:
         raise HttpError(400)
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ")
+    lines = text.split("\n")  # each line's CR, where sent, is stripped below
+    parts = lines[0].rstrip("\r").split(" ")
     if len(parts) != 3 or not parts[0].isalpha() or not parts[1].startswith("/") \
             or not parts[2].startswith("HTTP/1."):
         raise HttpError(400)
@@ -230,7 +230,7 @@ def parse_head(head):
         raise HttpError(431)
     headers = {}
     for line in lines[1:]:
-        name, sep, value = line.partition(":")
+        name, sep, value = line.rstrip("\r").partition(":")
         if not sep or not name or name != name.strip():
             raise HttpError(400)  # also rejects obsolete line folding
         name = name.lower()
@@ -240,6 +240,19 @@ def parse_head(head):
         headers[name] = value
     path, _, query = parts[1].partition("?")
     return Request(parts[0], path, query, parts[2], headers)
+
+
+def _head_end(buf):
+    """(where the head ends, length of the blank line after it), or (-1, 0).
+
+    Lines end in CRLF, or in a bare LF, which RFC 9112 lets a server accept
+    (scripts, nc): without it such a client would wait for the idle timeout.
+    """
+    crlf = buf.find(b"\n\r\n")  # the head keeps its last line's CR: parse_head strips it
+    lf = buf.find(b"\n\n")
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        return lf, 2
+    return crlf, (3 if crlf >= 0 else 0)
 
 
 async def _drain(reader, left):
@@ -378,7 +391,7 @@ class Server:
 
     async def _read_request(self, reader, buf):
         while True:
-            end = buf.find(b"\r\n\r\n")
+            end, blank = _head_end(buf)
             if end >= 0:
                 break
             if len(buf) >= self.max_head:
@@ -387,10 +400,10 @@ class Server:
             if not chunk:
                 return None  # closed, possibly mid-head: nothing to answer
             buf.extend(chunk)
-        if end + 4 > self.max_head:
+        if end + blank > self.max_head:
             raise HttpError(431)
         req = parse_head(bytes(buf[:end]))
-        buf[0:end + 4] = b""
+        buf[0:end + blank] = b""
         if "transfer-encoding" in req.headers:
             raise HttpError(411)
         self._body_length(req)  # refuse a bad or too long body before anything else

@@ -53,6 +53,12 @@ def test_body_read_by_content_length():
     assert r.status == 200 and r.json() == {"len": len(body), "type": "application/json"}
 
 
+def test_lines_ending_in_a_bare_lf_are_understood():
+    r = _client().raw(b"POST /echo HTTP/1.1\nContent-Length: 2\n\nabGET /hello?x=1 HTTP/1.1\nHost: h\r\n\r\n")
+    assert [x.status for x in r] == [200, 200]
+    assert r[0].json()["len"] == 2 and r[1].json() == {"hi": "x=1"}
+
+
 def test_body_arriving_in_small_pieces_is_reassembled():
     c = _client()
     body = b'{"k": "%s"}' % (b"v" * 300)
