@@ -80,9 +80,11 @@ class ModbusServer:
         return TEMPLATES.get(self.hub.config.get("MeterType"), "empro")
 
     def _load(self, name):
-        self._name = name
-        self._template = __import__(name)
-        self._img = self._template.new_image()
+        # Swapped in only once both exist: a MemoryError halfway (a live MeterType
+        # change on a full heap) leaves the old template and its image whole.
+        template = __import__(name)
+        img = template.new_image()
+        self._template, self._img, self._name = template, img, name
         # Identification registers are served before the first telegram.
         self._build(_reading.new_reading(), -1)
 
@@ -95,7 +97,10 @@ class ModbusServer:
         hub = self.hub
         cfg = hub.config["Modbus"]
         if self._wanted() != self._name:   # MeterType is a live setting
-            self._load(self._wanted())
+            try:
+                self._load(self._wanted())
+            except MemoryError:
+                pass  # the old image, whole, until there is heap for the new one
         age = hub.age_ms()
         fresh = age is not None and age <= stale_after_ms(cfg["StaleAfterS"], hub.interval_ms)
         st = self.status

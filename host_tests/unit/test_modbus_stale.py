@@ -156,3 +156,31 @@ def test_meter_type_switch_takes_effect_on_next_request():
     hub.config["MeterType"] = "Eastron-SDM630"
     assert srv.data_ok()
     assert close(f32_abcd(*regs(srv._img, 0x0000, 2)), r["voltage_l1_v"])
+
+
+class _NoHeapTemplate:
+    """A register template whose image finds no heap, as on a full ESP32."""
+
+    @staticmethod
+    def new_image():
+        raise MemoryError
+
+
+def test_meter_type_switch_without_heap_keeps_serving_the_old_image_whole():
+    import sys
+    sys.modules["_no_heap_template"] = _NoHeapTemplate
+    modbus_tcp.TEMPLATES["NoHeap"] = "_no_heap_template"
+    try:
+        srv, hub, clock = _server()
+        r = reading_3phase()
+        hub.publish(r, b"")
+        hub.config["MeterType"] = "NoHeap"
+        assert srv.data_ok()
+        r2 = reading_3phase()
+        r2["voltage_l1_v"] = 207.5
+        hub.publish(r2, b"")  # built with the old template, into its own image
+        assert srv.data_ok()
+        assert f32_cdab(*regs(srv._img, 0x8006, 2)) == 207.5
+    finally:
+        del modbus_tcp.TEMPLATES["NoHeap"]
+        del sys.modules["_no_heap_template"]
