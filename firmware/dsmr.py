@@ -191,9 +191,11 @@ def _text(buf, i, end, hexed):
     if i >= end:
         return None
     if hexed:
+        # C on both runtimes; a memoryview, not a copy of up to 2 KB (the stubs
+        # say bytes, but both runtimes take any buffer).
         try:
-            out = unhexlify(memoryview(buf)[i:end])  # C on both runtimes; a 2 KB message is 1 KB
-        except ValueError:                          # not hex after all: shown as sent
+            out = unhexlify(memoryview(buf)[i:end])  # pyright: ignore[reportArgumentType]
+        except ValueError:  # not hex after all: shown as sent
             out = None
         if out is not None and _no_controls(out):
             try:
