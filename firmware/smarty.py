@@ -36,19 +36,6 @@ def _iv(frame, iv):
     iv[8:12] = frame[14:18]  # frame counter
 
 
-def decrypt_frame(frame, key, aad):
-    """Plaintext of one complete frame; ValueError if malformed or not authentic."""
-    if len(frame) < _HEADER:
-        raise ValueError("Smarty frame too short")
-    n = _frame_length(frame, 0xFFFF + _LEN_END)
-    if len(frame) != n:
-        raise ValueError("Smarty frame is %d bytes, header says %d" % (len(frame), n))
-    iv = bytearray(12)
-    _iv(frame, iv)
-    mv = memoryview(frame)
-    return AesGcm(key).decrypt(iv, aad, mv[_HEADER:n - _TAG], mv[n - _TAG:n])
-
-
 class SmartyDecoder:
     """Stream decoder: feed() bytes as they come, on_plaintext(bytes) per good frame.
 
