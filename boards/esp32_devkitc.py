@@ -6,7 +6,7 @@ copies one to the device as board.py. Wiring: README.md, "The P1 port".
 NAME = "ESP32-DevKitC"
 CHIP = "esp32"
 P1_RX = 16               # RJ12 pin 5 (data), 4.7 k pull-up to 3.3 V; inverted in the UART
-P1_TX = 17               # P1 passthrough out (through an NPN stage), or None
+P1_TX = 17               # P1 passthrough out (through an NPN stage); a free pin if unused
 P1_DATA_REQUEST = 4      # RJ12 pin 2 held high; None when pin 2 is tied to +5 V
 LED_KIND = "neopixel"    # "neopixel" | "rgb_pwm" | "none"
 LED_PINS = (18,)

@@ -7,7 +7,7 @@ hardware UARTs stay free.
 NAME = "ESP32-C3 SuperMini"
 CHIP = "esp32c3"
 P1_RX = 10
-P1_TX = None
+P1_TX = 7                # passthrough out; must not stay UART1's default, GPIO10
 P1_DATA_REQUEST = None   # tie RJ12 pin 2 to +5 V
 LED_KIND = "rgb_pwm"     # common-cathode RGB LED, 220 ohm per colour
 LED_PINS = (3, 4, 5)     # red, green, blue

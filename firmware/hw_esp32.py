@@ -39,12 +39,12 @@ class P1Port:
     def configure(self, baud, bits, parity):
         """Set the serial format: 115200 8N1 (DSMR 4/5) or 9600 7E1 (``parity=0``, DSMR 2.2/3)."""
         b = self._board
+        # TX is always named: left out, UART1 keeps its default TX pin (GPIO10),
+        # which may be the board's P1 RX and would drive against the meter. TX
+        # carries the passthrough, not inverted, for an NPN open-collector stage
+        # that re-creates the P1 line (see README.md, "The P1 port").
         kw = {"baudrate": baud, "bits": bits, "parity": parity, "stop": 1,
-              "rx": b.P1_RX, "rxbuf": _RXBUF, "invert": UART.INV_RX}
-        if b.P1_TX is not None:
-            # Passthrough: TX not inverted, for an NPN open-collector stage that
-            # re-creates the P1 line (see README.md, "The P1 port").
-            kw["tx"] = b.P1_TX
+              "rx": b.P1_RX, "tx": b.P1_TX, "rxbuf": _RXBUF, "invert": UART.INV_RX}
         if self._uart is None:
             self._uart = UART(_UART_ID, **kw)
         else:
@@ -64,8 +64,8 @@ class P1Port:
         return 0
 
     def write(self, data):
-        """P1 passthrough to a second device; nothing without a TX pin."""
-        if self._uart is not None and self._board.P1_TX is not None:
+        """P1 passthrough to a second device, on the board's P1_TX."""
+        if self._uart is not None:
             self._uart.write(data)
 
 
