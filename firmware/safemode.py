@@ -13,11 +13,11 @@ Integration (app.py, first thing after the hw layer is up):
 Rules: every boot adds one to ``bootcount`` in the state dir; a boot that runs
 ``stable_ms`` (5 min) sets it back to 0. Boot number ``limit + 1`` in a row
 without such a stable run (three quick crashes or watchdog resets, then the
-fourth boot) starts in safe mode. Safe mode also clears the counter once it
-has run 5 minutes, so the next reset (from the web page or the button) tries
-the full firmware again. Quick power cycles count too: unplugging the device
+fourth boot) starts in safe mode, and clears the counter at once: the next
+reset (from the web page, the button, the watchdog or the power) tries the
+full firmware again. Quick power cycles count too: unplugging the device
 within 5 minutes of boot four times in a row also ends in safe mode, harmless
-because the next reset leaves it.
+because the next power-up leaves it.
 """
 import asyncio
 
@@ -58,6 +58,7 @@ class BootCounter:
         if self.safe:
             print("safemode: %d quick restarts in a row: safe mode (access point and web page only)"
                   % (self.count - 1))
+            self._write(0)  # however this boot ends, the next one tries the full firmware
         return self.safe
 
     def update(self, uptime_ms):

@@ -45,14 +45,20 @@ def test_quick_crash_loop_ends_in_safe_mode():
     assert results == [False] * BootCounter.limit + [True]
 
 
+def test_the_boot_after_safe_mode_tries_the_full_firmware_however_it_came():
+    d = _fresh_dir()
+    results = [BootCounter(d).boot() for _ in range(BootCounter.limit + 2)]
+    assert results == [False] * BootCounter.limit + [True, False]
+
+
 def test_stable_run_clears_the_counter():
     d = _fresh_dir()
-    for _ in range(BootCounter.limit):
+    for _ in range(BootCounter.limit - 1):
         BootCounter(d).boot()
     bc = BootCounter(d)
     bc.boot()
     bc.update(BootCounter.stable_ms - 1)
-    assert _stored() == str(BootCounter.limit + 1)
+    assert _stored() == str(BootCounter.limit)
     bc.update(BootCounter.stable_ms)
     assert _stored() == "0" and BootCounter(d).boot() is False
 
