@@ -20,10 +20,12 @@ Policy (all times are class attributes, so tests and boards can tune them):
 - NTP after every (re)connect, then every ``ntp_every_ms``; a failed sync is
   retried after ``ntp_retry_ms``.
 - The access point (10.10.10.10/24, WPA2, SSID and key from identity.json)
-  opens: from the button (reason "button"); at boot when no network is
-  configured, i.e. Wi-Fi with an empty SSID ("unconfigured"); when the
+  opens: from the button (reason "button"); when no network is configured,
+  i.e. Wi-Fi with an empty SSID, at boot or once a PATCH clears it
+  ("unconfigured"); when the
   configured network stays unreachable for ``fallback_ms`` ("fallback"); in
-  safe mode ("safe", never closes). The client keeps retrying while the AP is
+  safe mode ("safe", never closes). An AP that fails to start is tried again
+  every ``backoff_min_ms``. The client keeps retrying while the AP is
   open (on an ESP32 each Wi-Fi attempt may move the AP to the router's
   channel, so a phone on the AP can drop briefly; the backoff keeps that rare).
 - The AP closes once a client connection made while it was open has lasted
@@ -115,7 +117,8 @@ class NetManager:
         self._wait_ms = 0            # BACKOFF: how long to wait from _since
         self._backoff_ms = self.backoff_min_ms
         self._down_since = None      # client network unreachable since (None while up)
-        self._ap_since = 0
+        self._ap_since = 0           # when the AP opened, or last failed to
+        self._ap_failed = None       # the reason of an AP that failed to start: retried
         self._ap_conn_ms = None      # when the client came up while the AP was open
         self._ntp_ms = 0             # last NTP attempt
         self._ntp_wait = 0           # 0 = sync now
@@ -174,20 +177,17 @@ class NetManager:
         self._want_reconnect = False
         serial = str(self.hub.identity.get("serial", "")).lower()
         self._call(self.net.set_hostname, "p1gw-" + serial)
-        if self.safe_mode:
-            self._set(OFF, now_ms)
-            self._open_ap("safe", now_ms)
-        elif not client_configured(self.hub.config):
-            self._set(OFF, now_ms)
-            self._open_ap("unconfigured", now_ms)
-        else:
-            self._down_since = now_ms
-            self._connect(now_ms)
+        self._down_since = now_ms
+        self._connect(now_ms)
 
     def _connect(self, now_ms):
         cfg = self.hub.config
         if self.safe_mode or not client_configured(cfg):
+            # At boot, or a PATCH that cleared the Wi-Fi: nothing to reach, so no
+            # fallback timer; the AP is the only way in.
             self._set(OFF, now_ms)
+            self._down_since = None
+            self._open_ap("safe" if self.safe_mode else "unconfigured", now_ms)
             return
         try:
             if cfg.get("DefaultNetIf") == "Ethernet":
@@ -230,7 +230,10 @@ class NetManager:
             self._want_ap = False
             self._open_ap("button", now_ms)
         if not self.ap_reason:
-            if (self._down_since is not None
+            if self._ap_failed is not None:
+                if ticks_diff(now_ms, self._ap_since) >= self.backoff_min_ms:
+                    self._open_ap(self._ap_failed, now_ms)
+            elif (self._down_since is not None
                     and ticks_diff(now_ms, self._down_since) >= self.fallback_ms):
                 print("net: network unreachable, opening the access point")
                 self._open_ap("fallback", now_ms)
@@ -248,7 +251,10 @@ class NetManager:
         if not self.ap_reason:
             print("net: access point %s at %s (%s)" % (ident.get("ssid"), AP_IP, reason))
             if not self._call(self.net.start_ap, ident.get("ssid"), ident.get("wpa_key"), AP_IP):
+                self._ap_failed = reason  # tried again after backoff_min_ms
+                self._ap_since = now_ms
                 return
+        self._ap_failed = None
         if self.ap_reason != "safe":
             self.ap_reason = reason
         self._ap_since = now_ms

@@ -26,6 +26,7 @@ class FakeNet:
         self.reachable = True     # an attempt succeeds on the next status() call
         self.ntp_fails = False
         self.no_ethernet = False
+        self.ap_fails = 0         # this many start_ap calls raise
 
     def start_wifi(self, ssid, password, ipv4):
         self.calls.append(("wifi", ssid, password, ipv4))
@@ -39,6 +40,9 @@ class FakeNet:
 
     def start_ap(self, ssid, key, ip):
         self.calls.append(("ap", ssid, key, ip))
+        if self.ap_fails:
+            self.ap_fails -= 1
+            raise OSError("ap failed")
         self.ap = ip
 
     def stop_ap(self):
@@ -179,6 +183,23 @@ def test_first_boot_without_network_opens_the_access_point():
     assert r.net.calls[1] == ("ap", "P1GW-D4E5F6", "k3y-k3y-k3y", "10.10.10.10")
     assert r.net.count("stop_ap") == 0 and r.nm.ap_reason == "unconfigured"
     assert r.hub.status["net"]["ap"] is True
+
+
+def test_an_access_point_that_fails_to_start_is_tried_again():
+    r = Rig(_cfg(ssid=""))
+    r.net.ap_fails = 2
+    r.run_until(60000)
+    assert r.when("ap") == [0, NetManager.backoff_min_ms, 2 * NetManager.backoff_min_ms]
+    assert r.net.ap and r.nm.ap_reason == "unconfigured"
+
+
+def test_clearing_the_wifi_at_run_time_opens_the_access_point_at_once():
+    r = Rig(_cfg())
+    r.run_until(10000)
+    r.hub.config = _cfg(ssid="")
+    r.nm.request_reconnect()
+    r.run_until(11000)
+    assert r.nm.state == netman.OFF and r.nm.ap_reason == "unconfigured" and r.net.ap
 
 
 def test_configuring_wifi_from_the_ap_connects_then_closes_the_ap_after_linger():
