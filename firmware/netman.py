@@ -22,12 +22,12 @@ Policy (all times are class attributes, so tests and boards can tune them):
 - The access point (10.10.10.10/24, WPA2, SSID and key from identity.json)
   opens: from the button (reason "button"); when no network is configured,
   i.e. Wi-Fi with an empty SSID, at boot or once a PATCH clears it
-  ("unconfigured"); when the
-  configured network stays unreachable for ``fallback_ms`` ("fallback"); in
-  safe mode ("safe", never closes). An AP that fails to start is tried again
-  every ``backoff_min_ms``. The client keeps retrying while the AP is
-  open (on an ESP32 each Wi-Fi attempt may move the AP to the router's
-  channel, so a phone on the AP can drop briefly; the backoff keeps that rare).
+  ("unconfigured"); when the configured network stays unreachable for
+  ``fallback_ms`` ("fallback"); in safe mode ("safe", never closes). An AP
+  that fails to start is tried again every ``backoff_min_ms``. The client
+  keeps retrying while the AP is open (on an ESP32 each Wi-Fi attempt may
+  move the AP to the router's channel, so a phone on the AP can drop briefly;
+  the backoff keeps that rare).
 - The AP closes once a client connection made while it was open has lasted
   ``ap_linger_ms`` (60 s): the phone that just saved new settings stays
   associated long enough to read the result (the new IP) on the status page.
