@@ -28,6 +28,7 @@ from clock import ticks_diff, ticks_ms
 SHORT = "short"
 AP = "ap"
 FACTORY = "factory"
+_ON_RELEASE = (None, SHORT, None, AP, FACTORY)  # by hold level
 
 
 class Button:
@@ -51,24 +52,21 @@ class Button:
         if pressed != self._raw:
             self._raw = pressed
             self._edge_ms = now_ms
-        event = None
         if pressed != self.down and ticks_diff(now_ms, self._edge_ms) >= self.debounce_ms:
             self.down = pressed
             if pressed:
                 self._press_ms = self._edge_ms
             else:
-                event = self._classify(ticks_diff(self._edge_ms, self._press_ms))
-        self.hold = self._level(ticks_diff(now_ms, self._press_ms)) if self.down else 0
-        return event
-
-    def _classify(self, held_ms):
-        if held_ms < self.short_ms:
-            return SHORT
-        if held_ms < self.ap_ms:
-            return None
-        if held_ms < self.factory_ms:
-            return AP
-        return FACTORY
+                level = max(self.hold, self._level(ticks_diff(self._edge_ms, self._press_ms)))
+                self.hold = 0
+                return _ON_RELEASE[level]
+        if self.down:
+            # Held until now, or until the release edge being debounced. Levels only
+            # rise: a press held past 2**29 ms (6 days on an ESP32) wraps ticks_diff,
+            # and must not fall back to a short press.
+            end = now_ms if self._raw else self._edge_ms
+            self.hold = max(self.hold, self._level(ticks_diff(end, self._press_ms)))
+        return None
 
     def _level(self, held_ms):
         if held_ms < self.short_ms:

@@ -18,16 +18,22 @@ async def supervise(name, start, backoff_ms=BACKOFF_MS, clock=ticks_ms, log=prin
     wait = first
     while True:
         began = clock()
+        err = None
         try:
             await start()
-            log("app: %s returned; starting it again" % name)
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log("app: %s crashed (%s: %s); restarting in %d ms" % (name, type(e).__name__, e, wait))
-            if hasattr(sys, "print_exception"):
-                sys.print_exception(e)  # type: ignore[attr-defined]
-        if ticks_diff(clock(), began) >= STABLE_MS:
+            err = e
+        ran = ticks_diff(clock(), began)
+        # Negative: a run past 2**29 ms (6 days), which an ESP32's ticks wrap.
+        if ran < 0 or ran >= STABLE_MS:
             wait = first
+        if err is None:
+            log("app: %s returned; starting it again" % name)
+        else:
+            log("app: %s crashed (%s: %s); restarting in %d ms" % (name, type(err).__name__, err, wait))
+            if hasattr(sys, "print_exception"):
+                sys.print_exception(err)  # type: ignore[attr-defined]
         await asyncio.sleep(wait / 1000)
         wait = min(wait * 2, cap)

@@ -142,3 +142,20 @@ def test_run_polls_the_hw_button_and_reports_events():
     except KeyboardInterrupt:
         pass
     assert got == [button.SHORT]
+
+
+def test_a_press_held_past_the_tick_counters_span_stays_a_factory_reset():
+    # A jammed button: an ESP32's ticks_diff wraps after 2**29 ms (6 days).
+    def esp32_ticks_diff(a, b):
+        return ((a - b + (1 << 29)) & ((1 << 30) - 1)) - (1 << 29)
+    real = button.ticks_diff
+    button.ticks_diff = esp32_ticks_diff
+    try:
+        b = Button(None)
+        b.update(False, 0)
+        events = [b.update(True, t) for t in (100, 200, 11000, (1 << 29) + 100)]
+        assert b.hold == 4
+        events += [b.update(False, t) for t in ((1 << 29) + 200, (1 << 29) + 300)]
+    finally:
+        button.ticks_diff = real
+    assert [e for e in events if e] == [FACTORY]

@@ -61,3 +61,34 @@ def test_backoff_doubles_up_to_the_cap():
     finally:
         asyncio.sleep = real_sleep
     assert waits == [1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def _esp32_ticks_diff(a, b):
+    """time.ticks_diff as an ESP32 computes it: ticks wrap at 2**30."""
+    return ((a - b + (1 << 29)) & ((1 << 30) - 1)) - (1 << 29)
+
+
+def test_a_run_longer_than_the_tick_counter_spans_still_resets_the_backoff():
+    import supervisor
+    waits = []
+    now = [0]
+    real_sleep, real_diff = asyncio.sleep, supervisor.ticks_diff
+
+    async def fake_sleep(s):
+        waits.append(s)
+        if len(waits) == 4:
+            raise _Stop()
+        await real_sleep(0)
+
+    async def crash():
+        if len(waits) == 3:
+            now[0] = (now[0] + 7 * 86400 * 1000) & ((1 << 30) - 1)  # a week, as the ticks show it
+        raise OSError(5)
+    asyncio.sleep, supervisor.ticks_diff = fake_sleep, _esp32_ticks_diff
+    try:
+        asyncio.run(supervise("svc", crash, (1000, 60000), clock=lambda: now[0], log=lambda m: None))
+    except _Stop:
+        pass
+    finally:
+        asyncio.sleep, supervisor.ticks_diff = real_sleep, real_diff
+    assert waits == [1.0, 2.0, 4.0, 1.0]
