@@ -36,3 +36,19 @@ def test_every_reference_file_decodes():
     recs = run([os.path.join(TELEGRAMS, n) for n in names])
     assert [r["status"] for r in recs] == ["valid"] * len(names)
     assert {r["crc"] for r in recs} == {"ok", "absent"}
+
+
+def test_smarty_capture_decodes_with_its_key_and_a_wrong_key_is_named():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_smarty_vectors",
+                                                  os.path.join(ROOT, "tools", "make_smarty_vectors.py"))
+    vectors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vectors)
+    key, good = os.urandom(16), raw("v5.p1")
+    frame = vectors.smarty_frame(key, vectors.DEFAULT_AAD, b"SAG12345", 42, good)
+    recs = run(["--key", key.hex(), "-"], b"noise" + frame)
+    assert [r["status"] for r in recs] == ["valid"]
+    assert recs[0]["reading"] == json.loads(json.dumps(dsmr.parse(good)))
+    r = subprocess.run([sys.executable, TOOL, "--key", os.urandom(16).hex(), "-"], input=frame,
+                       capture_output=True, check=True)
+    assert r.stdout == b"" and b"1 failed authentication (wrong --key or --aad?)" in r.stderr

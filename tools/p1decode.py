@@ -57,8 +57,9 @@ def main(argv=None):
     for name in args.files:
         # Each file is its own capture: a fresh framer, as if the meter was plugged in anew.
         sink = decoder(sys.stdout).feed
-        if args.key:
-            sink = SmartyDecoder(key, aad, sink).feed
+        smarty = SmartyDecoder(key, aad, sink) if args.key else None
+        if smarty:
+            sink = smarty.feed
         f = sys.stdin.buffer if name == "-" else open(name, "rb")
         with f:
             while True:
@@ -66,6 +67,13 @@ def main(argv=None):
                 if not chunk:
                     break
                 sink(chunk)
+        if smarty and (smarty.counters["auth_failed"] or smarty.counters["malformed"]):
+            # Frames that fail yield no telegram, so no JSON line: say so here.
+            c = smarty.counters
+            print("p1decode: %s: %d Smarty frames decrypted, %d failed authentication%s, %d malformed"
+                  % (name, c["frames"], c["auth_failed"],
+                     " (wrong --key or --aad?)" if c["auth_failed"] and not c["frames"] else "",
+                     c["malformed"]), file=sys.stderr)
     return 0
 
 
