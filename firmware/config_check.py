@@ -27,7 +27,7 @@ SCHEMA = {
     "DefaultNetIf": ("e", ("WiFi", "Ethernet")),
     "WiFi": {"Ssid": ("t", 32), "Password": ("wpa",), "IpMode": _E_MODE, "StaticIPv4": _STATIC},
     "Ethernet": {"IpMode": _E_MODE, "StaticIPv4": _STATIC},
-    "MQTT": {"Enabled": ("b",), "Broker": ("url",), "Site": ("t", 64, "+#"), "Username": ("t", 64),
+    "MQTT": {"Enabled": ("b",), "Broker": ("url",), "Site": ("t", 64, "+#/"), "Username": ("t", 64),
              "Password": ("t", 128), "IncludeTotals": ("b",), "HomeAssistant": ("b",),
              "MinIntervalS": ("i", 0, 86400), "CaCert": ("pem", "CERTIFICATE"),
              "ClientCert": ("pem", "CERTIFICATE"), "ClientKey": ("pem", "PRIVATE KEY")},
@@ -108,7 +108,7 @@ def check(spec, v):
         for c in v:
             if ord(c) < 32 or ord(c) == 127:
                 raise ValueError("contains a control character")
-            if len(spec) > 2 and c in spec[2]:  # e.g. MQTT wildcards in a topic level
+            if len(spec) > 2 and c in spec[2]:  # e.g. MQTT wildcards or "/" in a topic level
                 raise ValueError("may not contain " + " or ".join(spec[2]))
     elif kind == "wpa":
         if v and not 8 <= len(v) <= 63:
@@ -208,6 +208,9 @@ def _check_whole(cfg, changed=()):
         raise ConfigError("MQTT.Broker", "required when MQTT is enabled")
     if cfg["MQTT"]["ClientCert"] and not cfg["MQTT"]["ClientKey"]:
         raise ConfigError("MQTT.ClientKey", "required with a client certificate")
+    if cfg["MQTT"]["Password"] and not cfg["MQTT"]["Username"]:
+        # MQTT sends no password without a user name: it would be dropped unseen.
+        raise ConfigError("MQTT.Username", "required with a password")
 
 
 def patch(cfg, changes):

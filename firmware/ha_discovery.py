@@ -48,6 +48,11 @@ def node_id(serial):
     return "p1gw_" + "".join(c if c.isalpha() or c.isdigit() else "_" for c in serial)
 
 
+def topic(field, serial):
+    """The retained config topic of ``field``'s sensor; an empty message there removes it."""
+    return "%s/sensor/%s/%s/config" % (DISCOVERY_PREFIX, node_id(serial), field)
+
+
 def discovery(field, serial, data_topic, status_topic):
     """(topic, JSON) of the retained Home Assistant config message for one payload field."""
     name, device_class, unit, state_class = SENSORS[field]
@@ -56,7 +61,7 @@ def discovery(field, serial, data_topic, status_topic):
         "name": name,
         "has_entity_name": True,
         "unique_id": "%s_%s" % (node, field),
-        "object_id": "%s_%s" % (node, field),
+        "default_entity_id": "sensor.%s_%s" % (node, field),  # object_id: deprecated since HA 2025.10
         "state_topic": data_topic,
         "value_template": "{{ value_json.%s }}" % field,
         "availability_topic": status_topic,
@@ -71,4 +76,4 @@ def discovery(field, serial, data_topic, status_topic):
         cfg["unit_of_measurement"] = unit
     if state_class:
         cfg["state_class"] = state_class
-    return "%s/sensor/%s/%s/config" % (DISCOVERY_PREFIX, node, field), json.dumps(cfg)
+    return topic(field, serial), json.dumps(cfg)

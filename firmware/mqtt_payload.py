@@ -16,8 +16,9 @@ def topics(site, serial):
     """(data topic, status topic) for this device: ``devices/<site>/smart-connect/<serial>/...``."""
     site = site or "unknown-site"
     for part in (site, serial):
-        if "+" in part or "#" in part or "\0" in part:
-            raise ValueError("MQTT site %r / serial %r: '+', '#' are not allowed in a topic" % (site, serial))
+        if "+" in part or "#" in part or "/" in part or "\0" in part:
+            # One topic level each: consumers subscribe to devices/+/smart-connect/+/data.
+            raise ValueError("MQTT site %r / serial %r: '+', '#', '/' are not allowed" % (site, serial))
     base = "devices/%s/smart-connect/%s/" % (site, serial)
     return base + "data", base + "status"
 

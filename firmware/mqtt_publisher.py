@@ -90,8 +90,9 @@ class MqttPublisher:
     SESSION_TIMEOUT_MS = 10000    # TLS handshake + CONNECT/CONNACK
     WRITE_TIMEOUT_MS = 10000      # one flush; a broker that stops reading is dropped
     BACKOFF_MS = (1000, 60000)    # first and largest wait between attempts
-    KEEPALIVE_S = 60              # PINGREQ after KEEPALIVE_S / 2 without a message
+    KEEPALIVE_S = 60              # PINGREQ every KEEPALIVE_S / 2; unanswered by the next: dropped
     IDLE_MS = 2000                # how often a disabled service looks at the config
+    TICK_MS = 1000                # the longest wait in a session: how soon a config change is seen
 
     def __init__(self, hub):
         self.hub = hub
@@ -106,6 +107,7 @@ class MqttPublisher:
         self._stage = ""          # what the session was doing, for last_error
         self._lost = False
         self._rx_ms = 0
+        self._ha_fields = []      # fields with a retained HA config on the broker (this boot)
 
     # --- public ---
 
@@ -307,11 +309,12 @@ class MqttPublisher:
         totals = bool(cfg.get("IncludeTotals"))
         fields = mqtt_payload.data_fields(totals)
         announced = 0 if cfg.get("HomeAssistant") else -1  # bit i: discovery sent for fields[i]
+        await self._retract(client, fields if announced == 0 else ())
         min_ms = int(cfg.get("MinIntervalS") or 0) * 1000
-        idle_ms = self.KEEPALIVE_S * 500
+        ping_every_ms = self.KEEPALIVE_S * 500
         pub_ms = None   # when the last data message went out
-        tx_ms = ticks_ms()  # when the last packet of any kind went out
-        ping_ms = None
+        ping_ms = ticks_ms()  # when the last PINGREQ went out (first: a period after CONNECT)
+        pinged = False
         while True:
             if self._lost:
                 raise OSError("connection closed by the broker")
@@ -328,22 +331,25 @@ class MqttPublisher:
                 await self._flush()
                 self._sent_seq = seq
                 self.status["messages_sent"] += 1
-                pub_ms = tx_ms = now
+                pub_ms = now
                 continue
-            quiet_ms = idle_ms - ticks_diff(now, tx_ms)
-            if quiet_ms <= 0:
-                # Keep-alive: the broker drops us after 1.5 x KEEPALIVE_S of silence,
-                # and a PINGREQ without answer means the link is dead.
-                if ping_ms is not None and ticks_diff(self._rx_ms, ping_ms) < 0:
+            ping_in_ms = ping_every_ms - ticks_diff(now, ping_ms)
+            if ping_in_ms <= 0:
+                # Pinged on a clock of its own, not after silence: QoS 0 messages get
+                # no answer, so only a PINGRESP shows that a hung broker still listens.
+                if pinged and ticks_diff(self._rx_ms, ping_ms) < 0:
                     raise OSError("no answer to PINGREQ")
                 client.ping()
                 await self._flush()
-                ping_ms = tx_ms = now
-            elif hold_ms > 0:
-                await asyncio.sleep(min(hold_ms, quiet_ms) / 1000)  # rate limit: newest reading wins
+                ping_ms = now
+                pinged = True
+                continue
+            wait_ms = min(ping_in_ms, self.TICK_MS)
+            if hold_ms > 0:
+                await asyncio.sleep(min(hold_ms, wait_ms) / 1000)  # rate limit: newest reading wins
             else:
                 try:
-                    await asyncio.wait_for(hub.next_reading(self._sent_seq), quiet_ms / 1000)
+                    await asyncio.wait_for(hub.next_reading(self._sent_seq), wait_ms / 1000)
                 except asyncio.TimeoutError:
                     pass
 
@@ -359,4 +365,19 @@ class MqttPublisher:
             client.publish(topic.encode(), body.encode(), True)
             await self._flush()
             announced |= 1 << i
+            if f not in self._ha_fields:
+                self._ha_fields.append(f)
         return announced
+
+    async def _retract(self, client, keep):
+        """Remove the HA sensors announced earlier whose field is no longer sent (empty retained config)."""
+        gone = [f for f in self._ha_fields if f not in keep]
+        if not gone:
+            return
+        import ha_discovery
+
+        serial = self.hub.identity["serial"]
+        for f in gone:
+            client.publish(ha_discovery.topic(f, serial).encode(), b"", True)
+            await self._flush()
+            self._ha_fields.remove(f)

@@ -298,6 +298,54 @@ def test_home_assistant_discovery_for_fields_the_meter_sends(tmp_path, broker, s
         assert (g["device_class"], g["state_class"]) == ("gas", "total_increasing")
 
 
+def test_home_assistant_sensors_no_longer_sent_are_removed(tmp_path, broker, sub):
+    raw = telegram("v4_2.p1")
+    with gateway(tmp_path, broker.url(), HomeAssistant=True, IncludeTotals=True) as sim:
+        data, _ = topics(sim)
+        prefix = "homeassistant/sensor/p1gw_%s/" % sim.identity["serial"]
+        feed_and_wait(sim, sub, data, raw, 1)
+        sub.wait(prefix + "energy_import_kwh/config", 1)
+        api(sim, "/api/v1/config", "PATCH", {"MQTT": {"IncludeTotals": False}})
+        # An empty retained config makes Home Assistant drop the sensor.
+        assert sub.wait(prefix + "energy_import_kwh/config", 2, sim=sim)[-1][0] == b""
+        assert sub.on(prefix + "power_w/config")[-1][0] != b""
+        api(sim, "/api/v1/config", "PATCH", {"MQTT": {"HomeAssistant": False}})
+        assert sub.wait(prefix + "power_w/config", 2, sim=sim)[-1][0] == b""
+
+
+def test_a_setting_changed_while_rate_limited_applies_at_once(tmp_path, broker, sub):
+    with gateway(tmp_path, broker.url(), MinIntervalS=3600) as sim:
+        data, _ = topics(sim)
+        feed_and_wait(sim, sub, data, telegram("v5.p1"), 1)
+        sim.feed(telegram("v5.p1"))  # held back by the hour-long rate limit
+        sim.wait_valid(2)
+        api(sim, "/api/v1/config", "PATCH", {"MQTT": {"Site": "shed"}})
+        t0 = time.monotonic()
+        sub.wait(topics(sim, "shed")[1], 1, timeout=10, sim=sim)
+        print("\nMQTT site change to the new status topic: %.1f s" % (time.monotonic() - t0))
+
+
+def test_a_broker_that_hangs_is_dropped_within_two_ping_periods(tmp_path, broker, sub):
+    import signal
+    raw = telegram("v5.p1")
+    with gateway(tmp_path, broker.url()) as sim:
+        data, _ = topics(sim)
+        feed_and_wait(sim, sub, data, raw, 1)
+        broker.proc.send_signal(signal.SIGSTOP)  # alive to TCP, deaf to MQTT
+        try:
+            n, t0 = 1, time.monotonic()
+            while "no answer to PINGREQ" not in sim.output():
+                # Messages keep flowing into the socket: they must not count as signs of life.
+                assert time.monotonic() - t0 < 75, "a hung broker was never dropped:\n" + sim.output()
+                sim.feed(raw)
+                n += 1
+                sim.wait_valid(n)
+                time.sleep(1)
+            assert api_status(sim)["mqtt"]["connected"] is False
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
+
+
 def test_username_and_password(tmp_path):
     pwfile = str(tmp_path / "passwd")
     subprocess.run(["mosquitto_passwd", "-c", "-b", pwfile, "gw", "s3cret"], check=True)

@@ -305,10 +305,16 @@ def test_half_a_surrogate_pair_is_refused():
         assert _rejects("WiFi.Ssid", json.loads('{"WiFi": {"Ssid": %s}}' % half)), half
 
 
-def test_mqtt_site_refuses_topic_wildcards():
-    for bad in ("home+", "#", "a/#"):
+def test_mqtt_site_is_one_topic_level_without_wildcards():
+    # Consumers subscribe to devices/+/smart-connect/+/data: a "/" would hide the gateway.
+    for bad in ("home+", "#", "a/#", "home/shed"):
         assert _rejects("MQTT.Site", {"MQTT": {"Site": bad}}), bad
-    assert _error({"MQTT": {"Site": "home/shed"}}) is None
+    assert _error({"MQTT": {"Site": "home-shed"}}) is None
+
+
+def test_an_mqtt_password_needs_a_user_name():
+    assert _rejects("MQTT.Username", {"MQTT": {"Password": "pw"}})
+    assert _error({"MQTT": {"Username": "u", "Password": "pw"}}) is None
 
 
 def test_error_message_names_the_field():
@@ -328,7 +334,7 @@ def test_redact_masks_secrets_that_are_set_only():
 
 
 def test_sending_the_mask_back_keeps_the_stored_secret():
-    cfg, _ = config.patch(config.DEFAULTS, {"MQTT": {"Broker": "mqtt://h", "Password": "pw"}})
+    cfg, _ = config.patch(config.DEFAULTS, {"MQTT": {"Broker": "mqtt://h", "Username": "u", "Password": "pw"}})
     again, restart = config.patch(cfg, config.redact(cfg))
     assert again["MQTT"]["Password"] == "pw"
     assert not restart

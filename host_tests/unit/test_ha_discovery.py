@@ -21,6 +21,9 @@ def test_discovery_for_power_is_a_measurement_in_watts():
     assert c["value_template"] == "{{ value_json.power_l1_w }}"
     assert c["device"]["identifiers"] == ["p1gw_S_1"]
     assert c["unique_id"] == "p1gw_S_1_power_l1_w"
+    # HA 2025.10 deprecated object_id; 2026.4 ignores it.
+    assert c["default_entity_id"] == "sensor.p1gw_S_1_power_l1_w" and "object_id" not in c
+    assert ha.topic("power_l1_w", "S-1") == topic
 
 
 def test_discovery_counters_are_total_increasing():

@@ -23,9 +23,10 @@ def test_empty_site_is_unknown_site():
     assert mp.topics("", "S1")[0] == "devices/unknown-site/smart-connect/S1/data"
 
 
-def test_wildcards_in_site_are_rejected():
+def test_wildcards_and_levels_in_site_are_rejected():
     assert raises(ValueError, mp.topics, "a+b", "S1")
     assert raises(ValueError, mp.topics, "#", "S1")
+    assert raises(ValueError, mp.topics, "a/b", "S1")
 
 
 def test_payload_carries_every_instant_field_and_timestamp_only():
