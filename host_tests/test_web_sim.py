@@ -23,7 +23,7 @@ from simctl import Sim
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Optional: a bigger heap while the whole firmware does not fit the default one.
 HEAP = os.environ.get("P1GW_TEST_HEAP")
-SECRETS = {"WiFi": {"Password": "wifi-secret-123"}, "MQTT": {"Password": "mqtt-secret-456"},
+SECRETS = {"WiFi": {"Password": "wifi-secret-123"}, "MQTT": {"Username": "gw", "Password": "mqtt-secret-456"},
            "P1": {"SmartyKey": "A1B2C3D4E5F60718293A4B5C6D7E8F90"}}
 
 
