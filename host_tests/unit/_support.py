@@ -43,3 +43,8 @@ def cleanup(d):
     for name in os.listdir(d):
         os.remove(d + "/" + name)
     os.rmdir(d)
+
+
+def esp32_ticks_diff(a, b):
+    """time.ticks_diff as an ESP32 computes it: ticks wrap at 2**30."""
+    return ((a - b + (1 << 29)) & ((1 << 30) - 1)) - (1 << 29)

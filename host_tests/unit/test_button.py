@@ -2,6 +2,7 @@
 import asyncio
 
 import button
+from _support import esp32_ticks_diff
 from button import AP, FACTORY, SHORT, Button
 
 
@@ -146,8 +147,6 @@ def test_run_polls_the_hw_button_and_reports_events():
 
 def test_a_press_held_past_the_tick_counters_span_stays_a_factory_reset():
     # A jammed button: an ESP32's ticks_diff wraps after 2**29 ms (6 days).
-    def esp32_ticks_diff(a, b):
-        return ((a - b + (1 << 29)) & ((1 << 30) - 1)) - (1 << 29)
     real = button.ticks_diff
     button.ticks_diff = esp32_ticks_diff
     try:

@@ -1,6 +1,7 @@
 """Task supervision: a crashed task is logged and started again, fresh each time."""
 import asyncio
 
+from _support import esp32_ticks_diff
 from supervisor import supervise
 
 
@@ -41,54 +42,49 @@ def test_task_that_returns_is_started_again():
     assert lines == ["app: svc returned; starting it again"] * 2
 
 
-def test_backoff_doubles_up_to_the_cap():
+def _sleeps(crash, n, backoff_ms, clock=lambda: 0):
+    """The first ``n`` back-off sleeps (s) of supervising ``crash`` (called with the sleeps so far)."""
     waits = []
     real_sleep = asyncio.sleep
 
     async def fake_sleep(s):
         waits.append(s)
-        if len(waits) == 5:
+        if len(waits) == n:
             raise _Stop()
         await real_sleep(0)
 
-    async def crash():
-        raise OSError(5)
+    async def start():
+        crash(waits)
     asyncio.sleep = fake_sleep
     try:
-        asyncio.run(supervise("svc", crash, (1000, 4000), clock=lambda: 0, log=lambda m: None))
+        asyncio.run(supervise("svc", start, backoff_ms, clock=clock, log=lambda m: None))
     except _Stop:
         pass
     finally:
         asyncio.sleep = real_sleep
-    assert waits == [1.0, 2.0, 4.0, 4.0, 4.0]
+    return waits
 
 
-def _esp32_ticks_diff(a, b):
-    """time.ticks_diff as an ESP32 computes it: ticks wrap at 2**30."""
-    return ((a - b + (1 << 29)) & ((1 << 30) - 1)) - (1 << 29)
+def _oserror(waits):
+    raise OSError(5)
+
+
+def test_backoff_doubles_up_to_the_cap():
+    assert _sleeps(_oserror, 5, (1000, 4000)) == [1.0, 2.0, 4.0, 4.0, 4.0]
 
 
 def test_a_run_longer_than_the_tick_counter_spans_still_resets_the_backoff():
     import supervisor
-    waits = []
     now = [0]
-    real_sleep, real_diff = asyncio.sleep, supervisor.ticks_diff
 
-    async def fake_sleep(s):
-        waits.append(s)
-        if len(waits) == 4:
-            raise _Stop()
-        await real_sleep(0)
-
-    async def crash():
+    def crash(waits):
         if len(waits) == 3:
             now[0] = (now[0] + 7 * 86400 * 1000) & ((1 << 30) - 1)  # a week, as the ticks show it
         raise OSError(5)
-    asyncio.sleep, supervisor.ticks_diff = fake_sleep, _esp32_ticks_diff
+    real = supervisor.ticks_diff
+    supervisor.ticks_diff = esp32_ticks_diff
     try:
-        asyncio.run(supervise("svc", crash, (1000, 60000), clock=lambda: now[0], log=lambda m: None))
-    except _Stop:
-        pass
+        waits = _sleeps(crash, 4, (1000, 60000), lambda: now[0])
     finally:
-        asyncio.sleep, supervisor.ticks_diff = real_sleep, real_diff
+        supervisor.ticks_diff = real
     assert waits == [1.0, 2.0, 4.0, 1.0]
