@@ -208,7 +208,8 @@ def _check_whole(cfg, changed=()):
         raise ConfigError("MQTT.Broker", "required when MQTT is enabled")
     if cfg["MQTT"]["ClientCert"] and not cfg["MQTT"]["ClientKey"]:
         raise ConfigError("MQTT.ClientKey", "required with a client certificate")
-    if cfg["MQTT"]["Password"] and not cfg["MQTT"]["Username"]:
+    if cfg["MQTT"]["Password"] and not cfg["MQTT"]["Username"] \
+            and ("MQTT.Password" in changed or "MQTT.Username" in changed):
         # MQTT sends no password without a user name: it would be dropped unseen.
         raise ConfigError("MQTT.Username", "required with a password")
 

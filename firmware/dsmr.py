@@ -226,7 +226,7 @@ def parse(buf, n=None, strict=True):
 
     ``strict``: any line that can't be read makes the telegram malformed, the
     only check a telegram without CRC gets. With ``strict=False`` (for a matching
-    CRC) such a line is skipped and only the header must be right.
+    CRC) such a line is skipped, unless it carries a power, voltage or current.
     """
     if n is None:
         n = len(buf)
@@ -255,6 +255,7 @@ def parse(buf, n=None, strict=True):
             continue
         if buf[pos] == 0x21:  # "!"
             break
+        spec = None
         try:
             if buf[pos] == _LPAREN:
                 # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
@@ -317,10 +318,12 @@ def parse(buf, n=None, strict=True):
                     # The unit is the line's last group: ...(0-1:24.2.1)(m3)
                     pending_unit = buf[buf.rfind(b"(", v0, line_end) + 1]
         except ValueError:
-            if strict:
-                raise
             # The CRC vouches for these bytes: a line we can't read is the meter's
-            # own format. Skip it, as dsmr_parser does, and keep the rest.
+            # own format. Skip it, as dsmr_parser does, and keep the rest; but not
+            # a power, voltage or current (unit shift 0), which Modbus would serve
+            # as 0 (spare capacity to a charger) where stale data gets exception 04.
+            if strict or spec is not None and spec[1] == 0:
+                raise
         pos = eol + 1
 
     if r["meter_id"] is None:
@@ -354,8 +357,8 @@ def _derive(r, exports):
     """Fill the fields computed from others: net power, totals from tariffs."""
     imp = r["power_import_w"]
     exp = r["power_export_w"]
-    if imp is not None and imp < 0 and exp is None:
-        # One signed 1.7.0, negative when exporting (EasyMeter): both stay >= 0 here.
+    if imp is not None and imp < 0 and not exp:
+        # A signed 1.7.0, negative when exporting (EasyMeter): both stay >= 0 here.
         imp, exp = 0, -imp
         r["power_import_w"], r["power_export_w"] = imp, exp
     if imp is not None:

@@ -15,6 +15,7 @@ from clock import ticks_diff, ticks_ms
 # a telegram older than an hour is declared lost long before that can happen.
 _LOST_MS = const(3600000)
 _RHYTHM_MS = const(10000)
+_BURST_MS = const(500)  # closer than this, telegrams came out of a buffer, not at the meter's pace
 
 
 def rhythm_ms(interval_ms):
@@ -52,8 +53,8 @@ class Hub:
     def publish(self, reading, raw):
         """Make ``reading`` (with its raw bytes) the current one and wake waiters."""
         now = self.clock()
-        if self.last_ms is not None:
-            gap = ticks_diff(now, self.last_ms)
+        gap = None if self.last_ms is None else ticks_diff(now, self.last_ms)
+        if gap is not None and gap >= _BURST_MS:
             # The rhythm is the shorter of the last two gaps: the telegram that ends
             # an outage must not stretch its own stale window to 3x the outage.
             self.interval_ms = gap if self._gap_ms is None else min(gap, self._gap_ms)

@@ -80,13 +80,13 @@ class ModbusServer:
         return TEMPLATES.get(self.hub.config.get("MeterType"), "empro")
 
     def _load(self, name):
-        # Swapped in only once both exist: a MemoryError halfway (a live MeterType
-        # change on a full heap) leaves the old template and its image whole.
         template = __import__(name)
         img = template.new_image()
-        self._template, self._img, self._name = template, img, name
         # Identification registers are served before the first telegram.
-        self._build(_reading.new_reading(), -1)
+        template.build(img, _reading.new_reading(), self.hub.identity["serial"], FIRMWARE_REVISION)
+        # Swapped in only once built: a MemoryError on the way (a live MeterType
+        # change on a full heap) leaves the old template and its image whole.
+        self._template, self._img, self._name, self._built = template, img, name, -1
 
     def _build(self, r, seq):
         self._template.build(self._img, r, self.hub.identity["serial"], FIRMWARE_REVISION)

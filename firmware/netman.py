@@ -209,6 +209,8 @@ class NetManager:
         self._backoff_ms = self.backoff_min_ms
         self._down_since = None
         self._ntp_wait = 0
+        if self._ap_failed == "fallback":
+            self._ap_failed = None  # the network it stood in for is back
         if self.ap_reason:
             self._ap_conn_ms = now_ms
         self._ntp(now_ms)

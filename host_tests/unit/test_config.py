@@ -317,6 +317,12 @@ def test_an_mqtt_password_needs_a_user_name():
     assert _error({"MQTT": {"Username": "u", "Password": "pw"}}) is None
 
 
+def test_a_stored_password_without_user_name_does_not_block_other_changes():
+    stored = config.copy(config.DEFAULTS)
+    stored["MQTT"]["Password"] = "pw"  # saved before the rule existed
+    assert _error({"WiFi": {"Ssid": "home"}}, stored) is None
+
+
 def test_error_message_names_the_field():
     e = _error({"Modbus": {"Port": 0}})
     assert str(e).startswith("Modbus.Port: ")

@@ -4,10 +4,18 @@ from _support import make_telegram, raises, telegram
 
 
 def test_a_line_that_cannot_be_read_is_an_error_when_strict_and_skipped_when_not():
-    t = make_telegram([b"1-0:1.7.0(01.500*kW)", b"1-0:32.7.0()", b"1-0:31.7.0(003*A)", b"garbage"])
+    t = make_telegram([b"1-0:1.7.0(01.500*kW)", b"0-0:1.0.0(1701X)", b"1-0:1.8.1(x*kWh)",
+                       b"0-0:96.14.0()", b"1-0:31.7.0(003*A)", b"garbage"])
     assert raises(ValueError, dsmr.parse, t)
     r = dsmr.parse(t, None, False)
-    assert (r["power_import_w"], r["voltage_l1_v"], r["current_l1_a"]) == (1500, None, 3)
+    assert (r["power_import_w"], r["timestamp"], r["energy_import_t1_kwh"], r["tariff"],
+            r["current_l1_a"]) == (1500, None, None, None, 3)
+
+
+def test_an_unreadable_power_voltage_or_current_fails_the_telegram_even_with_a_crc():
+    # Served as 0 on Modbus it would look like spare capacity; a failed telegram goes stale.
+    for line in (b"1-0:31.7.0()", b"1-0:32.7.0(x*V)", b"1-0:21.7.0(*kW)"):
+        assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.7.0(01.500*kW)", line]), None, False)
 
 
 def test_a_belgian_peak_that_cannot_be_read_leaves_both_its_fields_null():
@@ -35,6 +43,8 @@ def test_signed_power_of_an_easymeter_splits_into_import_and_export():
     r = dsmr.parse(make_telegram([b"1-0:1.7.0*255(-000997.90*W)", b"1-0:21.7.0*255(-001000.00*W)"]))
     assert (r["power_w"], r["power_import_w"], r["power_export_w"]) == (-997.9, 0, 997.9)
     assert r["power_l1_w"] == -1000.0
+    r = dsmr.parse(make_telegram([b"1-0:1.7.0(-01.500*kW)", b"1-0:2.7.0(00.000*kW)"]))
+    assert (r["power_w"], r["power_import_w"], r["power_export_w"]) == (-1500, 0, 1500)
 
 
 def test_a_signed_current_is_served_as_its_magnitude():

@@ -55,3 +55,10 @@ def test_a_meter_that_sends_every_10_s_is_measured_as_such():
     hub = Hub({}, {}, clock)
     _telegrams(hub, clock, 0, 1000, 10000, 10000)  # e.g. another meter plugged in
     assert hub.interval_ms == 10000
+
+
+def test_telegrams_parsed_back_to_back_from_a_buffer_are_not_the_rhythm():
+    clock = _Clock()
+    hub = Hub({}, {}, clock)
+    _telegrams(hub, clock, 0, 1000, 3000, 2, 998)  # the loop was held up, then caught up
+    assert hub.interval_ms == 998  # not 2

@@ -4,6 +4,7 @@ import asyncio
 import config
 import modbus_frame as mf
 import modbus_tcp
+import sdm630
 from _modbus import close, f32_abcd, f32_cdab, reading_3phase, regs, request
 from hub import Hub
 
@@ -166,9 +167,23 @@ class _NoHeapTemplate:
         raise MemoryError
 
 
+class _NoHeapBuild:
+    """A register template whose image is made but finds no heap to be filled."""
+    new_image = staticmethod(sdm630.new_image)
+
+    @staticmethod
+    def build(img, reading, serial, firmware):
+        raise MemoryError
+
+
 def test_meter_type_switch_without_heap_keeps_serving_the_old_image_whole():
+    for template in (_NoHeapTemplate, _NoHeapBuild):
+        _switch_without_heap(template)
+
+
+def _switch_without_heap(template):
     import sys
-    sys.modules["_no_heap_template"] = _NoHeapTemplate
+    sys.modules["_no_heap_template"] = template
     modbus_tcp.TEMPLATES["NoHeap"] = "_no_heap_template"
     try:
         srv, hub, clock = _server()

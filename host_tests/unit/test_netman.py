@@ -193,6 +193,17 @@ def test_an_access_point_that_fails_to_start_is_tried_again():
     assert r.net.ap and r.nm.ap_reason == "unconfigured"
 
 
+def test_a_fallback_access_point_that_failed_is_not_opened_once_the_network_is_back():
+    r = Rig(_cfg(), reachable=False)
+    r.net.ap_fails = 1
+    r.run_until(NetManager.fallback_ms)
+    assert r.net.count("ap") == 1 and not r.net.ap
+    r.net.reachable = True
+    r.nm.request_reconnect()  # back before the AP's retry
+    r.run_until(NetManager.fallback_ms + 60000)
+    assert r.nm.state == netman.UP and r.net.count("ap") == 1 and not r.net.ap
+
+
 def test_clearing_the_wifi_at_run_time_opens_the_access_point_at_once():
     r = Rig(_cfg())
     r.run_until(10000)
