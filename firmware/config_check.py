@@ -208,6 +208,10 @@ def _check_whole(cfg, changed=()):
         raise ConfigError("MQTT.Broker", "required when MQTT is enabled")
     if cfg["MQTT"]["ClientCert"] and not cfg["MQTT"]["ClientKey"]:
         raise ConfigError("MQTT.ClientKey", "required with a client certificate")
+    if cfg["P1"]["SmartyKey"] and cfg["P1"]["Baud"] == "9600":
+        # Encrypted bytes need all 8 bits: 9600 7E1 would fail every frame.
+        raise ConfigError("P1.SmartyKey" if "P1.SmartyKey" in changed else "P1.Baud",
+                          "a Smarty meter sends at 115200 (Baud auto or 115200)")
     if cfg["MQTT"]["Password"] and not cfg["MQTT"]["Username"] \
             and ("MQTT.Password" in changed or "MQTT.Username" in changed):
         # MQTT sends no password without a user name: it would be dropped unseen.

@@ -3,7 +3,8 @@
 One read buffer serves every chunk; per valid telegram it allocates only the
 reading dict and a copy of the raw bytes the hub keeps. With ``P1.Baud`` "auto"
 it alternates between 115200 8N1 (DSMR 4/5) and 9600 7E1 (DSMR 2.2/3) until a
-valid telegram arrives, and again whenever the meter falls silent that long.
+valid telegram arrives, and again whenever the meter falls silent that long (a
+telegram framed to its CRC that fails it only was damaged: no reason to switch).
 """
 from binascii import unhexlify
 
@@ -41,7 +42,7 @@ class P1Reader:
                                         self.framer.feed)
         self._auto = p1["Baud"] == "auto" and not p1["SmartyKey"]  # Smarty: always 115200
         self.serial = SERIAL["115200" if p1["Baud"] == "auto" else p1["Baud"]]
-        self._since = clock()  # last valid telegram, or last serial switch
+        self._since = clock()  # last telegram framed whole, or last serial switch
         self._buf = bytearray(self.BUF_LEN)
         self._status = hub.status["p1"] = {}
         port.configure(*self.serial)
@@ -64,6 +65,9 @@ class P1Reader:
             self.smarty.feed(memoryview(buf)[:n])
 
     def _on_telegram(self, status, crc, buf, n):
+        if status == "crc_mismatch":
+            # Framed to its CRC at this speed: damaged on the line, not the wrong baud.
+            self._since = self.clock()
         if status != "valid":
             if self.log:
                 self.log(status, self.counters)

@@ -96,18 +96,19 @@ class SmartyDecoder:
             self._need = _HEADER
             self._decrypt(n)
 
-    def _restart(self, n):
-        """``buf[:n]`` starts with DB 08 but is no frame: go on from the next DB 08 in it.
+    def _restart(self, n, start=2):
+        """``buf[:n]`` is no frame, or one already handled: go on from the next DB 08 at ``start`` or later.
 
         A frame that lost bytes on the line takes the head of the next one to
-        make up its length; finding that head again saves the next frame. The
-        bytes move to the front in place: nothing is allocated, nothing recurses.
+        make up its length; finding that head again saves the next frame, and a
+        whole frame found in there is decrypted like any other. The bytes move
+        to the front in place: nothing is allocated, nothing recurses.
         """
         buf = self._buf
         while True:
-            j = buf.find(b"\xdb\x08", 2, n)
+            j = buf.find(b"\xdb\x08", start, n)
             if j < 0:  # none; a DB at the very end may still meet its 08
-                j = n - 1 if buf[n - 1] == 0xDB else n
+                j = n - 1 if n > start and buf[n - 1] == 0xDB else n
             m = n - j
             for k in range(m):
                 buf[k] = buf[j + k]
@@ -119,20 +120,26 @@ class SmartyDecoder:
                 self._need = _frame_length(buf, self._max)
             except ValueError:
                 self.counters["malformed"] += 1
+                start = 2
                 continue
             if n < self._need:
                 return
-            # A whole "frame" inside a damaged one is no frame: search on.
+            start = self._need if self._open(self._need) else 2  # then what follows it
 
     def _decrypt(self, n):
+        if not self._open(n):
+            self._restart(n)  # the buffer is untouched: a frame may start inside it
+
+    def _open(self, n):
+        """Decrypt the frame in buf[:n] and hand it over; False (counted) if it is not authentic."""
         mv = self._mv
         _iv(mv, self._iv)
         text = mv[_HEADER:n - _TAG]
         try:
             self._gcm.decrypt_into(self._iv, self._aad, text, mv[n - _TAG:n], text)
-        except ValueError:  # the buffer is untouched: look for a frame inside it
+        except ValueError:
             self.counters["auth_failed"] += 1
-            self._restart(n)
-            return
+            return False
         self.counters["frames"] += 1
         self._on_plaintext(bytes(text))
+        return True

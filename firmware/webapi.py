@@ -191,6 +191,8 @@ class WebServer:
         """The status document: every service's own status plus the meter and device."""
         hub = self.hub
         r = hub.reading or {}
+        age = hub.age_ms()
+        live = r if age is not None else {}  # an hour-old reading is not shown as the power now
         out = {}
         for k, v in hub.status.items():
             out[k] = v
@@ -198,9 +200,9 @@ class WebServer:
         out["meter"] = {
             "model": r.get("meter_model"), "id": r.get("meter_id"),
             "protocol_version": r.get("protocol_version"), "telegrams": hub.seq,
-            "age_ms": hub.age_ms(), "interval_ms": hub.interval_ms,
-            "power_w": r.get("power_w"), "power_l1_w": r.get("power_l1_w"),
-            "power_l2_w": r.get("power_l2_w"), "power_l3_w": r.get("power_l3_w"),
+            "age_ms": age, "interval_ms": hub.interval_ms,
+            "power_w": live.get("power_w"), "power_l1_w": live.get("power_l1_w"),
+            "power_l2_w": live.get("power_l2_w"), "power_l3_w": live.get("power_l3_w"),
         }
         out["counters"] = hub.counters
         out["http"] = {"auth_failures": self.auth.failures, "active": self.server.active,

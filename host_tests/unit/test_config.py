@@ -312,6 +312,15 @@ def test_mqtt_site_is_one_topic_level_without_wildcards():
     assert _error({"MQTT": {"Site": "home-shed"}}) is None
 
 
+def test_a_smarty_key_does_not_go_with_9600_baud():
+    key = "0123456789ABCDEF0123456789ABCDEF"
+    e = _error({"P1": {"SmartyKey": key, "Baud": "9600"}})
+    assert e is not None and e.field == "P1.SmartyKey"
+    cfg, _ = config.patch(config.DEFAULTS, {"P1": {"SmartyKey": key}})
+    e = _error({"P1": {"Baud": "9600"}}, cfg)
+    assert e is not None and e.field == "P1.Baud"
+
+
 def test_an_mqtt_password_needs_a_user_name():
     assert _rejects("MQTT.Username", {"MQTT": {"Password": "pw"}})
     assert _error({"MQTT": {"Username": "u", "Password": "pw"}}) is None

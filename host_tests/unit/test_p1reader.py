@@ -142,6 +142,19 @@ def test_auto_baud_stays_while_valid_telegrams_arrive():
     assert port.settings == [(115200, 8, None)]
 
 
+def test_auto_baud_keeps_a_10s_meter_through_damaged_telegrams():
+    port = FakePort()
+    clock = Clock()
+    reader, hub = _reader(port=port, clock=clock)
+    t = telegram("v4_2.p1")
+    damaged = t[:100] + bytes([t[100] ^ 0x04]) + t[101:]  # framed whole, CRC mismatch
+    for i in range(12):
+        clock.t = 10000 * i
+        _feed(reader, damaged if i in (3, 4, 5) else t)
+        assert not reader.check_serial(), i
+    assert port.settings == [(115200, 8, None)] and hub.seq == 9
+
+
 def test_garbage_does_not_count_as_a_telegram_for_auto_baud():
     port = FakePort()
     clock = Clock()

@@ -111,6 +111,19 @@ def test_frame_that_lost_a_byte_costs_only_itself():
         assert dec.counters["auth_failed"] == 1
 
 
+def test_a_frame_whose_length_grew_costs_only_itself():
+    # A damaged length field makes it swallow the next frames whole: they are still decrypted.
+    grown = bytearray(FRAMES[0])
+    n = (grown[11] << 8 | grown[12]) + 200
+    grown[11], grown[12] = n >> 8, n & 0xFF
+    for seed in (1, 2, 3):
+        dec, got = _decoder()
+        for piece in _chunks(bytes(grown) + FRAMES[1] + FRAMES[2] + V5, seed):
+            dec.feed(piece)
+        assert got == TEXTS[1:3] + [telegram("v5.p1")], seed
+        assert dec.counters["auth_failed"] == 1
+
+
 def _counts_after(frame):
     dec, got = _decoder()
     dec.feed(frame)
