@@ -31,7 +31,7 @@ AP_URL = "http://10.10.10.10/"
 # Connectivity probes of Android, Apple, Windows and Firefox.
 _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
            "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html")
-_OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram")
+_OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram", "/api/v1/system")
 _WRITES = ("POST", "PATCH", "PUT")
 # Changing these reconnects the network right away (netman reads hub.config).
 _NET_SECTIONS = ("WiFi", "Ethernet", "DefaultNetIf")
@@ -180,6 +180,11 @@ class WebServer:
             import homewizard
             net = hub.status.get("net") or {}
             return json_response(homewizard.data(hub.reading, net.get("ssid"), net.get("rssi")))
+
+        @app.route("/api/v1/system")
+        async def system(req):
+            # HomeWizard clients read it with the data; a 401 would fail their whole update.
+            return json_response({"cloud_enabled": False})
 
         @app.route("/api/v1/telegram")
         async def telegram(req):

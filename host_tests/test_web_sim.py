@@ -174,6 +174,11 @@ def test_unknown_path_404_wrong_method_405(http):
 
 # --- HomeWizard and raw telegram ---------------------------------------------------
 
+def test_homewizard_system_answers_without_a_password(http):
+    # HomeWizard clients read it along with the data: a 401 would fail their update.
+    assert http.json("GET", "/api/v1/system", auth=False) == (200, {"cloud_enabled": False})
+
+
 def test_homewizard_data_matches_decoded_reading(http, sim):
     r = dsmr.parse(telegram("v5.p1"))
     code, d = http.json("GET", "/api/v1/data", auth=False)
