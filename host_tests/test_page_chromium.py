@@ -102,3 +102,60 @@ def test_invalid_broker_shows_error_next_to_the_field(page):
     assert sim.stored_config()["MQTT"]["Broker"] == "mqtt://broker.lan:1883"
     driver.execute_script("document.getElementById('f-mqtt').scrollIntoView()")
     shot(driver, "error", full=False)
+
+
+def _save(driver, form):
+    driver.find_element(By.CSS_SELECTOR, "#%s > button" % form).click()  # its Save
+    wait_for(lambda: text(driver, "#%s .msg" % form) not in ("", "Saving…"))
+    return text(driver, "#%s .msg" % form)
+
+
+def test_a_stored_secret_can_be_removed(page):
+    driver, sim = page
+    key = driver.find_element(By.NAME, "P1.SmartyKey")
+    key.send_keys("0123456789ABCDEF0123456789ABCDEF")
+    assert "Saved" in _save(driver, "f-meter")
+    assert sim.stored_config()["P1"]["SmartyKey"] == "0123456789ABCDEF0123456789ABCDEF"
+    remove = driver.find_element(By.CSS_SELECTOR, "#f-meter .clear input")
+    assert remove.is_displayed()  # offered only while a key is stored
+    remove.click()
+    assert "Saved" in _save(driver, "f-meter")
+    assert sim.stored_config()["P1"]["SmartyKey"] == ""
+    assert not remove.is_displayed()
+
+
+def test_an_emptied_number_is_an_error_not_the_default(page):
+    driver, sim = page
+    amps = driver.find_element(By.NAME, "Modbus.FailsafeCurrentA")
+    amps.clear()
+    amps.send_keys("7.5")
+    assert "Saved" in _save(driver, "f-meter")
+    amps.clear()
+    assert "Not saved" in _save(driver, "f-meter")
+    assert "number" in amps.find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, ".err").text
+    assert sim.stored_config()["Modbus"]["FailsafeCurrentA"] == 7.5
+
+
+def test_status_says_when_the_gateway_stops_answering(page):
+    driver, sim = page
+    wait_for(lambda: text(driver, "#p") not in ("", "–"))
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/v1/status"]})
+    try:
+        wait_for(lambda: "not answering" in text(driver, "#s-age"))
+        assert text(driver, "#p") == "–"
+    finally:
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    wait_for(lambda: "s ago" in text(driver, "#s-age"))
+
+
+def test_settings_of_the_interface_not_shown_are_not_sent(page):
+    from selenium.webdriver.support.ui import Select
+    driver, sim = page
+    Select(driver.find_element(By.NAME, "WiFi.IpMode")).select_by_visible_text("Static")
+    driver.find_element(By.NAME, "WiFi.StaticIPv4.IpAddress").send_keys("192.168.1.50")  # no gateway
+    Select(driver.find_element(By.NAME, "DefaultNetIf")).select_by_value("Ethernet")
+    assert "Saved" in _save(driver, "f-net")  # the half-done Wi-Fi settings stayed out
+    assert sim.stored_config()["DefaultNetIf"] == "Ethernet"
+    assert sim.stored_config()["WiFi"]["IpMode"] == "DHCP"
+    Select(driver.find_element(By.NAME, "DefaultNetIf")).select_by_value("WiFi")
+    assert "Saved" in _save(driver, "f-net")

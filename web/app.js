@@ -24,7 +24,10 @@ function fill() {
   all("[name]").forEach(function (el) {
     var v = get(cfg, el.name);
     if (el.type === "checkbox") el.checked = !!v;
-    else if (el.type === "password") { el.value = ""; el.placeholder = v === MASK ? "set – leave empty to keep" : (el.dataset.ph || el.placeholder); }
+    else if (el.type === "password") {
+      el.value = ""; el.placeholder = v === MASK ? "set – leave empty to keep" : (el.dataset.ph || el.placeholder);
+      el.nextSibling.classList.toggle("hide", v !== MASK); el.nextSibling.firstChild.checked = false;
+    }
     else el.value = v == null ? "" : v;
   });
   toggle();
@@ -42,15 +45,26 @@ function value(el) {
   if (el.type === "number") return el.step && el.step.indexOf(".") >= 0 ? parseFloat(el.value) : parseInt(el.value, 10);
   return el.value;
 }
+function fieldError(el, msg, text) {
+  el.classList.add("invalid"); el.focus();
+  $(".err", el.parentNode).textContent = text;
+  msg.className = "msg bad"; msg.textContent = "Not saved: check " + el.name + ".";
+}
 function save(form) {
-  var patch = {}, n = 0, msg = $(".msg", form);
+  var patch = {}, n = 0, msg = $(".msg", form), empty = null;
   all(".err", form).forEach(function (e) { e.textContent = ""; });
   all(".invalid", form).forEach(function (e) { e.classList.remove("invalid"); });
   all("[name]", form).forEach(function (el) {
+    if (el.closest(".hide")) return;  // the other interface's settings: not shown, not sent
     var v = value(el);
-    if (el.type === "password" && v === "") return;   // empty: keep the stored secret
+    if (el.type === "password") {
+      if (el.nextSibling.firstChild.checked) { put(patch, el.name, ""); n++; return; }  // "remove it"
+      if (v === "") return;  // empty: keep the stored secret
+    }
+    if (el.type === "number" && isNaN(v)) { empty = empty || el; return; }  // not null: that means "default"
     if (v !== get(cfg, el.name)) { put(patch, el.name, v); n++; }
   });
+  if (empty) { fieldError(empty, msg, "enter a number"); return; }
   if (!n) { msg.className = "msg"; msg.textContent = "Nothing changed."; return; }
   msg.className = "msg"; msg.textContent = "Saving…";
   api("PATCH", "/api/v1/config", patch).then(function (r) {
@@ -62,16 +76,14 @@ function save(form) {
       return;
     }
     var el = r.body.field && $("[name='" + r.body.field + "']", form);
+    if (el && !el.closest(".hide")) { fieldError(el, msg, r.body.error); return; }
     msg.className = "msg bad";
-    if (el) {
-      el.classList.add("invalid"); el.focus();
-      $(".err", el.parentNode).textContent = r.body.error;
-      msg.textContent = "Not saved: check " + r.body.field + ".";
-    } else msg.textContent = "Not saved: " + (r.body.field ? r.body.field + ": " : "") + (r.body.error || "HTTP " + r.status);
+    msg.textContent = "Not saved: " + (r.body.field ? r.body.field + ": " : "") + (r.body.error || "HTTP " + r.status);
   }).catch(function () { msg.className = "msg bad"; msg.textContent = "Not saved: the gateway did not answer."; });
 }
 function status() {
   api("GET", "/api/v1/status").then(function (r) {
+    if (r.status !== 200) throw new Error("HTTP " + r.status);
     var s = r.body, m = s.meter || {}, n = s.network || {}, q = s.mqtt, b = s.modbus;
     show("serial", s.serial || "");
     show("p", num(m.power_w)); show("p1", num(m.power_l1_w)); show("p2", num(m.power_l2_w)); show("p3", num(m.power_l3_w));
@@ -82,12 +94,24 @@ function status() {
     show("s-modbus", b ? b.clients + " client(s), " + b.requests + " requests" : "–");
     show("s-fw", s.firmware ? s.firmware.version + " (" + s.firmware.build + ")" : "–");
     show("s-mem", s.free_heap == null ? "–" : Math.round(s.free_heap / 1024) + " KB · up " + Math.round(s.uptime_s / 60) + " min");
-  }).catch(function () {}).then(function () { setTimeout(status, 1000); });
+  }).catch(function () {  // old values must not look live
+    show("s-age", "the gateway is not answering");
+    ["p", "p1", "p2", "p3"].forEach(function (id) { show(id, "–"); });
+  }).then(function () { setTimeout(status, 1000); });
 }
 
-all("input[type=password]").forEach(function (el) { el.dataset.ph = el.placeholder; });
+all("input[type=password]").forEach(function (el) {
+  el.dataset.ph = el.placeholder;
+  var box = document.createElement("span");  // shown while a secret is stored: the way to clear it
+  box.className = "clear hide";
+  box.innerHTML = '<input type="checkbox"> remove it';
+  el.parentNode.insertBefore(box, el.nextSibling);
+});
 all("select").forEach(function (el) { el.addEventListener("change", toggle); });
-all("form").forEach(function (f) { f.addEventListener("submit", function (e) { e.preventDefault(); save(f); }); });
+all("form").forEach(function (f) {
+  f.addEventListener("submit", function (e) { e.preventDefault(); save(f); });
+  f.addEventListener("input", function () { $(".msg", f).textContent = ""; });  // no stale "Saved."
+});
 $("#scan").addEventListener("click", function () {
   var btn = this; btn.textContent = "Scanning…";
   api("GET", "/api/v1/wifi/scan").then(function (r) {
