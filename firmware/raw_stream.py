@@ -4,7 +4,8 @@ Home Assistant's DSMR integration and dsmr-reader read a "network P1 port"
 this way (host:port, default 2000). Each client has its own task that waits
 for the next telegram and writes it; a client that has not taken the previous
 telegram within ``write_timeout_s`` is dropped, so at most one telegram per
-client is ever buffered. What clients send is ignored.
+client is ever buffered. What clients send is read and ignored; their hanging
+up frees the slot at once, not at the next telegram (10 s away on a DSMR 4).
 """
 import asyncio
 
@@ -31,6 +32,8 @@ class RawStream:
         st["clients"] += 1
         hub = self.hub
         seq = hub.seq  # start with the next telegram, whole
+        gone = []
+        watcher = asyncio.create_task(_watch(reader, asyncio.current_task(), gone))
         try:
             while True:
                 seq = await hub.next_reading(seq)
@@ -41,7 +44,22 @@ class RawStream:
             st["dropped"] += 1  # too slow: drop it rather than buffer
         except OSError:
             pass  # the client went away
+        except asyncio.CancelledError:
+            if not gone:
+                raise  # the service is stopping
         finally:
+            watcher.cancel()
             st["clients"] -= 1
             await close_stream(writer)
+
+
+async def _watch(reader, task, gone):
+    """Read and drop what the client sends; cancel ``task`` once it hangs up."""
+    try:
+        while await reader.read(64):
+            pass
+    except OSError:
+        pass
+    gone.append(True)
+    task.cancel()
 

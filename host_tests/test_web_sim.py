@@ -457,3 +457,22 @@ def test_raw_stream_read_by_dsmr_parser(sim):
     assert float(t[obis.ELECTRICITY_USED_TARIFF_1].value) == ref["energy_import_t1_kwh"]
     assert float(t[obis.INSTANTANEOUS_VOLTAGE_L1].value) == ref["voltage_l1_v"]
     assert float(t[obis.ELECTRICITY_DELIVERED_TARIFF_1].value) == ref["energy_export_t1_kwh"]
+
+
+def test_a_raw_stream_client_that_hangs_up_frees_its_slot_before_the_next_telegram(tmp_path):
+    with start(tmp_path, services=("raw_stream", "webapi")) as sim:
+        http = Http(sim)
+        sim.feed(telegram("v5.p1"))
+        sim.wait_valid(1)
+        a = socket.create_connection(("127.0.0.1", sim.raw_port), 5)
+        b = socket.create_connection(("127.0.0.1", sim.raw_port), 5)
+        wait_for(lambda: http.json("GET", "/api/v1/status")[1]["raw"]["clients"] == 2)
+        a.close()  # no telegram comes meanwhile: a 10 s meter's pause
+        wait_for(lambda: http.json("GET", "/api/v1/status")[1]["raw"]["clients"] == 1, 3)
+        c = socket.create_connection(("127.0.0.1", sim.raw_port), 5)
+        c.settimeout(10)
+        sim.feed(telegram("v5.p1"))
+        assert c.recv(1) == b"/"  # served, not refused
+        assert http.json("GET", "/api/v1/status")[1]["raw"]["refused"] == 0
+        b.close()
+        c.close()
