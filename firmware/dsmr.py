@@ -14,6 +14,7 @@ from p1time import dsmr_timestamp
 from reading import new_reading
 
 _LPAREN = const(0x28)
+_RPAREN = const(0x29)
 _STAR = const(0x2A)
 
 
@@ -163,6 +164,9 @@ def _number(buf, i, end, shift):
         j += 1
     if j == i or (j == i + 1 and dec == 0):  # nothing, or a lone "."
         raise ValueError("no number")
+    if j >= end or buf[j] != _STAR and buf[j] != _RPAREN:
+        # "23x*V", "0.244 *kW": a damaged digit or an odd unit, never a shorter number
+        raise ValueError("junk after a number")
     if j < end and buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
         shift += 3
     exp = shift - (dec if dec > 0 else 0)
@@ -183,6 +187,8 @@ def _int(buf, i, end):
         j += 1
     if j == i:
         raise ValueError("no integer")
+    if j >= end or buf[j] != _RPAREN:
+        raise ValueError("junk after an integer")
     return v
 
 

@@ -12,9 +12,14 @@ def test_a_line_that_cannot_be_read_is_an_error_when_strict_and_skipped_when_not
             r["current_l1_a"]) == (1500, None, None, None, 3)
 
 
+def test_a_damaged_digit_is_an_error_never_a_shorter_number():
+    for line in (b"1-0:32.7.0(23x.0*V)", b"1-0:1.7.0(00.244 *kW)", b"0-0:96.14.0(00x2)", b"1-0:1.8.1(12.5"):
+        assert raises(ValueError, dsmr.parse, make_telegram([line])), line
+
+
 def test_an_unreadable_power_voltage_or_current_fails_the_telegram_even_with_a_crc():
     # Served as 0 on Modbus it would look like spare capacity; a failed telegram goes stale.
-    for line in (b"1-0:31.7.0()", b"1-0:32.7.0(x*V)", b"1-0:21.7.0(*kW)"):
+    for line in (b"1-0:31.7.0()", b"1-0:32.7.0(23x*V)", b"1-0:21.7.0(*kW)"):
         assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.7.0(01.500*kW)", line]), None, False)
 
 
