@@ -99,10 +99,7 @@ def check(spec, v):
     if not isinstance(v, str):
         raise ValueError("must be a string")
     if kind == "t":
-        for c in v:
-            if 0xD800 <= ord(c) <= 0xDFFF:
-                v = _joined_pairs(v)
-                break
+        v = _joined_pairs(v)
         if len(v.encode()) > spec[1]:
             raise ValueError("longer than %d bytes" % spec[1])
         for c in v:

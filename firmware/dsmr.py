@@ -296,9 +296,8 @@ def parse(buf, n=None, strict=True):
                 r["timestamp"] = dsmr_timestamp(buf, v0, line_end)
             elif key == _METER_ID and ch == 0:
                 r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
-            elif (key == _METER_ID_ALT or key == _METER_ID_ESY) and ch == 0:
-                meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
-            elif key == _DEVICE_NAME and ch == 0 and meter_id_alt is None:
+            elif (key == _METER_ID_ALT or key == _METER_ID_ESY
+                  or key == _DEVICE_NAME and meter_id_alt is None) and ch == 0:
                 meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
             elif key == _TEXT and ch == 0:
                 r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)

@@ -53,12 +53,13 @@ class Hub:
     def publish(self, reading, raw):
         """Make ``reading`` (with its raw bytes) the current one and wake waiters."""
         now = self.clock()
-        gap = None if self.last_ms is None else ticks_diff(now, self.last_ms)
-        if gap is not None and gap >= _BURST_MS:
-            # The rhythm is the shorter of the last two gaps: the telegram that ends
-            # an outage must not stretch its own stale window to 3x the outage.
-            self.interval_ms = gap if self._gap_ms is None else min(gap, self._gap_ms)
-            self._gap_ms = gap
+        if self.last_ms is not None:
+            gap = ticks_diff(now, self.last_ms)
+            if gap >= _BURST_MS:
+                # The rhythm is the shorter of the last two gaps: the telegram that ends
+                # an outage must not stretch its own stale window to 3x the outage.
+                self.interval_ms = gap if self._gap_ms is None else min(gap, self._gap_ms)
+                self._gap_ms = gap
         self.reading = reading
         self.raw = raw
         self.last_ms = now

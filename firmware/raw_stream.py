@@ -32,8 +32,7 @@ class RawStream:
         st["clients"] += 1
         hub = self.hub
         seq = hub.seq  # start with the next telegram, whole
-        gone = []
-        watcher = asyncio.create_task(_watch(reader, asyncio.current_task(), gone))
+        watcher = asyncio.create_task(_watch(reader, asyncio.current_task()))
         try:
             while True:
                 seq = await hub.next_reading(seq)
@@ -45,21 +44,20 @@ class RawStream:
         except OSError:
             pass  # the client went away
         except asyncio.CancelledError:
-            if not gone:
-                raise  # the service is stopping
+            if not watcher.done():
+                raise  # the service is stopping, not the client
         finally:
             watcher.cancel()
             st["clients"] -= 1
             await close_stream(writer)
 
 
-async def _watch(reader, task, gone):
-    """Read and drop what the client sends; cancel ``task`` once it hangs up."""
+async def _watch(reader, task):
+    """Read and drop what the client sends; cancel ``task`` once it hangs up (and end)."""
     try:
         while await reader.read(64):
             pass
     except OSError:
         pass
-    gone.append(True)
     task.cancel()
 
