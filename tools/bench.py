@@ -1,11 +1,10 @@
 #!/usr/bin/env python3
 """`make bench`: speed and memory figures, printed as tables (never asserted).
 
-1. Telegram core under the MicroPython unix port with a 96 KB heap: time and
-   heap allocated per telegram, heap growth over 10,000 telegrams.
+1. Telegram core under the 32-bit MicroPython (an ESP32's object sizes) with a
+   96 KB heap: time and heap allocated per telegram, heap growth over 10,000 telegrams.
 2. The same code under CPython next to dsmr_parser on the same telegrams.
-3. Further lines from the service benchmarks (Smarty, Modbus) and the heap a
-   device's boot takes in a 32-bit MicroPython (tools/heap32.py).
+3. Further lines from the service benchmarks (Smarty, Modbus).
 """
 import json
 import os
@@ -17,10 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
 TELEGRAMS = os.path.join(ROOT, "host_tests", "telegrams")
-MP_ENV = dict(os.environ, MICROPYPATH=":".join([FIRMWARE, os.path.join(ROOT, ".venv", "mplib"), ".frozen"]))
+MP_ENV = dict(os.environ, MICROPYPATH=":".join([FIRMWARE, ".frozen"]))
 SHIM = os.path.join(ROOT, "host_tests", "shim")  # micropython.const for CPython
 sys.path[:0] = [FIRMWARE, SHIM, os.path.join(ROOT, "host_tests")]
-import heap32  # noqa: E402  (tools/, this script's folder)
 
 
 def micropython(script, *args):
@@ -55,21 +53,20 @@ def main():
     growth = mp.pop()
     ours = cpython_ours(500)
     ref = dsmr_parser_us(200)
-    alloc32 = heap32.telegram_alloc32(heap32.build(), TELEGRAMS)
     print("Telegram core: framing + CRC + parsing, per telegram")
-    print("MP: unix port (64-bit); MP32: the 32-bit WebAssembly port, objects laid out as on an ESP32")
-    print("%-24s %6s | %8s %11s %12s | %10s %12s %8s" % (
-        "telegram", "bytes", "MP us", "MP alloc B", "MP32 alloc B", "CPython us", "dsmr_parser", "speedup"))
+    print("MP: MicroPython v1.28.0 unix port, 32-bit with single floats (objects laid out as on an ESP32)")
+    print("%-24s %6s | %8s %11s | %10s %12s %8s" % (
+        "telegram", "bytes", "MP us", "MP alloc B", "CPython us", "dsmr_parser", "speedup"))
     for r in mp:
         c = ours[r["name"]]["us"]
         d = ref.get(r["name"])
-        print("%-24s %6d | %8.0f %11d %12d | %10.1f %12s %8s" % (
-            r["name"], r["bytes"], r["us"], r["alloc"], alloc32[r["name"]], c,
+        print("%-24s %6d | %8.0f %11d | %10.1f %12s %8s" % (
+            r["name"], r["bytes"], r["us"], r["alloc"], c,
             "%.1f" % d if d else "-", "%.1fx" % (d / c) if d else "-"))
     print("MicroPython heap growth over 10,000 DSMR 5 telegrams: %d bytes (free after: %d of 96 KB)"
           % (growth["growth_10k"], growth["mem_free"]))
     print("Targets: <= 2048 B allocated per DSMR 5 telegram (v5.p1), zero growth, >= 10x dsmr_parser")
-    for extra in ("bench_smarty.py", "bench_modbus.py", "heap32.py"):
+    for extra in ("bench_smarty.py", "bench_modbus.py"):
         print()
         sys.stdout.flush()
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", extra)], env=MP_ENV, check=False)

@@ -22,13 +22,18 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import build_web  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 MARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc"}
 # Where the MicroPython image starts: after the ESP32's second-stage
 # bootloader offset, at 0 on the C3.
 FLASH_OFFSET = {"esp32": "0x1000", "esp32c3": "0x0"}
-HOST_ONLY = ("hw_host.py", "main_host.py")  # the unix-port simulator's modules
+# Not copied: the unix-port simulator's modules, the image's manifest, and the
+# page module (on the filesystem the page is a file, www/index.html.gz).
+NOT_COPIED = ("hw_host.py", "main_host.py", "manifest.py", "webpage.py")
 SOURCE = ("main.py",)                      # copied as source
 
 
@@ -45,7 +50,7 @@ def board_info(name):
 
 def device_modules():
     fw = os.path.join(ROOT, "firmware")
-    return sorted(f for f in os.listdir(fw) if f.endswith(".py") and f not in HOST_ONLY)
+    return sorted(f for f in os.listdir(fw) if f.endswith(".py") and f not in NOT_COPIED)
 
 
 def build(board, out=None):
@@ -72,7 +77,7 @@ def build(board, out=None):
     shutil.copyfile(path, dst)
     files.append(dst)
     # The config page, served pre-gzipped from /www on the device.
-    shutil.copytree(os.path.join(ROOT, "firmware", "www"), os.path.join(out, "www"))
+    build_web.write_gz(out)
     print("built %d files for %s (%s, -march=%s) in %s" % (len(files), consts["NAME"], consts["CHIP"],
                                                         march, out))
     return files

