@@ -2,7 +2,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # MicroPython v1.28.0's unix port built as an ESP32 is: 32-bit, single-precision
-# floats (tools/mpbuild.py). The stock binary; micropython-image has the firmware frozen in.
+# floats (tools/mpbuild.py). The stock binary; build/micropython-image/ has the firmware frozen in.
 MPY    := $(VENV)/bin/micropython
 # Unit tests build big test streams, so they get a roomy heap. The sim's heap
 # is the device's budget (tools/sim.py, P1GW_HEAP).

@@ -10,8 +10,8 @@ binaries, as a device can be installed two ways:
 - ``.venv/bin/micropython`` (stock): nothing of p1gw frozen, umqtt.simple frozen
   as stock ESP32 firmware has it; the firmware is imported from ``.mpy`` files,
   as ``make deploy`` lays them on a device.
-- ``.venv/bin/micropython-image`` (image): the firmware frozen in by
-  ``firmware/manifest.py``, the manifest the ESP32 image is built from.
+- ``build/micropython-image/micropython`` (image): this checkout's firmware
+  frozen in by ``firmware/manifest.py``, the manifest the ESP32 image is built from.
 
 The source is ``../shared/micropython/micropython-1.28.0.tar.xz`` (or
 ``$P1GW_MICROPYTHON_TAR``), unpacked once into ``.venv/``. make rebuilds only
@@ -36,7 +36,8 @@ STOCK_MANIFEST = os.path.join(ROOT, "tools", "stock_manifest.py")
 IMAGE_MANIFEST = os.path.join(ROOT, "firmware", "manifest.py")
 BIN = os.path.join(VENV, "bin")
 STOCK = os.path.join(BIN, "micropython")
-IMAGE = os.path.join(BIN, "micropython-image")
+IMAGE_BUILD = os.path.join(ROOT, "build", "micropython-image")
+IMAGE = os.path.join(IMAGE_BUILD, "micropython")
 MPY_CROSS = os.path.join(BIN, "mpy-cross")
 # An ESP32's arithmetic: 32-bit pointers and small ints, single-precision floats.
 # No FFI: it needs a 32-bit libffi and no firmware code uses it.
@@ -78,10 +79,10 @@ def _link(target, name):
     os.symlink(os.path.relpath(target, BIN), path)
 
 
-def _unix(build, prog, manifest):
+def _unix(build, manifest):
     # make passes FROZEN_MANIFEST on to a sub-make of mpy-cross, so mpy-cross is built first, alone.
-    _make(["-C", UNIX] + FLAGS + ["BUILD=" + build, "PROG=" + prog, "FROZEN_MANIFEST=" + manifest], prog)
-    return os.path.join(UNIX, build, prog)
+    _make(["-C", UNIX] + FLAGS + ["BUILD=" + build, "FROZEN_MANIFEST=" + manifest], build)
+    return os.path.join(build, "micropython")
 
 
 def stock():
@@ -92,14 +93,18 @@ def stock():
     _link(os.path.join(SRC, "mpy-cross", "build", "mpy-cross"), "mpy-cross")
     prog = os.path.join(UNIX, "build-p1gw-stock", "micropython")
     if not os.path.exists(prog) or os.path.getmtime(prog) < os.path.getmtime(STOCK_MANIFEST):
-        _unix("build-p1gw-stock", "micropython", STOCK_MANIFEST)
+        _unix(os.path.join(UNIX, "build-p1gw-stock"), STOCK_MANIFEST)
     _link(prog, "micropython")
 
 
 def image():
-    """The image binary, with the firmware frozen as it stands now."""
+    """The image binary, with this checkout's firmware frozen as it stands now; its path.
+
+    It lives in the checkout's build/ (the source and the stock binary in the
+    shared .venv), so two checkouts never freeze each other's firmware.
+    """
     stock()
-    _link(_unix("build-p1gw-image", "micropython", IMAGE_MANIFEST), "micropython-image")
+    return _unix(IMAGE_BUILD, IMAGE_MANIFEST)
 
 
 if __name__ == "__main__":
