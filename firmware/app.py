@@ -187,9 +187,11 @@ class App:
         await asyncio.sleep(0)  # let the services open their sockets first
         gc.collect()
         print("app: running (serial %s, %d bytes heap free)" % (self.identity["serial"], gc.mem_free()))  # type: ignore[attr-defined]
+        device = hub.status["device"] = {}  # updated in place: no new dict every second
         while True:
             self.wdt.feed()
-            hub.status["device"] = {"state": self.status.state(), "uptime_s": hub.uptime_s()}
+            device["state"] = self.status.state()
+            device["uptime_s"] = hub.uptime_s()
             await asyncio.sleep(TICK_MS / 1000)
 
     def _start(self, services):

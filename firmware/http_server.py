@@ -219,44 +219,112 @@ def _same(a, b):
     return diff == 0
 
 
-def parse_head(head):
-    """Request line and headers (bytes, without the blank line) -> Request with no body."""
+# The only headers anything here reads; the others are counted and skipped, so
+# a phone's long User-Agent and Accept lines cost no heap.
+_KEPT = (b"host", b"authorization", b"content-length", b"content-type", b"connection",
+         b"transfer-encoding")
+
+
+_KEPT_LENGTHS = tuple(len(h) for h in _KEPT)
+
+
+def _blank(c):
+    return c == 0x20 or c == 0x09
+
+
+def request_line(buf, start, end):
+    """The request line ``buf[start:end]`` (no line end) -> Request with no headers yet."""
     try:
-        text = head.decode()
+        parts = bytes(buf[start:end]).decode().split(" ")
     except UnicodeError:
         raise HttpError(400)
-    lines = text.split("\n")  # each line's CR, where sent, is stripped below
-    parts = lines[0].rstrip("\r").split(" ")
     if len(parts) != 3 or not parts[0].isalpha() or not parts[1].startswith("/") \
             or not parts[2].startswith("HTTP/1."):
         raise HttpError(400)
-    if len(lines) - 1 > MAX_HEADERS:
-        raise HttpError(431)
-    headers = {}
-    for line in lines[1:]:
-        name, sep, value = line.rstrip("\r").partition(":")
-        if not sep or not name or name != name.strip():
-            raise HttpError(400)  # also rejects obsolete line folding
-        name = name.lower()
-        value = value.strip()
-        if name == "content-length" and headers.get(name, value) != value:
-            raise HttpError(400)  # two lengths: which one frames the body is a guess
-        headers[name] = value
     path, _, query = parts[1].partition("?")
-    return Request(parts[0], path, query, parts[2], headers)
+    return Request(parts[0], path, query, parts[2], {})
 
 
-def _head_end(buf):
-    """(where the head ends, length of the blank line after it), or (-1, 0).
+def header_line(req, buf, start, end):
+    """Add header line ``buf[start:end]`` (no line end) to ``req`` if the server reads it.
 
-    Lines end in CRLF, or in a bare LF, which RFC 9112 lets a server accept
-    (scripts, nc): without it such a client would wait for the idle timeout.
+    Other headers are only checked for their shape: nothing is allocated for them.
     """
-    crlf = buf.find(b"\n\r\n")  # the head keeps its last line's CR: parse_head strips it
-    lf = buf.find(b"\n\n")
-    if lf >= 0 and (crlf < 0 or lf < crlf):
-        return lf, 2
-    return crlf, (3 if crlf >= 0 else 0)
+    colon = buf.find(b":", start, end)
+    if colon <= start or _blank(buf[start]) or _blank(buf[colon - 1]):
+        raise HttpError(400)  # also rejects obsolete line folding
+    if colon - start not in _KEPT_LENGTHS:
+        return
+    name = bytes(buf[start:colon]).lower()
+    if name not in _KEPT:
+        return
+    try:
+        value = bytes(buf[colon + 1:end]).decode().strip()
+    except UnicodeError:
+        raise HttpError(400)
+    name = name.decode()
+    if name == "content-length" and req.headers.get(name, value) != value:
+        raise HttpError(400)  # two lengths: which one frames the body is a guess
+    req.headers[name] = value
+
+
+def _line_end(buf, start, end):
+    """Where the line ``buf[start:end]`` ends without its CR."""
+    return end - 1 if end > start and buf[end - 1] == 0x0D else end
+
+
+def parse_head(head):
+    """Request line and headers (bytes, without the blank line) -> Request with no body."""
+    if head.count(b"\n") > MAX_HEADERS:
+        raise HttpError(431)
+    req = None
+    start = 0
+    while start <= len(head):
+        end = head.find(b"\n", start)
+        if end < 0:
+            end = len(head)
+        stop = _line_end(head, start, end)
+        if req is None:
+            req = request_line(head, start, stop)
+        else:
+            header_line(req, head, start, stop)
+        start = end + 1
+    return req
+
+
+class _Conn:
+    """One connection's read buffer and deadline; the buffer is allocated once per connection."""
+
+    def __init__(self, size):
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.pos = 0       # buf[pos:n] is received and not yet consumed (pipelining)
+        self.n = 0
+        self.task = None   # set to None by the sweep: the connection ran out of time
+        self.deadline = 0  # ticks_ms by which the current wait must end; 0 = none
+
+    def take(self, k):
+        """Consume up to ``k`` buffered bytes; return the view of them."""
+        k = min(k, self.n - self.pos)
+        part = self.mv[self.pos:self.pos + k]
+        self.pos += k
+        return part
+
+    async def fill(self, reader):
+        """Read more into the buffer (keeping the unconsumed part); False at end of stream."""
+        if self.pos == self.n:
+            self.pos = self.n = 0
+        elif self.n == len(self.buf):
+            if not self.pos:
+                raise HttpError(431)  # one line longer than the buffer
+            self.buf[:self.n - self.pos] = self.mv[self.pos:self.n]
+            self.n -= self.pos
+            self.pos = 0
+        k = await reader.readinto(self.mv[self.n:])
+        if not k:
+            return False
+        self.n += k
+        return True
 
 
 async def _drain(reader, left):
@@ -267,36 +335,54 @@ async def _drain(reader, left):
         left -= len(chunk)
 
 
-async def _read_body(reader, buf, n):
+async def _read_body(reader, conn, n):
     """``n`` body bytes into one bytearray allocated up front: no growing copies."""
     body = bytearray(n)
-    got = min(n, len(buf))
-    body[0:got] = buf[0:got]
-    buf[0:got] = b""
+    part = conn.take(n)
+    got = len(part)
+    body[:got] = part
     while got < n:
-        chunk = await reader.read(min(n - got, _CHUNK))
-        if not chunk:
+        k = await reader.readinto(memoryview(body)[got:])
+        if not k:
             raise EOFError("short body")
-        body[got:got + len(chunk)] = chunk
-        got += len(chunk)
+        got += k
     return body
 
 
 class Server:
-    """Serve an App; limits are class attributes so a test or board can tune them."""
+    """Serve an App; limits are class attributes so a test or board can tune them.
+
+    Deadlines are not an ``asyncio.wait_for`` per read and write (two tasks, a
+    timer and an exception each, every request): each connection carries one
+    deadline for what it waits on now, and ``sweep`` (run beside the listener)
+    cancels a connection whose deadline passed.
+    """
 
     max_conns = 4           # of the ESP32's 16 sockets (docs/ARCHITECTURE.md, "Sockets")
     max_head = MAX_HEAD
     max_body = MAX_BODY
+    line_buf = 512          # per connection: the longest header line (a phone's is < 300 bytes)
     read_timeout_s = 10     # whole request (head + body), and idle keep-alive wait
     write_timeout_s = 10
     discard_s = 2           # what a refused request may still send before the close
+    sweep_ms = 500
 
     def __init__(self, app):
         self.app = app
         self.active = 0
+        self._conns = []
         self._body_lock = asyncio.Lock()
         self.counters = {"requests": 0, "refused": 0, "bad_requests": 0, "errors": 0}
+
+    async def sweep(self):
+        """Cancel connections past their deadline, until cancelled."""
+        while True:
+            await asyncio.sleep_ms(self.sweep_ms)
+            now = ticks_ms()
+            for conn in self._conns:
+                if conn.deadline and conn.task is not None and ticks_diff(now, conn.deadline) > 0:
+                    task, conn.task = conn.task, None  # None: it timed out, the server is not stopping
+                    task.cancel()
 
     async def handle(self, reader, writer):
         """One connection: requests in sequence until close, error or timeout."""
@@ -310,30 +396,40 @@ class Server:
             await close_stream(writer)
             return
         self.active += 1
-        buf = bytearray()  # bytes received but not yet consumed (pipelining)
+        conn = None
         try:
+            conn = _Conn(self.line_buf)
+            conn.task = asyncio.current_task()
+            self._conns.append(conn)
             while True:
+                conn.deadline = ticks_add(ticks_ms(), self.read_timeout_s * 1000)
                 try:
-                    req = await asyncio.wait_for(self._read_request(reader, buf), self.read_timeout_s)
+                    req = await self._read_request(reader, conn)
                 except HttpError as e:
                     self.counters["bad_requests"] += 1
-                    await self._send(writer, error_response(e.status, _REASONS[e.status]), False)
+                    await self._send(writer, conn, error_response(e.status, _REASONS[e.status]), False)
+                    conn.deadline = 0
                     await self._discard(reader)
                     break
                 if req is None:
                     break
                 self.counters["requests"] += 1
-                if not await self._serve(req, reader, writer, buf):
+                if not await self._serve(req, reader, writer, conn):
                     break
-        except (OSError, EOFError, asyncio.TimeoutError):
-            pass  # peer gone, truncated body or too slow: just close
+        except asyncio.CancelledError:
+            if conn is None or conn.task is not None:
+                raise  # the server is stopping, not a slow client
+        except (OSError, EOFError):
+            pass  # peer gone or truncated body: just close
         except MemoryError:
             self.counters["errors"] += 1  # heap too fragmented for this request: drop it, keep serving
         finally:
+            if conn is not None and conn in self._conns:
+                self._conns.remove(conn)
             self.active -= 1
             await close_stream(writer)
 
-    async def _serve(self, req, reader, writer, buf):
+    async def _serve(self, req, reader, writer, conn):
         """Answer one request; False when the connection is to close."""
         length = self._body_length(req)
         keep = req.keep_alive()
@@ -348,25 +444,26 @@ class Server:
             resp = self._failed(req, e)
         if handler is None:
             if length:  # the body is still on the wire: drained after the answer
-                await self._send(writer, resp, False)
+                await self._send(writer, conn, resp, False)
+                conn.deadline = 0
                 await self._discard(reader)
                 return False
-            await self._send(writer, resp, keep)
+            await self._send(writer, conn, resp, keep)
             return keep
         if length:
             # One body in RAM at a time: four 8 KB uploads at once would not fit an ESP32.
             async with self._body_lock:
                 try:
-                    req.body = await asyncio.wait_for(_read_body(reader, buf, length), self.read_timeout_s)
+                    req.body = await _read_body(reader, conn, length)
                 except MemoryError:  # no room for it now: answer, and close with the body unread
                     self.counters["errors"] += 1
-                    await self._send(writer, error_response(503, "out of memory: try again"), False)
+                    await self._send(writer, conn, error_response(503, "out of memory: try again"), False)
                     return False
                 resp = await self._call(handler, req)
                 req.body = b""  # free before the next upload may start
         else:
             resp = await self._call(handler, req)
-        await self._send(writer, resp, keep)
+        await self._send(writer, conn, resp, keep)
         return keep
 
     async def _call(self, handler, req):
@@ -393,21 +490,38 @@ class Server:
         except (OSError, asyncio.TimeoutError):
             pass
 
-    async def _read_request(self, reader, buf):
+    async def _read_request(self, reader, conn):
+        """The next request's head, read line by line from the connection's buffer; None at EOF."""
+        req = None
+        head = 0        # bytes of this head so far
+        lines = 0
+        buf = conn.buf
         while True:
-            end, blank = _head_end(buf)
-            if end >= 0:
-                break
-            if len(buf) >= self.max_head:
+            end = buf.find(b"\n", conn.pos, conn.n)
+            if end < 0:
+                if head + conn.n - conn.pos >= self.max_head:
+                    raise HttpError(431)
+                if not await conn.fill(reader):
+                    return None  # closed, possibly mid-head: nothing to answer
+                continue
+            start = conn.pos
+            conn.pos = end + 1
+            head += end + 1 - start
+            if head > self.max_head:
                 raise HttpError(431)
-            chunk = await reader.read(_CHUNK)
-            if not chunk:
-                return None  # closed, possibly mid-head: nothing to answer
-            buf.extend(chunk)
-        if end + blank > self.max_head:
-            raise HttpError(431)
-        req = parse_head(bytes(buf[:end]))
-        buf[0:end + blank] = b""
+            stop = _line_end(buf, start, end)
+            if req is None:
+                if stop == start:
+                    head = 0
+                    continue  # a blank line before a request (RFC 9112 2.2): skip it
+                req = request_line(buf, start, stop)
+            elif stop == start:
+                break  # the blank line: end of the head
+            else:
+                lines += 1
+                if lines > MAX_HEADERS:
+                    raise HttpError(431)
+                header_line(req, buf, start, stop)
         if "transfer-encoding" in req.headers:
             raise HttpError(411)
         self._body_length(req)  # refuse a bad or too long body before anything else
@@ -424,7 +538,11 @@ class Server:
             raise HttpError(400)  # a GET with a body: no route here reads one
         return n
 
-    async def _send(self, writer, resp, keep):
+    async def _flush(self, writer, conn):
+        conn.deadline = ticks_add(ticks_ms(), self.write_timeout_s * 1000)
+        await writer.drain()
+
+    async def _send(self, writer, conn, resp, keep):
         path = resp.path
         length = resp.size if path else len(resp.body)
         head = ["HTTP/1.1 %d %s\r\nContent-Length: %d\r\nConnection: %s\r\n"
@@ -441,7 +559,7 @@ class Server:
                     if not n:
                         break
                     writer.write(memoryview(_file_buf)[:n])
-                    await asyncio.wait_for(writer.drain(), self.write_timeout_s)
+                    await self._flush(writer, conn)
         elif resp.body:
             writer.write(resp.body)
-        await asyncio.wait_for(writer.drain(), self.write_timeout_s)
+        await self._flush(writer, conn)

@@ -2,7 +2,11 @@
 
 One register image per telegram (built by empro.py / sdm630.py into a
 preallocated double buffer), answered by modbus_frame.answer. Each client gets
-two fixed 260-byte buffers; a request allocates only the coroutine plumbing.
+two fixed 260-byte buffers. A request allocates next to nothing: deadlines are
+not an ``asyncio.wait_for`` per read (two tasks, a timer and an exception each
+time, ~2 KB of garbage per request at 40 requests a second), but one sweep a
+second over the connections, which cancels a client that stopped mid-frame,
+stopped reading, or idled past ``Modbus.IdleTimeoutS``.
 
 Stale data is never served as live data: when the last valid telegram is older
 than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
@@ -16,6 +20,7 @@ from micropython import const
 
 import modbus_frame
 import reading as _reading
+from clock import ticks_diff, ticks_ms
 from hub import rhythm_ms
 from streams import close_stream
 from version import revision
@@ -74,6 +79,7 @@ class ModbusServer:
         hub.status["modbus"] = self.status
         self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
         self._failsafe_amps = None  # the current the fail-safe image was built with
+        self._conns = []          # [task, since_ms, limit_s] per client, for the sweep
         self._load(self._wanted())
 
     def _wanted(self):
@@ -129,6 +135,7 @@ class ModbusServer:
             while True:
                 # Build each telegram's image as it arrives, so requests only copy.
                 self.data_ok()
+                self._sweep(ticks_ms())
                 try:
                     seq = await asyncio.wait_for(hub.next_reading(seq), _STATUS_S)
                 except asyncio.TimeoutError:
@@ -137,6 +144,14 @@ class ModbusServer:
             server.close()
             await server.wait_closed()
 
+    def _sweep(self, now):
+        """Cancel each client whose current wait outlived its limit (see the module doc)."""
+        for conn in self._conns:
+            task, since, limit_s = conn
+            if task is not None and limit_s and ticks_diff(now, since) > limit_s * 1000:
+                conn[0] = None  # tells the task it timed out, not that the service stops
+                task.cancel()
+
     async def _serve(self, reader, writer):
         st = self.status
         if st["clients"] >= self.hub.config["Modbus"]["MaxClients"]:
@@ -144,18 +159,17 @@ class ModbusServer:
             await close_stream(writer)
             return
         st["clients"] += 1
+        conn = [asyncio.current_task(), ticks_ms(), 0]
+        self._conns.append(conn)
         try:
             req = bytearray(modbus_frame.MAX_ADU)
             out = bytearray(modbus_frame.MAX_ADU)
             mreq = memoryview(req)
             mout = memoryview(out)
             while True:
-                idle_s = self.hub.config["Modbus"]["IdleTimeoutS"]
-                if idle_s:
-                    ok = await asyncio.wait_for(_read_adu(reader, mreq), idle_s)
-                else:
-                    ok = await _read_adu(reader, mreq)
-                if not ok:
+                conn[1] = ticks_ms()
+                conn[2] = self.hub.config["Modbus"]["IdleTimeoutS"]
+                if not await _read_adu(reader, mreq):
                     st["dropped"] += 1
                     break
                 ok = self.data_ok()   # may switch the image: read it after
@@ -165,10 +179,16 @@ class ModbusServer:
                     st["exceptions"] += 1
                 writer.write(mout[:n])
                 # A client that sends but never reads must not hold a slot for good.
-                await asyncio.wait_for(writer.drain(), idle_s or _DRAIN_S)
-        except (OSError, EOFError, asyncio.TimeoutError, MemoryError):
-            pass   # peer gone, reset or idle, or no heap for its buffers now: just close
+                conn[1] = ticks_ms()
+                conn[2] = conn[2] or _DRAIN_S
+                await writer.drain()
+        except asyncio.CancelledError:
+            if conn[0] is not None:
+                raise  # the service is stopping
+        except (OSError, EOFError, MemoryError):
+            pass   # peer gone or reset, or no heap for its buffers now: just close
         finally:
+            self._conns.remove(conn)
             st["clients"] -= 1
             await close_stream(writer)
 

@@ -1,7 +1,10 @@
 """The P1 driver: UART bytes -> (Smarty decryption) -> framer -> parser -> hub.
 
 One read buffer serves every chunk; per valid telegram it allocates only the
-reading dict and a copy of the raw bytes the hub keeps. With ``P1.Baud`` "auto"
+reading dict. The raw bytes the hub keeps are copied into a buffer of their own,
+allocated for the first telegram and again only for a longer one: a meter sends
+telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
+one piece every second. With ``P1.Baud`` "auto"
 it alternates between 115200 8N1 (DSMR 4/5) and 9600 7E1 (DSMR 2.2/3) until a
 valid telegram arrives, and again whenever the meter falls silent that long (a
 telegram framed to its CRC that fails it only was damaged: no reason to switch).
@@ -20,6 +23,7 @@ class P1Reader:
     """Reads the meter's port and publishes each valid telegram to the hub."""
 
     BUF_LEN = 256
+    RAW_SLACK = 64  # telegrams grow a little (a longer text message, a new M-Bus reading)
     # Longer than one DSMR 2.2/3 interval (10 s) with room for a telegram that
     # started just before the switch.
     AUTOBAUD_MS = 25000
@@ -44,6 +48,7 @@ class P1Reader:
         self.serial = SERIAL["115200" if p1["Baud"] == "auto" else p1["Baud"]]
         self._since = clock()  # last telegram framed whole, or last serial switch
         self._buf = bytearray(self.BUF_LEN)
+        self._raw = bytearray(0)  # the hub's copy of the last valid telegram
         self._status = hub.status["p1"] = {}
         port.configure(*self.serial)
         self._show()
@@ -80,9 +85,22 @@ class P1Reader:
                 self.log("parse_error", str(e))
             return
         self._since = self.clock()
-        self.hub.publish(reading, bytes(memoryview(buf)[:n]))
+        self.hub.publish(reading, self._keep(buf, n))
         if self.log:
             self.log("valid", reading)
+
+    def _keep(self, buf, n):
+        """A view of ``buf[:n]`` copied into the reader's raw buffer.
+
+        Consumers only hand it to a stream's write(), which sends or copies it
+        before the next telegram can be published, so reusing the buffer is safe.
+        """
+        if n > len(self._raw):
+            self._raw = None  # the old one is garbage before the new one is needed
+            self._raw = bytearray(n + self.RAW_SLACK)
+        raw = memoryview(self._raw)[:n]
+        raw[:] = memoryview(buf)[:n]
+        return raw
 
     def check_serial(self):
         """With auto baud, switch serial settings after a silence; True if switched."""

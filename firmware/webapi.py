@@ -16,6 +16,7 @@ browser's cached password cannot be abused cross-site.
 Captive portal: the phones' connectivity probes, and in AP mode any request for a
 host name that is not ours, are redirected to http://10.10.10.10/.
 """
+import asyncio
 import gc
 import json
 import os
@@ -54,7 +55,11 @@ class WebServer:
         self._routes(self.server.app)
 
     async def run(self):
-        await serve(self.server.handle, self.hub.bind, self.hub.config["Http"]["Port"])
+        sweeper = asyncio.create_task(self.server.sweep())
+        try:
+            await serve(self.server.handle, self.hub.bind, self.hub.config["Http"]["Port"])
+        finally:
+            sweeper.cancel()
 
     # -- before routing: captive portal, open data, auth, JSON-only writes -----
 

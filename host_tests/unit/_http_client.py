@@ -9,7 +9,16 @@ import binascii
 import json
 
 
-class _Reader:
+class ReadInto:
+    """``readinto`` (what the server calls, as on MicroPython's streams) from a fake's ``read``."""
+
+    async def readinto(self, buf):
+        data = await self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+
+class _Reader(ReadInto):
     def __init__(self, data, chunk=None):
         self._data = memoryview(data)
         self._pos = 0

@@ -1,7 +1,7 @@
 """The HTTP server's parser, limits, router and Basic auth, through the socket-free client."""
 import asyncio
 
-from _http_client import TestClient, _Writer, parse_responses
+from _http_client import ReadInto, TestClient, _Writer, parse_responses
 from http_server import (App, BasicAuth, Server, error_response, file_response,
                          json_response, parse_head, HttpError, MAX_BODY, MAX_HEAD)
 
@@ -217,7 +217,7 @@ def test_handler_oserror_is_a_500_not_a_dropped_connection():
     assert r.status == 500 and s.counters["errors"] == 1
 
 
-class _Trickle:
+class _Trickle(ReadInto):
     """A client that sends a bad request, then one byte at a time for ever."""
 
     def __init__(self):
@@ -245,7 +245,7 @@ def test_a_trickling_client_is_cut_off_after_the_discard_deadline():
     assert reader.sent < 100  # 0.2 s of bytes, not the 10 KB the drain would take
 
 
-class _SlowBody:
+class _SlowBody(ReadInto):
     """A PATCH whose body arrives in two halves with a pause between them."""
 
     def __init__(self, log, name, pause):

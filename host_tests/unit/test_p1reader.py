@@ -211,3 +211,21 @@ def test_auto_baud_stays_at_115200_with_a_smarty_key():
     reader, hub = _reader({"SmartyKey": v["key"], "SmartyAad": v["aad"]}, FakePort())
     reader.clock = lambda: 10 ** 6  # long silence
     assert reader.check_serial() is False and reader.serial[0] == 115200
+
+
+def test_raw_copy_reuses_one_buffer_for_telegrams_of_one_size():
+    reader, hub = _reader()
+    raw = telegram("v5.p1")
+    _feed(reader, raw)
+    first = reader._raw
+    _feed(reader, raw)
+    assert reader._raw is first and bytes(hub.raw) == raw and hub.seq == 2
+
+
+def test_raw_copy_grows_for_a_longer_telegram():
+    reader, hub = _reader()
+    _feed(reader, telegram("v4_2.p1"))
+    longer = telegram("v5_eon_hu.p1")
+    assert len(longer) > len(reader._raw)
+    _feed(reader, longer)
+    assert bytes(hub.raw) == longer and len(reader._raw) >= len(longer)
