@@ -360,9 +360,13 @@ def build(board, dry_run=False):
     staged = os.path.join(work, "board.py") if dry_run else stage_board(path, work)
     cmd = make_command(src, chip, idf_build, record)
     env = {"P1GW_BOARD": staged}
+    if not os.environ.get("P1GW_MICROPYTHON_DIR"):
+        # The unpacked release is no git checkout, but it sits inside ours: without
+        # this, MicroPython's makeversionhdr.py would take p1gw's git describe as its version.
+        env["MICROPY_GIT_TAG"] = "v" + MP_VERSION
     mounts = [ROOT] + ([src] if not src.startswith(ROOT + os.sep) else [])
     if dry_run:
-        print("$ P1GW_BOARD=%s %s" % (shlex.quote(staged), shlex.join(cmd)))
+        print("$ %s %s" % (" ".join("%s=%s" % (k, shlex.quote(v)) for k, v in sorted(env.items())), shlex.join(cmd)))
         print("$ %s   # without IDF_PATH" % shlex.join(docker_command(cmd, env, mounts)))
         return None
     print("building the p1gw image for %s (%s, ESP-IDF %s): %s" % (
