@@ -13,7 +13,7 @@ ARGS   ?=
 PORT   ?= /dev/ttyUSB0
 BOARD  ?= esp32_devkitc
 
-.PHONY: screenshots web setup image sim test test-unit test-mp test-mpy typecheck test-integration bench flash deploy repl clean
+.PHONY: screenshots web setup image sim test test-unit test-mp test-mpy typecheck test-integration bench firmware flash deploy repl clean
 
 setup:
 	@bash tools/setup_host.sh
@@ -49,10 +49,26 @@ screenshots: setup
 web: setup
 	$(PY) tools/build_web.py
 
-# Hardware: FIRMWARE= the stock MicroPython .bin for the board's chip (micropython.org).
+# The p1gw image (the recommended install): MicroPython v1.28.0 for the board's chip with
+# the firmware frozen in, OTA layout, into build/firmware/p1gw-<board>-<version>.bin. Needs
+# ESP-IDF v5.5.1 from IDF_PATH, or docker for the espressif/idf:v5.5.1 image. No setup:
+# CI runs it inside that image, with its python (tools/esp32_image.py is stdlib only).
+FWPY := $(if $(wildcard $(PY)),$(PY),python3)
+firmware:
+	@$(FWPY) tools/esp32_image.py build --board $(BOARD)
+
+# Hardware: the p1gw image built by `make firmware`; FIRMWARE= a stock MicroPython .bin for
+# the board's chip (micropython.org) instead, for the stock layout and `make deploy`. Both
+# erase the flash first; ERASE=0 keeps the filesystem (identity, config) when a p1gw image
+# goes over a p1gw image.
 FIRMWARE ?=
+ERASE ?= 1
 flash: setup
-	$(PY) tools/deploy.py flash --port $(PORT) --board $(BOARD) --firmware "$(FIRMWARE)"
+ifeq ($(FIRMWARE),)
+	@$(PY) tools/esp32_image.py flash --port $(PORT) --board $(BOARD) $(if $(filter 0,$(ERASE)),--keep-fs)
+else
+	@$(PY) tools/deploy.py flash --port $(PORT) --board $(BOARD) --firmware "$(FIRMWARE)"
+endif
 
 deploy: setup
 	$(PY) tools/deploy.py deploy --port $(PORT) --board $(BOARD)

@@ -24,13 +24,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import build_web  # noqa: E402
+import esp32_image  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 MARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc"}
-# Where the MicroPython image starts: after the ESP32's second-stage
-# bootloader offset, at 0 on the C3.
-FLASH_OFFSET = {"esp32": "0x1000", "esp32c3": "0x0"}
 # Not copied: the unix-port simulator's modules, the image's manifest, and the
 # page module (on the filesystem the page is a file, www/index.html.gz).
 NOT_COPIED = ("hw_host.py", "main_host.py", "manifest.py", "webpage.py")
@@ -105,9 +103,13 @@ def flash(port, board, firmware, dry_run=False):
         sys.exit("FIRMWARE=path/to/micropython.bin is required: download the %s image (v1.24 or newer) "
                  "from https://micropython.org/download/ first" % board)
     chip = board_info(board)[1]["CHIP"]
-    esptool = [os.path.join(BIN, "esptool"), "--chip", chip, "--port", port]
-    _run(esptool + ["erase-flash"], dry_run)
-    _run(esptool + ["--baud", "460800", "write-flash", "-z", FLASH_OFFSET[chip], firmware], dry_run)
+    if not dry_run:
+        esp32_image.check_port(port)
+    # A merged image starts where the chip's bootloader does: 0x1000 on the ESP32, 0 on the C3.
+    esptool = [esp32_image.esptool(), "--chip", chip, "--port", port]
+    esp32_image.run_esptool([esptool + ["erase-flash"],
+                             esptool + ["--baud", "460800", "write-flash", "-z",
+                                        "0x%x" % esp32_image.FLASH_OFFSET[chip], firmware]], port, dry_run)
 
 
 def main(argv=None):
