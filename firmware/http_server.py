@@ -84,7 +84,8 @@ class Response:
         if content_type:
             self.headers["Content-Type"] = content_type
         self.body = body.encode() if isinstance(body, str) else (body or b"")
-        self.path = None    # set by file_response: stream this file of ``size`` bytes
+        # file_response: stream this file of ``size`` bytes
+        self.path = None  # type: str | None
         self.size = 0
 
 
@@ -106,11 +107,12 @@ def file_response(path, content_type, size, gzip=False):
 
     ``path`` may be the bytes themselves instead: data frozen in flash costs no heap either.
     """
-    r = Response(path if isinstance(path, bytes) else b"", 200, {"Cache-Control": "no-cache"}, content_type)
+    frozen = isinstance(path, bytes)
+    r = Response(path if frozen else b"", 200, {"Cache-Control": "no-cache"}, content_type)
     if gzip:
         r.headers["Content-Encoding"] = "gzip"
-    if not r.body:
-        r.path = path
+    if not frozen:
+        r.path = str(path)
         r.size = size
     return r
 
@@ -300,7 +302,8 @@ class _Conn:
         self.mv = memoryview(self.buf)
         self.pos = 0       # buf[pos:n] is received and not yet consumed (pipelining)
         self.n = 0
-        self.task = None   # set to None by the sweep: the connection ran out of time
+        # the connection's task; None again once the sweep timed it out
+        self.task = None  # type: asyncio.Task | None
         self.deadline = 0  # ticks_ms by which the current wait must end; 0 = none
 
     def take(self, k):

@@ -96,7 +96,7 @@ class P1Reader:
         before the next telegram can be published, so reusing the buffer is safe.
         """
         if n > len(self._raw):
-            self._raw = None  # the old one is garbage before the new one is needed
+            self._raw = bytearray(0)  # the old one is garbage before the new one is needed
             self._raw = bytearray(n + self.RAW_SLACK)
         raw = memoryview(self._raw)[:n]
         raw[:] = memoryview(buf)[:n]
