@@ -13,6 +13,7 @@ with in-memory streams (host_tests/unit/_http_client.py), microdot style.
 import asyncio
 import binascii
 import json
+import os
 
 from micropython import const
 
@@ -60,7 +61,16 @@ class Request:
         self.query = query
         self.version = version
         self.headers = headers
-        self.body = bytearray()  # filled by the server up to Content-Length
+        # The body, up to Content-Length: bytes in RAM, or (a large one, when
+        # the server spools) the name of the file that holds it.
+        self.body = b""  # type: bytes | bytearray | str
+
+    def json(self):
+        """The body parsed as JSON; ValueError (or UnicodeError) when it is not."""
+        if isinstance(self.body, str):
+            with open(self.body) as f:
+                return json.load(f)  # read a piece at a time: no copy of the body in RAM
+        return json.loads(self.body or b"null")  # pyright: ignore[reportArgumentType]  (bytes too)
 
     def keep_alive(self):
         conn = self.headers.get("connection", "").lower()
@@ -338,18 +348,30 @@ async def _drain(reader, left):
         left -= len(chunk)
 
 
-async def _read_body(reader, conn, n):
-    """``n`` body bytes into one bytearray allocated up front: no growing copies."""
-    body = bytearray(n)
+async def _read_body(reader, conn, n, spool=None):
+    """``n`` body bytes: into one bytearray allocated up front, or through the
+    connection's buffer into the file ``spool`` (then its name is the body)."""
     part = conn.take(n)
     got = len(part)
-    body[:got] = part
-    while got < n:
-        k = await reader.readinto(memoryview(body)[got:])
-        if not k:
-            raise EOFError("short body")
-        got += k
-    return body
+    if spool is None:
+        body = bytearray(n)
+        body[:got] = part
+        while got < n:
+            k = await reader.readinto(memoryview(body)[got:])
+            if not k:
+                raise EOFError("short body")
+            got += k
+        return body
+    with open(spool, "wb") as f:
+        f.write(part)
+        while got < n:  # the head's bytes are all taken: the buffer is free to reuse
+            k = await reader.readinto(conn.mv[:min(len(conn.buf), n - got)])
+            if not k:
+                raise EOFError("short body")
+            f.write(conn.mv[:k])
+            got += k
+        conn.pos = conn.n = 0
+    return spool
 
 
 class Server:
@@ -364,6 +386,10 @@ class Server:
     max_conns = 4           # of the ESP32's 16 sockets (docs/ARCHITECTURE.md, "Sockets")
     max_head = MAX_HEAD
     max_body = MAX_BODY
+    # A body longer than spool_over goes to the file ``spool`` when one is set: an
+    # 8 KB certificate upload then needs no 8 KB in one piece of a fragmented heap.
+    spool = None
+    spool_over = 512
     line_buf = 512          # per connection: the longest header line (a phone's is < 300 bytes)
     read_timeout_s = 10     # whole request (head + body), and idle keep-alive wait
     write_timeout_s = 10
@@ -454,16 +480,23 @@ class Server:
             await self._send(writer, conn, resp, keep)
             return keep
         if length:
-            # One body in RAM at a time: four 8 KB uploads at once would not fit an ESP32.
+            # One body at a time: four 8 KB uploads at once would not fit an ESP32
+            # (and there is one spool file).
             async with self._body_lock:
+                spool = self.spool if length > self.spool_over else None
                 try:
-                    req.body = await _read_body(reader, conn, length)
+                    req.body = await _read_body(reader, conn, length, spool)
                 except MemoryError:  # no room for it now: answer, and close with the body unread
                     self.counters["errors"] += 1
                     await self._send(writer, conn, error_response(503, "out of memory: try again"), False)
                     return False
                 resp = await self._call(handler, req)
                 req.body = b""  # free before the next upload may start
+                if spool is not None:
+                    try:
+                        os.remove(spool)
+                    except OSError:
+                        pass
         else:
             resp = await self._call(handler, req)
         await self._send(writer, conn, resp, keep)

@@ -18,7 +18,6 @@ host name that is not ours, are redirected to http://10.10.10.10/.
 """
 import asyncio
 import gc
-import json
 import os
 import sys
 
@@ -52,6 +51,8 @@ class WebServer:
         self.hub = hub
         self.auth = BasicAuth("user", hub.identity["api_password"])
         self.server = Server(App(self._before))
+        if hub.config_path:  # a large upload (certificates) is spooled beside config.json
+            self.server.spool = hub.config_path.rsplit("/", 1)[0] + "/upload.tmp"
         self._routes(self.server.app)
 
     async def run(self):
@@ -114,7 +115,7 @@ class WebServer:
         @app.route("/api/v1/config", methods=("PATCH",))
         async def patch_config(req):
             try:
-                changes = json.loads(req.body)
+                changes = req.json()
             except Exception:  # ValueError, or UnicodeError on bad bytes
                 return error_response(400, "body is not valid JSON")
             if not isinstance(changes, dict):
@@ -155,7 +156,7 @@ class WebServer:
         @app.route("/api/v1/reset", methods=("POST",))
         async def reset(req):
             try:
-                restart = json.loads(req.body or b"{}").get("restart", False)
+                restart = (req.json() or {}).get("restart", False)
             except (ValueError, AttributeError):  # not JSON, or not an object
                 return error_response(400, "body must be a JSON object")
             if restart is not True and restart is not False:

@@ -355,3 +355,32 @@ def test_basic_auth_while_locked_answers_locked_without_checking():
     assert a.check(_basic("user", "pw")) == "locked" and a.failures == failures
     now[0] += a.retry_after_s() * 1000
     assert a.check(_basic("user", "pw")) == "ok" and a.failures == 0
+
+def test_a_large_body_is_spooled_to_the_file_and_parsed_from_it():
+    import os
+    from _support import cleanup, tmpdir
+    folder = tmpdir("spool")
+    app = App()
+    seen = []
+
+    @app.route("/cfg", methods=("PATCH",))
+    async def cfg(req):
+        seen.append(req.body)
+        return json_response({"n": len(req.json()["pem"])})
+
+    s = Server(app)
+    s.spool = folder + "/upload.tmp"
+    body = b'{"pem": "' + b"A" * 3000 + b'"}'
+    try:
+        r = TestClient(s).request("PATCH", "/cfg", body, headers={"Content-Type": "application/json"})
+        assert r.status == 200 and r.json() == {"n": 3000}
+        assert seen == [s.spool] and "upload.tmp" not in os.listdir(folder)
+    finally:
+        cleanup(folder)
+
+
+def test_a_small_body_stays_in_ram_when_spooling():
+    s = Server(_app())
+    s.spool = "/nonexistent/dir/upload.tmp"  # never opened for a body this small
+    r = TestClient(s).request("PATCH", "/echo", b"{}", headers={"Content-Type": "application/json"})
+    assert r.status == 200 and r.json()["len"] == 2
