@@ -31,14 +31,16 @@ HOLD_MS = {"short": 300, "ap": 6000, "factory": 11000}
 _BOOT_MS = ticks_ms()
 
 
-def _grow_poller(n=64):
+def _grow_poller(n=24):
     """Work around a unix-port bug before any TLS socket is polled.
 
     When asyncio's ``select.poll`` grows its fd array it re-points every entry,
     including those of objects polled without an fd (TLS sockets), at freed
     memory: the next poll crashes the process. Registering ``n`` sockets once
     grows the array up front, and it never shrinks. The ESP32 port polls
-    differently and needs none of this.
+    differently and needs none of this. 24: more than the sockets the
+    firmware ever polls at once (an ESP32 has 16), and 12 bytes of the
+    simulated heap each.
     """
     import select
     import socket

@@ -9,6 +9,7 @@ from micropython import const
 
 HEADER = const(7)           # transaction id 2, protocol id 2, length 2, unit id 1
 MAX_ADU = const(260)        # Modbus TCP limit: 7-byte header + 253-byte PDU
+REQUEST = const(12)         # the most of a request ``answer`` reads: header, FC, address, quantity
 _MAX_LENGTH = const(254)    # length field = unit id + PDU
 _MAX_QTY = const(125)       # registers per read (FC 03/04)
 
@@ -39,7 +40,8 @@ def header_length(buf):
 def answer(req, out, img, data_ok):
     """Write the response to request ADU ``req`` into ``out``; return its length.
 
-    ``req`` holds the header and the whole PDU (header_length bytes after it).
+    ``req`` holds the header and the PDU, or its first REQUEST bytes: no
+    request this server answers with data is longer.
     ``img`` is a RegImage; ``data_ok`` False makes reads of live (measured)
     blocks fail with exception 04 instead of serving stale values.
     Unit id and transaction id are echoed; exceptions set fc | 0x80.

@@ -2,7 +2,10 @@
 
 One register image per telegram (built by empro.py / sdm630.py into a
 preallocated double buffer), answered by modbus_frame.answer. Each client gets
-two fixed 260-byte buffers. A request allocates next to nothing: deadlines are
+a 12-byte request buffer (a longer request is read and dropped past that), and
+one response buffer serves every client: a response is built and handed to the
+stream's write() (which sends or copies it) with no await between. A request
+allocates next to nothing: deadlines are
 not an ``asyncio.wait_for`` per read (two tasks, a timer and an exception each
 time, ~2 KB of garbage per request at 40 requests a second), but one sweep a
 second over the connections, which cancels a client that stopped mid-frame,
@@ -80,6 +83,7 @@ class ModbusServer:
         self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
         self._failsafe_amps = None  # the current the fail-safe image was built with
         self._conns = []          # [task, since_ms, limit_s] per client, for the sweep
+        self._out = bytearray(modbus_frame.MAX_ADU)
         self._load(self._wanted())
 
     def _wanted(self):
@@ -162,9 +166,9 @@ class ModbusServer:
         conn = [asyncio.current_task(), ticks_ms(), 0]
         self._conns.append(conn)
         try:
-            req = bytearray(modbus_frame.MAX_ADU)
-            out = bytearray(modbus_frame.MAX_ADU)
+            req = bytearray(modbus_frame.REQUEST)
             mreq = memoryview(req)
+            out = self._out
             mout = memoryview(out)
             while True:
                 conn[1] = ticks_ms()
@@ -194,12 +198,20 @@ class ModbusServer:
 
 
 async def _read_adu(reader, mreq):
-    """Read one request ADU into ``mreq``; False for a header no client sends."""
-    await _read_exactly(reader, mreq, 0, modbus_frame.HEADER)
+    """Read one request ADU into ``mreq`` (what fits; the rest is read and
+    dropped); False for a header no client sends."""
+    head = modbus_frame.HEADER
+    await _read_exactly(reader, mreq, 0, head)
     n = modbus_frame.header_length(mreq)
     if n < 0:
         return False
-    await _read_exactly(reader, mreq, modbus_frame.HEADER, modbus_frame.HEADER + n)
+    room = len(mreq) - head
+    await _read_exactly(reader, mreq, head, head + min(n, room))
+    n -= room
+    while n > 0:  # e.g. a write request: answered "illegal function" from its first bytes
+        k = min(n, room - 1)  # req[7], the function code, is kept
+        await _read_exactly(reader, mreq, head + 1, head + 1 + k)
+        n -= k
     return True
 
 

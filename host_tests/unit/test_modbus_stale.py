@@ -109,14 +109,14 @@ class _Closed:
 
 def test_no_heap_for_a_clients_buffers_frees_its_slot():
     srv, hub, clock = _server()
-    adu = mf.MAX_ADU
-    mf.MAX_ADU = 1 << 28  # the buffers cannot be had (a 32-bit size, larger than any heap)
+    size = mf.REQUEST
+    mf.REQUEST = 1 << 28  # the buffer cannot be had (a 32-bit size, larger than any heap)
     try:
         streams = [_Closed() for _ in range(6)]
         for s in streams:
             asyncio.run(srv._serve(s, s))
     finally:
-        mf.MAX_ADU = adu
+        mf.REQUEST = size
     st = hub.status["modbus"]
     assert st["clients"] == 0 and st["refused"] == 0 and all(s.closed for s in streams)
 
@@ -199,3 +199,35 @@ def _switch_without_heap(template):
     finally:
         del modbus_tcp.TEMPLATES["NoHeap"]
         del sys.modules["_no_heap_template"]
+
+
+class _Feed(_Closed):
+    """A client stream that sends ``data`` in ``chunk``-byte pieces and records the answers."""
+
+    def __init__(self, data, chunk=5):
+        self.data = data
+        self.chunk = chunk
+        self.out = bytearray()
+
+    async def readinto(self, buf):
+        n = min(len(buf), self.chunk, len(self.data))
+        buf[:n] = self.data[:n]
+        self.data = self.data[n:]
+        return n
+
+    def write(self, data):
+        self.out.extend(data)
+
+    async def drain(self):
+        pass
+
+
+def test_a_long_request_is_refused_and_the_next_one_answered():
+    srv, hub, clock = _server()
+    pdu = bytes([0x10, 0x80, 0x00, 0x00, 0x64, 200]) + bytes(200)  # FC16: write 100 registers
+    write = bytes([0, 7, 0, 0, 0, len(pdu) + 1, 1]) + pdu
+    s = _Feed(write + request(4, 0x012C, 8, tid=8))  # then the device name
+    asyncio.run(srv._serve(s, s))
+    assert s.out[:9] == bytes([0, 7, 0, 0, 0, 3, 1, 0x90, 1])  # illegal function
+    assert s.out[9:11] == bytes([0, 8]) and s.out[16] == 0x04 and s.out[17] == 16
+    assert hub.status["modbus"]["requests"] == 2 and s.closed
