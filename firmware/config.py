@@ -12,22 +12,31 @@ import sys
 
 MASK = "********"
 
-DEFAULTS = {
-    "MeterType": "PhoenixContact-EMPro",
-    "DefaultNetIf": "WiFi",
-    "WiFi": {"Ssid": "", "Password": "", "IpMode": "DHCP",
-             "StaticIPv4": {"IpAddress": "", "Netmask": "24", "Gateway": "", "DNS": ""}},
-    "Ethernet": {"IpMode": "DHCP",
+
+def defaults():
+    """A fresh config with every field at its default.
+
+    Built on each call rather than kept: a module-level dict would hold ~1 KB
+    of an ESP32's heap for good, and the defaults are needed only at boot and
+    for a PATCH.
+    """
+    return {
+        "MeterType": "PhoenixContact-EMPro",
+        "DefaultNetIf": "WiFi",
+        "WiFi": {"Ssid": "", "Password": "", "IpMode": "DHCP",
                  "StaticIPv4": {"IpAddress": "", "Netmask": "24", "Gateway": "", "DNS": ""}},
-    "MQTT": {"Enabled": False, "Broker": "", "Site": "unknown-site", "Username": "", "Password": "",
-             "IncludeTotals": False, "HomeAssistant": False, "MinIntervalS": 0,
-             "CaCert": "", "ClientCert": "", "ClientKey": ""},
-    "Modbus": {"Port": 502, "MaxClients": 4, "IdleTimeoutS": 60, "StaleAfterS": 0,
-               "StalePolicy": "exception", "FailsafeCurrentA": 6.0},
-    "P1": {"Baud": "auto", "SmartyKey": "", "SmartyAad": "3000112233445566778899AABBCCDDEEFF",
-           "Passthrough": False},
-    "Http": {"Port": 80, "OpenData": True, "RawPort": 2000},
-}
+        "Ethernet": {"IpMode": "DHCP",
+                     "StaticIPv4": {"IpAddress": "", "Netmask": "24", "Gateway": "", "DNS": ""}},
+        "MQTT": {"Enabled": False, "Broker": "", "Site": "unknown-site", "Username": "", "Password": "",
+                 "IncludeTotals": False, "HomeAssistant": False, "MinIntervalS": 0,
+                 "CaCert": "", "ClientCert": "", "ClientKey": ""},
+        "Modbus": {"Port": 502, "MaxClients": 4, "IdleTimeoutS": 60, "StaleAfterS": 0,
+                   "StalePolicy": "exception", "FailsafeCurrentA": 6.0},
+        "P1": {"Baud": "auto", "SmartyKey": "", "SmartyAad": "3000112233445566778899AABBCCDDEEFF",
+               "Passthrough": False},
+        "Http": {"Port": 80, "OpenData": True, "RawPort": 2000},
+    }
+
 
 # Never sent back by the API: redact() shows them as MASK when set, and a PATCH
 # that sends MASK back (a form round-trip) leaves the stored value alone.
@@ -128,7 +137,7 @@ def load(path):
     gets its default while the other fields are kept. Either way the message
     says what happened so the log shows it.
     """
-    cfg = copy(DEFAULTS)
+    cfg = defaults()
     try:
         with open(path) as f:
             data = json.load(f)
@@ -139,7 +148,7 @@ def load(path):
     try:
         errors = _rules("merge_file", cfg, data)
     except ConfigError as e:  # the top level is not an object
-        return copy(DEFAULTS), "%s: %s; using defaults" % (path, e)
+        return defaults(), "%s: %s; using defaults" % (path, e)
     if errors:
         return cfg, "%s: %s; using the default for %s" % (
             path, "; ".join(str(e) for e in errors), "a bad field" if len(errors) == 1 else "bad fields")

@@ -7,7 +7,7 @@ time its heap is free. Callers use ``config.patch``, ``config.load`` and
 """
 import pem
 from broker_url import parse_broker
-from config import DEFAULTS, MASK, SECRETS, ConfigError, copy, get
+from config import MASK, SECRETS, ConfigError, copy, defaults, get
 
 # Fields the running gateway applies by itself ("MQTT.": the whole section, the
 # publisher reconnects on any change; the network sections: the web API asks the
@@ -18,7 +18,7 @@ LIVE = ("MeterType", "DefaultNetIf", "WiFi.", "Ethernet.", "MQTT.", "Modbus.MaxC
 
 _PEM_MAX = 4096
 
-# Same shape as DEFAULTS; each leaf says how to check the value. Tuples, not
+# Same shape as defaults(); each leaf says how to check the value. Tuples, not
 # closures: the table costs a few hundred bytes instead of a function per field.
 _E_MODE = ("e", ("DHCP", "Static"))
 _STATIC = {"IpAddress": ("ip",), "Netmask": ("mask",), "Gateway": ("ip",), "DNS": ("ip",)}
@@ -219,7 +219,7 @@ def patch(cfg, changes):
     """config.patch's work: the new config and whether it needs a restart."""
     out = copy(cfg)
     changed = []
-    _merge(out, changes, SCHEMA, DEFAULTS, "", None, changed)
+    _merge(out, changes, SCHEMA, defaults(), "", None, changed)
     _check_whole(out, changed)
     restart = False
     for field in changed:
@@ -234,7 +234,7 @@ def merge_file(cfg, data):
     Raises ConfigError when ``data`` is not an object.
     """
     errors = []
-    _merge(cfg, data, SCHEMA, DEFAULTS, "", errors, [])
+    _merge(cfg, data, SCHEMA, defaults(), "", errors, [])
     return errors
 
 

@@ -5,7 +5,7 @@ from hub import Hub
 
 
 def test_mqtt_and_the_captive_dns_wait_until_wanted():
-    hub = Hub(config.copy(config.DEFAULTS), {"serial": "S"})
+    hub = Hub(config.defaults(), {"serial": "S"})
     hub.status["net"] = {"ap": False}
     assert [m for m, wanted in app.ON_DEMAND.items() if wanted(hub)] == []
     hub.config["MQTT"]["Enabled"] = True

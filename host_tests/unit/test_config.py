@@ -17,7 +17,7 @@ def _write(path, text):
 def _error(changes, cfg=None):
     """The ConfigError a patch raises (None if it is accepted)."""
     try:
-        config.patch(cfg or config.copy(config.DEFAULTS), changes)
+        config.patch(cfg or config.defaults(), changes)
     except ConfigError as e:
         return e
     return None
@@ -34,7 +34,7 @@ def test_missing_file_gives_defaults_and_says_so():
     d = tmpdir("cfg")
     cfg, err = config.load(config.path(d))
     cleanup(d)
-    assert cfg == config.DEFAULTS
+    assert cfg == config.defaults()
     assert "missing" in err
 
 
@@ -43,7 +43,7 @@ def test_corrupt_json_gives_defaults_and_says_so():
     _write(config.path(d), '{"MeterType": "Eastron-SDM630", "MQTT": {')
     cfg, err = config.load(config.path(d))
     cleanup(d)
-    assert cfg == config.DEFAULTS
+    assert cfg == config.defaults()
     assert "not valid JSON" in err
 
 
@@ -52,7 +52,7 @@ def test_file_that_is_not_an_object_gives_defaults():
     _write(config.path(d), "[1, 2]")
     cfg, err = config.load(config.path(d))
     cleanup(d)
-    assert cfg == config.DEFAULTS
+    assert cfg == config.defaults()
     assert "must be an object" in err
 
 
@@ -62,7 +62,7 @@ def test_bad_field_in_file_gets_its_default_and_keeps_the_rest():
                                        "MQTT": {"Site": "garage"}}))
     cfg, err = config.load(config.path(d))
     cleanup(d)
-    assert cfg["Modbus"]["Port"] == config.DEFAULTS["Modbus"]["Port"]
+    assert cfg["Modbus"]["Port"] == config.defaults()["Modbus"]["Port"]
     assert cfg["Modbus"]["MaxClients"] == 2
     assert cfg["MQTT"]["Site"] == "garage"
     assert "Modbus.Port" in err
@@ -75,12 +75,12 @@ def test_partial_file_is_completed_with_defaults():
     cleanup(d)
     assert err is None
     assert cfg["DefaultNetIf"] == "Ethernet"
-    assert cfg["Http"] == config.DEFAULTS["Http"]
+    assert cfg["Http"] == config.defaults()["Http"]
 
 
 def test_save_then_load_round_trips_and_leaves_no_temp_file():
     d = tmpdir("cfg")
-    cfg, _ = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "home", "Password": "secret123"},
+    cfg, _ = config.patch(config.defaults(), {"WiFi": {"Ssid": "home", "Password": "secret123"},
                                             "Modbus": {"FailsafeCurrentA": 10}})
     config.save(config.path(d), cfg)
     back, err = config.load(config.path(d))
@@ -94,16 +94,16 @@ def test_save_then_load_round_trips_and_leaves_no_temp_file():
 def test_save_replaces_an_existing_file_whole():
     d = tmpdir("cfg")
     _write(config.path(d), "x" * 5000)
-    config.save(config.path(d), config.DEFAULTS)
+    config.save(config.path(d), config.defaults())
     back, err = config.load(config.path(d))
     cleanup(d)
-    assert err is None and back == config.DEFAULTS
+    assert err is None and back == config.defaults()
 
 
 def _saved_with_overrides(change):
     """What config.json holds after the sim's port overrides and ``change(cfg)``."""
     d = tmpdir("cfg")
-    cfg = config.copy(config.DEFAULTS)
+    cfg = config.defaults()
     try:
         config.override(cfg, {"Modbus.Port": 1502, "Http.Port": 8080})
         assert cfg["Modbus"]["Port"] == 1502
@@ -131,7 +131,7 @@ def test_a_patched_override_is_saved_with_the_new_value():
 
 
 def test_bad_override_is_refused_by_field_name():
-    cfg = config.copy(config.DEFAULTS)
+    cfg = config.defaults()
     e = None
     try:
         config.override(cfg, {"Modbus.Port": 0})
@@ -144,35 +144,35 @@ def test_bad_override_is_refused_by_field_name():
 # --- patch ---
 
 def test_patch_changes_only_the_fields_given_and_leaves_the_input_alone():
-    before = config.copy(config.DEFAULTS)
+    before = config.defaults()
     cfg, _ = config.patch(before, {"MQTT": {"Site": "farm"}})
     assert cfg["MQTT"]["Site"] == "farm"
     assert cfg["MQTT"]["Broker"] == before["MQTT"]["Broker"]
-    assert before == config.DEFAULTS
+    assert before == config.defaults()
 
 
 def test_failed_patch_changes_nothing_even_after_valid_fields():
-    before = config.copy(config.DEFAULTS)
+    before = config.defaults()
     e = _error({"MQTT": {"Site": "farm", "Broker": "ftp://x"}}, before)
     assert e is not None and e.field == "MQTT.Broker"
-    assert before == config.DEFAULTS
+    assert before == config.defaults()
 
 
 def test_restart_needed_for_ports_but_not_for_live_fields_and_networks():
-    _, r1 = config.patch(config.DEFAULTS, {"Modbus": {"Port": 1502}})
-    _, r2 = config.patch(config.DEFAULTS, {"WiFi": {"Ssid": "x"}, "DefaultNetIf": "Ethernet"})
-    _, r3 = config.patch(config.DEFAULTS, {"MQTT": {"Site": "x"}, "Modbus": {"StalePolicy": "failsafe"}})
-    _, r4 = config.patch(config.DEFAULTS, {"Modbus": {"Port": 502}})  # unchanged value
-    _, r5 = config.patch(config.DEFAULTS, {"MQTT": {"Enabled": True, "Broker": "mqtt://h"}})
+    _, r1 = config.patch(config.defaults(), {"Modbus": {"Port": 1502}})
+    _, r2 = config.patch(config.defaults(), {"WiFi": {"Ssid": "x"}, "DefaultNetIf": "Ethernet"})
+    _, r3 = config.patch(config.defaults(), {"MQTT": {"Site": "x"}, "Modbus": {"StalePolicy": "failsafe"}})
+    _, r4 = config.patch(config.defaults(), {"Modbus": {"Port": 502}})  # unchanged value
+    _, r5 = config.patch(config.defaults(), {"MQTT": {"Enabled": True, "Broker": "mqtt://h"}})
     assert (r1, r2, r3, r4, r5) == (True, False, False, False, False)
 
 
 def test_null_resets_a_field_and_a_section_to_defaults():
-    cfg, _ = config.patch(config.DEFAULTS, {"MQTT": {"Site": "a", "Username": "u"}})
+    cfg, _ = config.patch(config.defaults(), {"MQTT": {"Site": "a", "Username": "u"}})
     one, _ = config.patch(cfg, {"MQTT": {"Site": None}})
     whole, _ = config.patch(cfg, {"MQTT": None})
     assert one["MQTT"]["Site"] == "unknown-site" and one["MQTT"]["Username"] == "u"
-    assert whole["MQTT"] == config.DEFAULTS["MQTT"]
+    assert whole["MQTT"] == config.defaults()["MQTT"]
 
 
 def test_unknown_fields_are_refused_by_name():
@@ -267,7 +267,7 @@ def test_enabling_mqtt_needs_a_broker():
 def test_numbers_have_ranges():
     assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": -1}})
     assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": "6"}})
-    cfg, _ = config.patch(config.DEFAULTS, {"Modbus": {"FailsafeCurrentA": 10}})
+    cfg, _ = config.patch(config.defaults(), {"Modbus": {"FailsafeCurrentA": 10}})
     assert cfg["Modbus"]["FailsafeCurrentA"] == 10.0
     assert _rejects("Modbus.MaxClients", {"Modbus": {"MaxClients": 0}})
     assert _rejects("MQTT.MinIntervalS", {"MQTT": {"MinIntervalS": 1.5}})
@@ -296,7 +296,7 @@ def test_text_fields_refuse_control_characters():
 
 def test_an_escaped_surrogate_pair_is_stored_as_the_character_it_encodes():
     # json.dumps("\U0001F600") as Python clients send it; MicroPython's json keeps the halves apart.
-    cfg, _ = config.patch(config.DEFAULTS, json.loads('{"MQTT": {"Site": "farm \\ud83d\\ude00"}}'))
+    cfg, _ = config.patch(config.defaults(), json.loads('{"MQTT": {"Site": "farm \\ud83d\\ude00"}}'))
     assert cfg["MQTT"]["Site"].encode() == b"farm \xf0\x9f\x98\x80"
 
 
@@ -316,7 +316,7 @@ def test_a_smarty_key_does_not_go_with_9600_baud():
     key = "0123456789ABCDEF0123456789ABCDEF"
     e = _error({"P1": {"SmartyKey": key, "Baud": "9600"}})
     assert e is not None and e.field == "P1.SmartyKey"
-    cfg, _ = config.patch(config.DEFAULTS, {"P1": {"SmartyKey": key}})
+    cfg, _ = config.patch(config.defaults(), {"P1": {"SmartyKey": key}})
     e = _error({"P1": {"Baud": "9600"}}, cfg)
     assert e is not None and e.field == "P1.Baud"
 
@@ -327,7 +327,7 @@ def test_an_mqtt_password_needs_a_user_name():
 
 
 def test_a_stored_password_without_user_name_does_not_block_other_changes():
-    stored = config.copy(config.DEFAULTS)
+    stored = config.defaults()
     stored["MQTT"]["Password"] = "pw"  # saved before the rule existed
     assert _error({"WiFi": {"Ssid": "home"}}, stored) is None
 
@@ -340,7 +340,7 @@ def test_error_message_names_the_field():
 # --- secrets ---
 
 def test_redact_masks_secrets_that_are_set_only():
-    cfg, _ = config.patch(config.DEFAULTS, {"WiFi": {"Password": "secret123"}, "MQTT": {"Username": "u"}})
+    cfg, _ = config.patch(config.defaults(), {"WiFi": {"Password": "secret123"}, "MQTT": {"Username": "u"}})
     shown = config.redact(cfg)
     assert shown["WiFi"]["Password"] == config.MASK
     assert shown["MQTT"]["Password"] == ""
@@ -349,7 +349,7 @@ def test_redact_masks_secrets_that_are_set_only():
 
 
 def test_sending_the_mask_back_keeps_the_stored_secret():
-    cfg, _ = config.patch(config.DEFAULTS, {"MQTT": {"Broker": "mqtt://h", "Username": "u", "Password": "pw"}})
+    cfg, _ = config.patch(config.defaults(), {"MQTT": {"Broker": "mqtt://h", "Username": "u", "Password": "pw"}})
     again, restart = config.patch(cfg, config.redact(cfg))
     assert again["MQTT"]["Password"] == "pw"
     assert not restart

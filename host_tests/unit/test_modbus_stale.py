@@ -18,7 +18,7 @@ class _Clock:
 
 
 def _server(**modbus):
-    cfg = config.copy(config.DEFAULTS)
+    cfg = config.defaults()
     cfg["Modbus"].update(modbus)
     clock = _Clock()
     hub = Hub(cfg, {"serial": "P1GW-TEST"}, clock)

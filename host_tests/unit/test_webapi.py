@@ -7,7 +7,7 @@ from webapi import WebServer
 
 def test_status_shows_no_power_from_a_reading_older_than_an_hour():
     now = [0]
-    hub = Hub(config.copy(config.DEFAULTS), {"serial": "S1", "api_password": "pw"}, lambda: now[0])
+    hub = Hub(config.defaults(), {"serial": "S1", "api_password": "pw"}, lambda: now[0])
     r = reading.new_reading()
     r["power_w"] = 1234
     hub.publish(r, b"/x")
