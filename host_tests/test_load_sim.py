@@ -27,3 +27,18 @@ def test_a_charger_and_a_phone_get_every_answer_within_the_heap_budget(layout):
     figures = []
     bench_load.report(r, figures.append)
     assert bench_load.survived(r), "\n".join(["the load broke the %s budget:" % layout] + figures)
+
+
+def test_a_crash_and_its_traceback_are_one_memory_error_event_at_the_innermost_frame():
+    out = ["http: GET /api/v1/status: MemoryError('memory allocation failed, allocating 872 bytes',)\n",
+           "app: p1reader crashed (MemoryError: memory allocation failed, allocating 885 bytes); "
+           "restarting in 1000 ms\n",
+           "Traceback (most recent call last):\n",
+           '  File "supervisor.py", line 23, in supervise\n',
+           '  File "p1reader.py", line 83, in _on_telegram\n',
+           "MemoryError: memory allocation failed, allocating 885 bytes\n",
+           "http: GET /api/v1/status: MemoryError('memory allocation failed, allocating 1112 bytes',)\n"]
+    assert bench_load.memory_error_sites(out) == {
+        "http: GET /api/v1/status: MemoryError('memory allocation failed, allocating N bytes',)": [2, 872, 1112],
+        "app: p1reader crashed (MemoryError: memory allocation failed, allocating N bytes); restarting in N ms"
+        " at p1reader.py:83 in _on_telegram < supervisor.py:23 in supervise": [1, 885, 885]}

@@ -750,7 +750,7 @@ def report(r, out=print):
             (st.get("mqtt") or {}).get("messages_sent"), (st.get("mqtt") or {}).get("reconnects"))))
     slope, growth, span = heap_trend(r["heap_samples"])
     rows.append(("heap after gc.collect()", "slope %s bytes/min %s; per-minute minimum %s%s" % (
-        "-" if slope is None else "%+.0f" % slope, span,
+        "-" if slope is None else "%+d" % round(slope), span,
         "-" if growth is None else "%+d bytes from minute 2 to the last" % growth,
         "" if growth is None else (": flat" if growth <= FLAT_BYTES else ": GROWING"))))
     verdict = failures(r)
@@ -775,7 +775,7 @@ def _report_memory_errors(r, out):
             sizes = "-" if lo is None else ("%d B" % lo if lo == hi else "%d-%d B" % (lo, hi))
             out("    %5d  %-11s %s" % (n, sizes, site))
     if r.get("crashes"):
-        out("  service crashes (first 5 of %d):" % len(r["crashes"]))
+        out("  service crashes (%d; the first 5):" % len(r["crashes"]))
         for line in r["crashes"][:5]:
             out("    " + line)
 
@@ -841,7 +841,7 @@ def summary(results, out=print):
             "%d/%d/%d" % (sum(h["ok"].values()), sum(h["non200"].values()), sum(h["errors"].values())),
             "%d" % min(c["got"] for c in r["raw"]), "%d" % r["mqtt"]["telegrams"],
             "%d-%d" % (min(alloc), max(alloc)) if alloc else "-",
-            "-" if slope is None else "%+.0f" % slope, smallest,
+            "-" if slope is None else "%+d" % round(slope), smallest,
             "ok" if survived(r) else "FAILED"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     for row in (head,) + tuple(rows):
