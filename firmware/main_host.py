@@ -11,7 +11,8 @@ import hw_host
 
 USAGE = """usage: micropython -X heapsize=256k -m main_host --p1 tcp:HOST:PORT|file:PATH
     --state-dir DIR [--modbus-port N] [--http-port N] [--raw-port N] [--mqtt URL]
-    [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace]"""
+    [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace]
+    [--heap-log SECONDS]"""
 
 
 def parse(argv):
@@ -56,6 +57,8 @@ def parse(argv):
             overrides["Http.Port"] = int(val)
         elif arg == "--raw-port":
             overrides["Http.RawPort"] = int(val)
+        elif arg == "--heap-log":
+            host["heap_log_s"] = float(val)
         elif arg == "--mqtt":
             overrides["MQTT.Broker"] = val
             overrides["MQTT.Enabled"] = True
@@ -64,13 +67,44 @@ def parse(argv):
     return host
 
 
+async def _heap_log(period_s):
+    """--heap-log S: every S seconds, the heap after gc.collect() (tools/bench_load.py reads it).
+
+    mem_info() prints "GC: total: .., used: .., free: .." and the largest free
+    block ("max free sz", in 16-byte blocks); then one line "heap: ALLOC FREE".
+    print() of small ints allocates nothing, so a full heap still gets its sample.
+    """
+    import asyncio
+    import gc
+    import micropython
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            gc.collect()
+            micropython.mem_info()
+            print("heap:", gc.mem_alloc(), gc.mem_free())  # type: ignore[attr-defined]
+        except Exception:
+            print("heap: sample skipped")
+
+
+async def _with_heap_log(gateway, period_s):
+    import asyncio
+    asyncio.create_task(_heap_log(period_s))
+    await gateway.run()
+
+
 def run():
     try:
         host = parse(sys.argv[1:])
     except ValueError as e:
         print("main_host: %s\n%s" % (e, USAGE))
         sys.exit(2)
-    app.main(hw_host, None, host)
+    period_s = host.pop("heap_log_s", None)
+    if period_s:
+        import asyncio
+        asyncio.run(_with_heap_log(app.App(hw_host, None, host), period_s))
+    else:
+        app.main(hw_host, None, host)
 
 
 run()

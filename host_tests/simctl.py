@@ -9,7 +9,8 @@
 Free ports are picked when none are given; ``config`` is merged into
 config.json before boot; ``services`` limits which service modules start
 (default: all present); ``layout`` is "image" or "stock" and ``heap`` defaults
-to that layout's device budget (tools/sim.py). Leaving the ``with`` always kills the firmware.
+to that layout's device budget (tools/sim.py); ``args`` are further main_host
+options (e.g. ``("--heap-log", "5")``). Leaving the ``with`` always kills the firmware.
 """
 import atexit
 import json
@@ -64,7 +65,8 @@ class Sim:
     """The firmware as a child process with a P1 line the test writes to."""
 
     def __init__(self, state_dir, config=None, modbus_port=None, http_port=None, raw_port=None,
-                 mqtt=None, services=None, heap=None, mac=None, buttons=(), boot_timeout=20, layout=None):
+                 mqtt=None, services=None, heap=None, mac=None, buttons=(), boot_timeout=20, layout=None,
+                 args=()):
         self.state_dir = str(state_dir)
         self.config = config
         self.modbus_port = modbus_port or free_port()
@@ -77,6 +79,7 @@ class Sim:
         self.buttons = buttons  # e.g. ("factory@0.5",): hw_host holds the button then
         self.boot_timeout = boot_timeout
         self.layout = layout or LAYOUT
+        self.args = tuple(args)
         self.proc = None
         self._lines = []
         self._lock = threading.Lock()
@@ -117,7 +120,7 @@ class Sim:
         cmd, env = _sim.firmware_command(
             "tcp:127.0.0.1:%d" % self._listener.getsockname()[1], self.state_dir, self.heap,
             self.modbus_port, self.http_port, self.raw_port, self.mqtt, buttons=self.buttons,
-            mac=self.mac, services=self.services, layout=self.layout)
+            mac=self.mac, services=self.services, layout=self.layout, extra=self.args)
         self.proc = subprocess.Popen(cmd, env=env, cwd=_sim.ROOT, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _LIVE.add(self)

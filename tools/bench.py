@@ -5,6 +5,13 @@
    96 KB heap: time and heap allocated per telegram, heap growth over 10,000 telegrams.
 2. The same code under CPython next to dsmr_parser on the same telegrams.
 3. Further lines from the service benchmarks (Smarty, Modbus).
+4. The load of issue 11 (tools/bench_load.py): a meter at 1 telegram/s, 4 Modbus
+   clients at 10 Hz, a phone's browser, 2 raw-stream clients, MQTT with Home
+   Assistant discovery and totals, a config PATCH every 30 s; on the image at
+   64k and the stock layout at 128k, then the smallest heap each survives.
+   Environment (make bench VAR=...): P1GW_LOAD_SECONDS (default 600; 0 skips
+   the load), P1GW_LOAD_SEARCH_SECONDS (each run of the heap search, default
+   60; 0 skips the search), P1GW_LOAD_LAYOUTS (default "image,stock").
 """
 import json
 import os
@@ -70,6 +77,31 @@ def main():
         print()
         sys.stdout.flush()
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", extra)], env=MP_ENV, check=False)
+    load()
+
+
+def load():
+    seconds = float(os.environ.get("P1GW_LOAD_SECONDS", 600))
+    search = float(os.environ.get("P1GW_LOAD_SEARCH_SECONDS", 60))
+    layouts = [x for x in os.environ.get("P1GW_LOAD_LAYOUTS", "image,stock").split(",") if x]
+    if not seconds:
+        return
+    import bench_load
+    print()
+    print("Load (issue 11): %.0f s per layout at its budget, then heap search with %.0f s runs "
+          "(P1GW_LOAD_SECONDS, P1GW_LOAD_SEARCH_SECONDS)" % (seconds, search))
+    print("  meter 1 telegram/s; %d Modbus clients x 10 Hz (0x%04X x%d, FC03+FC04); GET / and "
+          "/api/v1/status every 1 s (keep-alive); PATCH /api/v1/config every 30 s; %d raw-stream clients; "
+          "MQTT with HomeAssistant + IncludeTotals to a local mosquitto" % (
+              bench_load.MODBUS_CLIENTS, bench_load.MODBUS_BLOCK[0], bench_load.MODBUS_BLOCK[1],
+              bench_load.RAW_CLIENTS))
+    sys.stdout.flush()
+    bench_load.bench(layouts, seconds, search, out=_print_flush)
+
+
+def _print_flush(line):
+    print(line)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

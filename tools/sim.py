@@ -72,8 +72,11 @@ def build(layout="image", out=BUILD):
 
 def firmware_command(p1, state_dir, heap=None, modbus_port=None, http_port=None, raw_port=None,
                      mqtt=None, buttons=(), control=None, mac=None, services=None, trace=True,
-                     ansi=False, layout="image"):
-    """The command line and environment that start the firmware in the 32-bit unix port."""
+                     ansi=False, layout="image", extra=()):
+    """The command line and environment that start the firmware in the 32-bit unix port.
+
+    ``extra``: further main_host options, e.g. ("--heap-log", "5").
+    """
     binary = mpbuild.IMAGE if layout == "image" else mpbuild.STOCK
     cmd = [binary, "-X", "heapsize=" + (heap or default_heap(layout)), "-m", "main_host",
            "--p1", p1, "--state-dir", state_dir]
@@ -89,6 +92,7 @@ def firmware_command(p1, state_dir, heap=None, modbus_port=None, http_port=None,
         cmd.append("--trace")
     if ansi:
         cmd.append("--ansi")
+    cmd += list(extra)
     env = dict(os.environ)
     # The image finds everything frozen; the stock layout finds the .mpy files
     # first, then the binary's frozen modules (asyncio, umqtt.simple).
