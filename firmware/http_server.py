@@ -16,6 +16,7 @@ import json
 
 from micropython import const
 
+import jsonw
 from clock import ticks_add, ticks_diff, ticks_ms
 from streams import close_stream
 
@@ -89,6 +90,11 @@ class Response:
 
 
 def json_response(obj, status=200, headers=None):
+    """``obj`` as JSON; or, when ``obj`` is callable, the JSON that ``obj(write)`` writes in pieces (jsonw)."""
+    if callable(obj):
+        out = jsonw.Buffer()
+        obj(out.write)
+        return Response(out.bytes(), status, headers, "application/json")
     return Response(json.dumps(obj), status, headers, "application/json")
 
 

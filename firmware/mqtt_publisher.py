@@ -29,6 +29,7 @@ import socket
 
 from umqtt.simple import MQTTClient
 
+import jsonw
 import mqtt_payload
 from broker_url import parse_broker
 from clock import SET_AFTER_S, epoch_s, ticks_diff, ticks_ms
@@ -48,14 +49,18 @@ class _Out:
     """The file umqtt writes into: one buffer, sent as one stream write per packet batch.
 
     The buffer is reused, so a message costs no allocation here; it grows only
-    to the largest message (a discovery config, well under 1 KB).
+    to the largest message (a data message with totals, about 1 KB). The
+    packets to send are ``buf[start:n]``.
     """
 
     def __init__(self, size=512):
         self.buf = bytearray(size)
+        self.start = 0
         self.n = 0
 
     def write(self, data, n=None):
+        if isinstance(data, str):  # a piece of jsonw's text: a view of it, not a copy
+            data = jsonw.utf8(data)
         if n is None:
             n = len(data)
         end = self.n + n
@@ -67,6 +72,26 @@ class _Out:
 
     def close(self):
         pass
+
+    def publish(self, topic, fill):
+        """Frame a QoS 0 PUBLISH of ``topic`` (bytes) whose payload ``fill(write)`` writes.
+
+        The payload goes straight into the buffer, never into a message string
+        first. Its length is known only once it is written, so the fixed header
+        (at most 5 bytes) is written last, into room kept in front of the topic,
+        and the packet starts at ``start``. Only on an empty buffer: every
+        packet is flushed before the next is framed.
+        """
+        if self.n:
+            raise ValueError("PUBLISH framed on an unsent packet")
+        head = mqtt_payload.PUBLISH_HEAD_MAX
+        self.n = head
+        self.write(b"\0\0")
+        self.buf[head] = len(topic) >> 8
+        self.buf[head + 1] = len(topic) & 0xFF
+        self.write(topic)
+        fill(self.write)
+        self.start = mqtt_payload.publish_header(self.buf, head, self.n - head)
 
 
 def _describe(e):
@@ -241,8 +266,8 @@ class MqttPublisher:
         stream = self._stream
         if stream is None:
             raise OSError("not connected")
-        stream.write(memoryview(out.buf)[:out.n])
-        out.n = 0
+        stream.write(memoryview(out.buf)[out.start:out.n])
+        out.n = out.start = 0
         await asyncio.wait_for(stream.drain(), (timeout_ms or self.WRITE_TIMEOUT_MS) / 1000)
 
     async def _watch(self, stream):
@@ -268,7 +293,7 @@ class MqttPublisher:
                          cfg.get("Password") or None, self.KEEPALIVE_S)
         client.set_last_will(status_t, mqtt_payload.OFFLINE, retain=True)
         client.sock = self._out
-        self._out.n = 0
+        self._out.n = self._out.start = 0
         stream = await self._open(host, port, tls_ctx)
         if tls_ctx is None:
             self._stage = "MQTT CONNECT"
@@ -327,7 +352,8 @@ class MqttPublisher:
                 reading = hub.reading
                 if announced != -1:
                     announced = await self._announce(client, reading, fields, announced, topics)
-                client.publish(data_t, mqtt_payload.data_payload(reading, epoch_s(), totals).encode())
+                now_s = epoch_s()
+                self._out.publish(data_t, lambda write: mqtt_payload.write_data(write, reading, now_s, totals))
                 await self._flush()
                 self._sent_seq = seq
                 self.status["messages_sent"] += 1
@@ -359,7 +385,7 @@ class MqttPublisher:
 
         serial = self.hub.identity["serial"]
         for i, f in enumerate(fields):
-            if announced & (1 << i) or reading.get(f) is None:
+            if announced & (1 << i) or not mqtt_payload.has_value(reading, f):
                 continue
             topic, body = ha_discovery.discovery(f, serial, topics[0], topics[1])
             client.publish(topic.encode(), body.encode(), True)

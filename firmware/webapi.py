@@ -22,8 +22,10 @@ import os
 import sys
 
 import config
+import jsonw
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
 from netman import networks
+from reading import COUNTER_DECIMALS, TOTAL_FIELDS, TOTAL_NAMES
 from streams import serve
 from version import VERSION
 AP_URL = "http://10.10.10.10/"
@@ -136,7 +138,7 @@ class WebServer:
 
         @app.route("/api/v1/status")
         async def status(req):
-            return json_response(self.status())
+            return json_response(self.write_status)
 
         @app.route("/api/v1/firmware")
         async def firmware(req):
@@ -186,7 +188,8 @@ class WebServer:
                 return error_response(503, "no telegram from the meter yet")
             import homewizard
             net = hub.status.get("net") or {}
-            return json_response(homewizard.data(hub.reading, net.get("ssid"), net.get("rssi")))
+            r = hub.reading
+            return json_response(lambda write: homewizard.write_data(write, r, net.get("ssid"), net.get("rssi")))
 
         @app.route("/api/v1/system")
         async def system(req):
@@ -200,7 +203,11 @@ class WebServer:
             return Response(hub.raw)
 
     def status(self):
-        """The status document: every service's own status plus the meter and device."""
+        """The status document: every service's own status plus the meter and device.
+
+        The meter's counters are in it as the reading holds them, integers
+        (reading.py): ``write_status`` writes them exactly in their unit.
+        """
         hub = self.hub
         r = hub.reading or {}
         age = hub.age_ms()
@@ -216,6 +223,9 @@ class WebServer:
             "power_w": live.get("power_w"), "power_l1_w": live.get("power_l1_w"),
             "power_l2_w": live.get("power_l2_w"), "power_l3_w": live.get("power_l3_w"),
         }
+        meter = out["meter"]
+        for i in range(len(TOTAL_FIELDS)):  # the last count stays true when the data is old
+            meter[TOTAL_NAMES[i]] = r.get(TOTAL_FIELDS[i])
         out["counters"] = hub.counters
         out["http"] = {"auth_failures": self.auth.failures, "active": self.server.active,
                        "requests": self.server.counters["requests"],
@@ -227,6 +237,11 @@ class WebServer:
         mem_free = getattr(gc, "mem_free", None)  # MicroPython only
         out["free_heap"] = mem_free() if mem_free else None
         return out
+
+    def write_status(self, write):
+        """Write the status document as JSON, the meter's counters exact."""
+        r = self.hub.reading
+        jsonw.value(write, self.status(), TOTAL_NAMES, r["counter_decimals"] if r else COUNTER_DECIMALS)
 
 
 def _firmware():
