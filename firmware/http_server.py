@@ -85,7 +85,8 @@ class Response:
         if content_type:
             self.headers["Content-Type"] = content_type
         self.body = body.encode() if isinstance(body, str) else (body or b"")
-        self.path = None    # set by file_response: stream this file of ``size`` bytes
+        # set by file_response: stream this file of ``size`` bytes
+        self.path = None  # type: str | bytes | None
         self.size = 0
 
 

@@ -14,7 +14,7 @@ names, punctuation) go to ``write`` as they are. Separators are compact
 import json
 
 try:
-    memoryview("")  # MicroPython: a str is a buffer of its UTF-8 bytes, no copy needed
+    memoryview("")  # pyright: ignore[reportArgumentType]  (MicroPython: a str is a buffer of its UTF-8 bytes)
     _STR_BUFFER = True
 except TypeError:  # CPython
     _STR_BUFFER = False
