@@ -7,38 +7,44 @@ HTTP body, an MQTT packet buffer, later the socket itself) and writes the
 meter's counters, held as integers (reading.py), with exactly the meter's
 digits: ``fixed(write, 12345678, 3)`` writes ``12345.678``, a JSON number.
 
-No objects per value beyond the text of a number: constant strings (field
-names, punctuation) go to ``write`` as they are. Separators are compact
-(``,`` and ``:``): the bytes are the device's, not a reader's.
+Memory: nothing is allocated per value but the text of a number (about 32
+bytes on an ESP32, freed at once): field names and punctuation go to
+``write`` as the constant strings they are, strings are checked for escapes
+with find()/min() (no per-character objects), dicts are walked by key (no
+tuple per entry), and ``Buffer`` appends a str into a bytearray without
+copying it first. Separators are compact (``,`` and ``:``).
 """
 import json
 
 try:
-    memoryview("")  # pyright: ignore[reportArgumentType]  (MicroPython: a str is a buffer of its UTF-8 bytes)
+    bytearray().extend("a")  # pyright: ignore[reportArgumentType]  (MicroPython: a str is a buffer of its UTF-8 bytes)
     _STR_BUFFER = True
-except TypeError:  # CPython
+except TypeError:  # CPython wants bytes
     _STR_BUFFER = False
 
 
-def utf8(s):
-    """The UTF-8 bytes of ``s`` as a buffer: a view, not a copy, on MicroPython."""
+def append(buf, s):
+    """Append the UTF-8 bytes of str ``s`` to bytearray ``buf``: no copy of ``s`` on MicroPython.
+
+    A bytearray emptied by ``buf[:] = b""`` keeps its room on MicroPython, so
+    appending into it allocates nothing until that room is used up.
+    """
     if _STR_BUFFER:
-        return memoryview(s)  # pyright: ignore[reportArgumentType]
-    return s.encode()
+        buf.extend(s)  # pyright: ignore[reportArgumentType]
+    else:
+        buf.extend(s.encode())
 
 
 def fixed_text(n, decimals):
     """The int ``n`` / 10**decimals as decimal text with exactly ``decimals`` decimals."""
     if not decimals:
         return str(n)
-    sign = ""
     if n < 0:
-        sign = "-"
-        n = -n
-    q, r = divmod(n, 10 ** decimals)
+        return "-" + fixed_text(-n, decimals)
+    p = 10 ** decimals
     if decimals == 3:  # every counter of every common meter
-        return "%s%d.%03d" % (sign, q, r)
-    return "%s%d.%0*d" % (sign, q, decimals, r)
+        return "%d.%03d" % (n // p, n % p)
+    return "%d.%0*d" % (n // p, decimals, n % p)
 
 
 def fixed(write, n, decimals):
@@ -46,12 +52,17 @@ def fixed(write, n, decimals):
     write("null" if n is None else fixed_text(n, decimals))
 
 
+def _plain(s):
+    """True when ``s`` goes into JSON between quotes as it is."""
+    # find() and min() walk the str without allocating (no per-character objects)
+    return s.find('"') < 0 and s.find("\\") < 0 and not (s and min(s) < " ")
+
+
 def string(write, s):
     """Write ``s`` as a JSON string (UTF-8 as it is; quotes, backslashes, controls escaped)."""
-    for b in utf8(s):
-        if b < 0x20 or b == 0x22 or b == 0x5C:
-            write(json.dumps(s))  # rare (an error text, an odd SSID): the runtime escapes it
-            return
+    if not _plain(s):
+        write(json.dumps(s))  # rare (an error text, an odd SSID): the runtime escapes it
+        return
     write('"')
     write(s)
     write('"')
@@ -70,31 +81,34 @@ def value(write, v, exact=(), decimals=3):
     Dict entries whose key is in ``exact`` and whose value is an int are meter
     counters: written by ``fixed`` with ``decimals``, at any depth.
     """
+    # type() and one class at a time: isinstance(v, (int, float)) builds a tuple per call
+    t = type(v)
     if v is None:
         write("null")
     elif v is True:
         write("true")
     elif v is False:
         write("false")
-    elif isinstance(v, str):
+    elif t is str:
         string(write, v)
-    elif isinstance(v, (int, float)):
+    elif t is int or t is float:
         write(repr(v))
-    elif isinstance(v, dict):
+    elif t is dict:
         write("{")
         first = True
-        for k, x in v.items():
+        for k in v:  # not items(): a tuple per entry
+            x = v[k]
             if not first:
                 write(",")
             first = False
             string(write, k)
             write(":")
-            if k in exact and isinstance(x, int):
+            if type(x) is int and k in exact:
                 write(fixed_text(x, decimals))
             else:
                 value(write, x, exact, decimals)
         write("}")
-    elif isinstance(v, (list, tuple)):
+    elif t is list or t is tuple:
         write("[")
         first = True
         for x in v:
@@ -110,26 +124,36 @@ def value(write, v, exact=(), decimals=3):
 class Buffer:
     """Bytes that ``write`` collects, for a body that needs its length before it is sent.
 
-    Grows by doubling, so a document costs a few allocations, not one per piece.
+    One bytearray with room to spare: a piece is appended in place (``append``),
+    and the room grows by half when it runs out, so a document costs a few
+    allocations, not one per piece. ``size``: what the document usually takes
+    (the status and HomeWizard documents take about 1 KB).
     """
 
-    def __init__(self, size=256):
+    def __init__(self, size=1024):
         self.buf = bytearray(size)
-        self.n = 0
+        self.buf[:] = b""
+        self._room = size
 
     def write(self, s):
-        b = utf8(s) if isinstance(s, str) else s
-        end = self.n + len(b)
-        if end > len(self.buf):
-            grown = bytearray(max(end, 2 * len(self.buf)))
-            grown[:self.n] = memoryview(self.buf)[:self.n]
-            self.buf = grown
-        self.buf[self.n:end] = b
-        self.n = end
+        buf = self.buf
+        if len(buf) + len(s) > self._room:  # (a str's len() counts characters: growing may come late, never wrong)
+            self._room = max(self._room + self._room // 2, len(buf) + 2 * len(s))
+            grown = bytearray(self._room)
+            grown[:] = buf
+            self.buf = buf = grown
+        if type(s) is str:
+            append(buf, s)
+        else:
+            buf.extend(s)
 
     def bytes(self):
         """What was written, as a view of the buffer (valid until the next write)."""
-        return memoryview(self.buf)[:self.n]
+        return memoryview(self.buf)
+
+    def clear(self):
+        """Empty it for reuse, keeping its room."""
+        self.buf[:] = b""
 
 
 def dumps(v, exact=(), decimals=3):

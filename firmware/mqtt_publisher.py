@@ -45,30 +45,27 @@ class _Client(MQTTClient):
             self.client_id, self.user, self.pswd, self.keepalive, self.lw_topic, self.lw_msg))
 
 
-class _Out:
+class _Out(jsonw.Buffer):
     """The file umqtt writes into: one buffer, sent as one stream write per packet batch.
 
-    The buffer is reused, so a message costs no allocation here; it grows only
-    to the largest message (a data message with totals, about 1 KB). The
-    packets to send are ``buf[start:n]``.
+    The buffer is reused (``clear``), so a message costs no allocation here; it
+    grows only to the largest message (a data message with totals, about
+    1 KB). The packets to send are ``buf[start:]``.
     """
 
     def __init__(self, size=512):
-        self.buf = bytearray(size)
+        super().__init__(size)
         self.start = 0
-        self.n = 0
 
     def write(self, data, n=None):
-        if isinstance(data, str):  # a piece of jsonw's text: a view of it, not a copy
-            data = jsonw.utf8(data)
-        if n is None:
-            n = len(data)
-        end = self.n + n
-        if end > len(self.buf):
-            self.buf.extend(bytes(end - len(self.buf)))
-        self.buf[self.n:end] = memoryview(data)[:n]
-        self.n = end
-        return n
+        if n is not None and n < len(data):
+            data = memoryview(data)[:n]
+        super().write(data)  # a str (a piece of jsonw's text) is appended as it is, no copy
+        return len(data)
+
+    def clear(self):
+        super().clear()
+        self.start = 0
 
     def close(self):
         pass
@@ -82,16 +79,15 @@ class _Out:
         and the packet starts at ``start``. Only on an empty buffer: every
         packet is flushed before the next is framed.
         """
-        if self.n:
+        if self.buf:
             raise ValueError("PUBLISH framed on an unsent packet")
         head = mqtt_payload.PUBLISH_HEAD_MAX
-        self.n = head
-        self.write(b"\0\0")
+        self.write(b"\0\0\0\0\0\0\0")  # fixed header room, topic length
         self.buf[head] = len(topic) >> 8
         self.buf[head + 1] = len(topic) & 0xFF
         self.write(topic)
         fill(self.write)
-        self.start = mqtt_payload.publish_header(self.buf, head, self.n - head)
+        self.start = mqtt_payload.publish_header(self.buf, head, len(self.buf) - head)
 
 
 def _describe(e):
@@ -266,8 +262,8 @@ class MqttPublisher:
         stream = self._stream
         if stream is None:
             raise OSError("not connected")
-        stream.write(memoryview(out.buf)[out.start:out.n])
-        out.n = out.start = 0
+        stream.write(memoryview(out.buf)[out.start:])
+        out.clear()
         await asyncio.wait_for(stream.drain(), (timeout_ms or self.WRITE_TIMEOUT_MS) / 1000)
 
     async def _watch(self, stream):
@@ -293,7 +289,7 @@ class MqttPublisher:
                          cfg.get("Password") or None, self.KEEPALIVE_S)
         client.set_last_will(status_t, mqtt_payload.OFFLINE, retain=True)
         client.sock = self._out
-        self._out.n = self._out.start = 0
+        self._out.clear()
         stream = await self._open(host, port, tls_ctx)
         if tls_ctx is None:
             self._stage = "MQTT CONNECT"
