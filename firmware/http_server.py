@@ -91,11 +91,13 @@ class Response:
 
 
 def json_response(obj, status=200, headers=None):
-    """``obj`` as JSON; or, when ``obj`` is callable, the JSON that ``obj(write)`` writes in pieces (jsonw)."""
+    """``obj`` as JSON; or, when ``obj`` is callable, the JSON that ``obj(write)`` writes in pieces.
+
+    The pieces go into one buffer of the body's length (jsonw.written: ``obj``
+    is called twice, to measure, then to write).
+    """
     if callable(obj):
-        out = jsonw.Buffer()
-        obj(out.write)
-        return Response(out.bytes(), status, headers, "application/json")
+        return Response(jsonw.written(obj), status, headers, "application/json")
     return Response(json.dumps(obj), status, headers, "application/json")
 
 

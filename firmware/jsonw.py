@@ -156,6 +156,30 @@ class Buffer:
         self.buf[:] = b""
 
 
+class _Count:
+    def __init__(self):
+        self.n = 0
+
+    def write(self, s):
+        self.n += len(s)
+
+
+def written(fill):
+    """What ``fill(write)`` writes, in one buffer of its size: a bytes-like view.
+
+    ``fill`` runs twice, first only to measure, so the text gets one
+    allocation of its own length (an ESP32's fragmented heap may have no room
+    for a buffer that grows), never a buffer and its larger copy at once. So
+    ``fill`` must write the same text both times. (A str's len() counts
+    characters: text beyond ASCII makes the buffer grow once.)
+    """
+    count = _Count()
+    fill(count.write)
+    out = Buffer(count.n)
+    fill(out.write)
+    return out.bytes()
+
+
 def dumps(v, exact=(), decimals=3):
     """``v`` as a JSON str (``value``'s rules): for tests, tools and small documents."""
     out = Buffer()

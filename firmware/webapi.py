@@ -25,7 +25,6 @@ import config
 import jsonw
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
 from netman import networks
-from reading import COUNTER_DECIMALS, TOTAL_FIELDS, TOTAL_NAMES
 from streams import serve
 from version import VERSION
 AP_URL = "http://10.10.10.10/"
@@ -203,11 +202,7 @@ class WebServer:
             return Response(hub.raw)
 
     def status(self):
-        """The status document: every service's own status plus the meter and device.
-
-        The meter's counters are in it as the reading holds them, integers
-        (reading.py): ``write_status`` writes them exactly in their unit.
-        """
+        """The status document: every service's own status plus the meter and device."""
         hub = self.hub
         r = hub.reading or {}
         age = hub.age_ms()
@@ -223,9 +218,6 @@ class WebServer:
             "power_w": live.get("power_w"), "power_l1_w": live.get("power_l1_w"),
             "power_l2_w": live.get("power_l2_w"), "power_l3_w": live.get("power_l3_w"),
         }
-        meter = out["meter"]
-        for i in range(len(TOTAL_FIELDS)):  # the last count stays true when the data is old
-            meter[TOTAL_NAMES[i]] = r.get(TOTAL_FIELDS[i])
         out["counters"] = hub.counters
         out["http"] = {"auth_failures": self.auth.failures, "active": self.server.active,
                        "requests": self.server.counters["requests"],
@@ -239,9 +231,8 @@ class WebServer:
         return out
 
     def write_status(self, write):
-        """Write the status document as JSON, the meter's counters exact."""
-        r = self.hub.reading
-        jsonw.value(write, self.status(), TOTAL_NAMES, r["counter_decimals"] if r else COUNTER_DECIMALS)
+        """Write the status document as JSON in pieces (jsonw), never as one string of it."""
+        jsonw.value(write, self.status())
 
 
 def _firmware():

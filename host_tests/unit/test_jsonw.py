@@ -67,3 +67,15 @@ def test_not_json_is_a_type_error():
     except TypeError:
         return
     assert False, "no TypeError"
+
+
+def test_written_measures_first_then_fills_one_buffer_of_that_size():
+    calls = []
+
+    def fill(write):
+        calls.append(1)
+        jsonw.value(write, {"energy_import_kwh": 12345678, "name": "caf\u00e9"}, ("energy_import_kwh",), 3)
+    body = bytes(jsonw.written(fill))
+    assert len(calls) == 2
+    assert json.loads(body) == {"energy_import_kwh": 12345.678, "name": "caf\u00e9"}
+    assert b'"energy_import_kwh":12345.678' in body
