@@ -137,7 +137,8 @@ class WebServer:
 
         @app.route("/api/v1/status")
         async def status(req):
-            return json_response(self.write_status)
+            doc = self.status()  # once: json_response writes it twice (it measures first)
+            return json_response(lambda write: jsonw.value(write, doc))
 
         @app.route("/api/v1/firmware")
         async def firmware(req):
@@ -229,10 +230,6 @@ class WebServer:
         mem_free = getattr(gc, "mem_free", None)  # MicroPython only
         out["free_heap"] = mem_free() if mem_free else None
         return out
-
-    def write_status(self, write):
-        """Write the status document as JSON in pieces (jsonw), never as one string of it."""
-        jsonw.value(write, self.status())
 
 
 def _firmware():
