@@ -119,7 +119,7 @@ def write_data(write, reading, wifi_ssid=None, rssi=None):
         write(',"unit":"')
         write(unit)
         write('","timestamp":')
-        jsonw.value(write, local_stamp(reading.get(ts)))
+        _stamp_value(write, reading.get(ts))
         write("}")
     write("]}")
 
@@ -134,15 +134,26 @@ def data(reading, wifi_ssid=None, rssi=None):
 def _stamp(write, name, epoch):
     if epoch is not None:
         jsonw.key(write, name)
-        write(str(local_stamp(epoch)))
+        _stamp_value(write, epoch)
         write(",")
+
+
+def _stamp_value(write, epoch):
+    # The digits as text: the 12-digit number itself would be a long int (heap) on an ESP32.
+    write("null" if epoch is None else "%d%02d%02d%02d%02d%02d" % _local_parts(epoch))
+
+
+def _local_parts(epoch):
+    """(YY, MM, DD, hh, mm, ss) of UTC epoch seconds in Dutch/Belgian local time."""
+    local = epoch + (7200 if eu_summer(epoch) else 3600)
+    y, m, d = civil_from_days(local // 86400)
+    s = local % 86400
+    return y % 100, m, d, s // 3600, s // 60 % 60, s % 60
 
 
 def local_stamp(epoch):
     """UTC epoch seconds -> YYMMDDhhmmss (int) in Dutch/Belgian local time, or None."""
     if epoch is None:
         return None
-    local = epoch + (7200 if eu_summer(epoch) else 3600)
-    y, m, d = civil_from_days(local // 86400)
-    s = local % 86400
-    return ((((y % 100) * 100 + m) * 100 + d) * 100 + s // 3600) * 10000 + (s // 60 % 60) * 100 + s % 60
+    y, m, d, hh, mm, ss = _local_parts(epoch)
+    return ((((y * 100 + m) * 100 + d) * 100 + hh) * 100 + mm) * 100 + ss

@@ -87,3 +87,13 @@ def test_device_info_has_what_integrations_expect():
     d = homewizard.device("A1B2C3", "1.2.3")
     assert d["product_type"] == "HWE-P1" and d["api_version"] == "v1"
     assert (d["serial"], d["firmware_version"]) == ("A1B2C3", "1.2.3") and d["product_name"]
+
+
+def test_written_timestamps_are_the_local_stamp_numbers():
+    r = dsmr.parse(telegram("fluvius_v171.p1"))
+    text = homewizard.data(r)
+    assert '"gas_timestamp":%d,' % homewizard.local_stamp(r["gas_timestamp"]) in text
+    assert '"montly_power_peak_timestamp":200509134558,' in text
+    # a stamp of 2005 has no leading zero: it is a JSON number
+    d = json.loads(homewizard.data(dsmr.parse(make_telegram([b"1-0:1.6.0(050101010000W)(02.589*kW)"]))))
+    assert d["montly_power_peak_timestamp"] == 50101010000
