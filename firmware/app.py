@@ -60,6 +60,8 @@ TICK_MS = 1000
 
 
 def _trace(hub):
+    from jsonw import fixed_text
+
     def show(what, detail):
         c = hub.counters
         head = "p1: valid=%d crc_mismatch=%d malformed=%d too_long=%d parse_error=%d" % (
@@ -69,7 +71,7 @@ def _trace(hub):
             print("%s | %s W | L1 %s V %s A | L2 %s V %s A | L3 %s V %s A | import %s kWh" % (
                 head, r["power_w"], r["voltage_l1_v"], r["current_l1_a"], r["voltage_l2_v"],
                 r["current_l2_a"], r["voltage_l3_v"], r["current_l3_a"],
-                None if r["energy_import_kwh"] is None else "%.3f" % r["energy_import_kwh"]))
+                None if r["energy_import"] is None else fixed_text(r["energy_import"], r["counter_decimals"])))
         elif what == "parse_error":
             print("%s | parse error: %s" % (head, detail))
         else:

@@ -4,14 +4,15 @@ One pass over the bytes, no regular expressions, no substrings: each line's
 OBIS id is folded into a small int (B is the M-Bus channel in the top bits)
 and each number is read digit by digit, so a telegram costs the reading dict,
 one float per fractional value (whole numbers stay small ints, which MicroPython
-doesn't allocate) and a few strings. Lines we don't know are skipped.
+doesn't allocate) and a few strings. Meter counters are read as exact integers
+(reading.py), never through a float. Lines we don't know are skipped.
 """
 from binascii import unhexlify
 
 from micropython import const
 
 from p1time import dsmr_timestamp
-from reading import new_reading
+from reading import TOTAL_FIELDS, new_reading
 
 _LPAREN = const(0x28)
 _RPAREN = const(0x29)
@@ -40,16 +41,20 @@ _MBUS_READING_BE = _k(0, 24, 2, 3)
 _MBUS_READING_OLD = _k(0, 24, 3, 0)  # DSMR 2.2/3: value on the next line
 _PEAK_BE = _k(1, 1, 6, 0)
 
+# Energy counters: OBIS -> field, an exact count in kWh / 10**counter_decimals.
+# A meter sends kWh or Wh: unit shift -3, which the "k" prefix takes back.
+_ENERGY = {
+    _k(1, 1, 8, 0): "energy_import",
+    _k(1, 1, 8, 1): "energy_import_t1",
+    _k(1, 1, 8, 2): "energy_import_t2",
+    _k(1, 2, 8, 0): "energy_export",
+    _k(1, 2, 8, 1): "energy_export_t1",
+    _k(1, 2, 8, 2): "energy_export_t2",
+}
+
 # Simple numeric lines: OBIS -> (field, unit shift). The shift turns the
-# telegram's unit into the field's: W fields take kW x1000 (the "k" prefix
-# adds 3), kWh fields take Wh /1000 (shift -3 plus the prefix).
+# telegram's unit into the field's: W fields take kW x1000 (the "k" prefix adds 3).
 _NUMERIC = {
-    _k(1, 1, 8, 0): ("energy_import_kwh", -3),
-    _k(1, 1, 8, 1): ("energy_import_t1_kwh", -3),
-    _k(1, 1, 8, 2): ("energy_import_t2_kwh", -3),
-    _k(1, 2, 8, 0): ("energy_export_kwh", -3),
-    _k(1, 2, 8, 1): ("energy_export_t1_kwh", -3),
-    _k(1, 2, 8, 2): ("energy_export_t2_kwh", -3),
     _k(1, 1, 7, 0): ("power_import_w", 0),
     _k(1, 2, 7, 0): ("power_export_w", 0),
     _k(1, 21, 7, 0): ("power_l1_w", 0),
@@ -139,11 +144,14 @@ def _obis(buf, i, end):
     return key if a else key | b << _CHANNEL_SHIFT
 
 
-def _number(buf, i, end, shift):
+def _number(buf, i, end, shift, r=None):
     """Read "[-]digits[.digits][*unit]" at buf[i:end] scaled by 10**shift.
 
     A unit starting with "k" multiplies by 1000. Whole results are ints, others
     floats; a missing number raises ValueError. EasyMeters sign their power.
+    With ``r``, the reading, the number is a meter counter: always an exact int,
+    in steps of 10**-r["counter_decimals"], which a number with more decimals
+    raises for every counter of the reading (``_finer``).
     """
     neg = i < end and buf[i] == 0x2D
     if neg:
@@ -172,6 +180,12 @@ def _number(buf, i, end, shift):
     exp = shift - (dec if dec > 0 else 0)
     if not -len(_POW10) < exp < len(_POW10):
         raise ValueError("too many decimals")
+    if r is not None:
+        d = r["counter_decimals"]
+        if -exp > d:
+            _finer(r, -exp)
+            d = -exp
+        exp += d  # >= 0: a whole number of steps
     if neg:
         mant = -mant
     if exp >= 0:
@@ -266,7 +280,7 @@ def parse(buf, n=None, strict=True):
             if buf[pos] == _LPAREN:
                 # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
                 if pending:
-                    v = _number(buf, pos + 1, line_end, 0)
+                    v = _number(buf, pos + 1, line_end, 0, r)
                     _mbus_value(r, mbus[pending] if mbus else 0, pending_unit, v, pending_ts)
                     pending = 0
                 pos = eol + 1
@@ -281,7 +295,9 @@ def parse(buf, n=None, strict=True):
             key &= _BASE_MASK
             v0 = paren + 1  # first value's first byte
             spec = _NUMERIC.get(key)
-            if spec is not None and ch == 0:
+            if ch == 0 and key in _ENERGY:
+                r[_ENERGY[key]] = _number(buf, v0, line_end, -3, r)
+            elif spec is not None and ch == 0:
                 field, shift = spec
                 v = _number(buf, v0, line_end, shift)
                 if field[0] == "_":
@@ -316,7 +332,7 @@ def parse(buf, n=None, strict=True):
                     # A reading without a unit is an empty placeholder channel.
                     if star > 0:
                         _mbus_value(r, mbus[ch] if mbus else 0, buf[star + 1],
-                                    _number(buf, p, line_end, 0), dsmr_timestamp(buf, v0, line_end))
+                                    _number(buf, p, line_end, 0, r), dsmr_timestamp(buf, v0, line_end))
                 elif key == _MBUS_READING_OLD:
                     pending = ch
                     pending_ts = dsmr_timestamp(buf, v0, line_end)
@@ -346,16 +362,31 @@ def _mbus_value(r, kind, unit, v, ts):
     if kind == 0:  # DSMR 2.2/3 and meters without a 24.1.0 line
         kind = _MBUS_HEAT if unit == _UNIT_GJ else _MBUS_GAS
     if kind == _MBUS_GAS and unit == _UNIT_M3:
-        name, field = "gas", "gas_m3"
+        field, stamp = "gas", "gas_timestamp"
     elif kind == _MBUS_WATER and unit == _UNIT_M3:
-        name, field = "water", "water_m3"
+        field, stamp = "water", "water_timestamp"
     elif (kind == _MBUS_HEAT or kind == _MBUS_HEAT_INLET) and unit == _UNIT_GJ:
-        name, field = "heat", "heat_gj"
+        field, stamp = "heat", "heat_timestamp"
     else:
         return
     if r[field] is None:  # the lowest channel of a kind wins
         r[field] = v
-        r[name + "_timestamp"] = ts
+        r[stamp] = ts
+
+
+def _finer(r, d):
+    """Count the reading's counters in steps of 10**-d from now on (d > counter_decimals).
+
+    Only for a meter that sends more than 3 decimals (EasyMeter: 7 of a kWh):
+    every counter of a reading keeps the same step, so tariffs add up as ints.
+    """
+    if d >= len(_POW10):
+        raise ValueError("too many decimals")
+    m = _POW10[d - r["counter_decimals"]]
+    for f in TOTAL_FIELDS:
+        if r[f] is not None:
+            r[f] *= m
+    r["counter_decimals"] = d
 
 
 def _derive(r, exports):
@@ -379,8 +410,7 @@ def _derive(r, exports):
             e = exports[i]
             if e is not None:
                 r[f] = (r[f] or 0) - e
-    for total, t1, t2 in (("energy_import_kwh", "energy_import_t1_kwh", "energy_import_t2_kwh"),
-                          ("energy_export_kwh", "energy_export_t1_kwh", "energy_export_t2_kwh")):
+    for total, t1, t2 in (("energy_import", "energy_import_t1", "energy_import_t2"),
+                          ("energy_export", "energy_export_t1", "energy_export_t2")):
         if r[total] is None and r[t1] is not None and r[t2] is not None:
-            # Rounded to the meter's finest resolution, so 0.1 + 0.2 reads 0.3.
-            r[total] = round(r[t1] + r[t2], 7)
+            r[total] = r[t1] + r[t2]  # exact: integers in the same step

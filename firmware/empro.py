@@ -8,6 +8,7 @@ current) read 0; see README.md, "EMPro register map", for the full table.
 from micropython import const
 
 import phases
+from reading import counter
 from regmap import RegImage
 
 NAME = "EEM-MA370"
@@ -72,6 +73,6 @@ def build(img, reading, serial, firmware):
     img.f32(_R_I_SYS, phases.sum_current(reading))
     img.f32(_R_V_LL_SYS, phases.mean_ll_voltage(ll))
     img.f32(_R_V_LN_SYS, phases.mean_ln_voltage(reading))
-    img.f32(_R_E_IMPORT, value(reading, "energy_import_kwh") * 1000)
-    img.f32(_R_E_EXPORT, value(reading, "energy_export_kwh") * 1000)
+    img.f32(_R_E_IMPORT, counter(reading, "energy_import", 3))  # Wh: the exact count, rounded once to float32
+    img.f32(_R_E_EXPORT, counter(reading, "energy_export", 3))
     img.commit()

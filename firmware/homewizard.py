@@ -5,9 +5,12 @@ HomeWizard P1 meter, so they can read this gateway too. Field names and units
 are HomeWizard's (kWh, W, V, A, m3; ``montly_power_peak_w`` is their spelling).
 Like HomeWizard, a field the meter does not send is left out rather than null.
 Timestamps are HomeWizard's ``YYMMDDhhmmss`` number in the meter's local time
-(Central European, EU summer-time rule).
+(Central European, EU summer-time rule). Written in pieces (jsonw) straight
+from the reading, no dict in between; counters with exactly the meter's digits.
 """
+import jsonw
 from p1time import civil_from_days, eu_summer
+from reading import TOTAL_FIELDS
 
 # (HomeWizard name, reading field), in HomeWizard's order.
 _FIELDS = (
@@ -15,12 +18,12 @@ _FIELDS = (
     ("meter_model", "meter_model"),
     ("unique_id", "meter_id"),
     ("active_tariff", "tariff"),
-    ("total_power_import_kwh", "energy_import_kwh"),
-    ("total_power_import_t1_kwh", "energy_import_t1_kwh"),
-    ("total_power_import_t2_kwh", "energy_import_t2_kwh"),
-    ("total_power_export_kwh", "energy_export_kwh"),
-    ("total_power_export_t1_kwh", "energy_export_t1_kwh"),
-    ("total_power_export_t2_kwh", "energy_export_t2_kwh"),
+    ("total_power_import_kwh", "energy_import"),
+    ("total_power_import_t1_kwh", "energy_import_t1"),
+    ("total_power_import_t2_kwh", "energy_import_t2"),
+    ("total_power_export_kwh", "energy_export"),
+    ("total_power_export_t1_kwh", "energy_export_t1"),
+    ("total_power_export_t2_kwh", "energy_export_t2"),
     ("active_power_w", "power_w"),
     ("active_power_l1_w", "power_l1_w"),
     ("active_power_l2_w", "power_l2_w"),
@@ -42,14 +45,14 @@ _FIELDS = (
     ("long_power_fail_count", "long_power_failures"),
     ("active_power_average_w", "average_power_15m_w"),
     ("montly_power_peak_w", "monthly_power_peak_w"),
-    ("total_gas_m3", "gas_m3"),
+    ("total_gas_m3", "gas"),
 )
 
 # (HomeWizard external type, reading value field, its timestamp field, unit)
 _EXTERNAL = (
-    ("gas_meter", "gas_m3", "gas_timestamp", "m3"),
-    ("water_meter", "water_m3", "water_timestamp", "m3"),
-    ("heat_meter", "heat_gj", "heat_timestamp", "GJ"),
+    ("gas_meter", "gas", "gas_timestamp", "m3"),
+    ("water_meter", "water", "water_timestamp", "m3"),
+    ("heat_meter", "heat", "heat_timestamp", "GJ"),
 )
 
 
@@ -64,42 +67,93 @@ def wifi_strength(rssi):
     return max(0, min(100, 2 * (rssi + 100)))
 
 
-def data(reading, wifi_ssid=None, rssi=None):
-    """HomeWizard ``/api/v1/data`` dict for ``reading`` (a reading.py dict)."""
-    out = {}
+def write_data(write, reading, wifi_ssid=None, rssi=None):
+    """Write HomeWizard ``/api/v1/data`` JSON for ``reading`` (a reading.py dict) to ``write``."""
+    decimals = reading["counter_decimals"]
+    write("{")
     if wifi_ssid:
-        out["wifi_ssid"] = wifi_ssid
+        jsonw.key(write, "wifi_ssid")
+        jsonw.string(write, wifi_ssid)
+        write(",")
     if rssi is not None:
-        out["wifi_strength"] = wifi_strength(rssi)
+        jsonw.key(write, "wifi_strength")
+        write(str(wifi_strength(rssi)))
+        write(",")
     for name, field in _FIELDS:
         v = reading.get(field)
-        if v is not None:
-            out[name] = v
-    currents = [reading.get(f) for f in ("current_l1_a", "current_l2_a", "current_l3_a")]
-    if currents[0] is not None:
-        out["active_current_a"] = round(sum(c for c in currents if c is not None), 3)
-    _stamp(out, "montly_power_peak_timestamp", reading.get("monthly_power_peak_timestamp"))
-    _stamp(out, "gas_timestamp", reading.get("gas_timestamp"))
-    ext = []
-    for kind, value, ts, unit in _EXTERNAL:
-        if reading.get(value) is not None:
-            ext.append({"unique_id": "%s-%s" % (reading.get("meter_id") or "", kind),
-                        "type": kind, "value": reading[value],
-                        "unit": unit, "timestamp": local_stamp(reading.get(ts))})
-    out["external"] = ext
-    return out
+        if v is None:
+            continue
+        jsonw.key(write, name)
+        if field in TOTAL_FIELDS:
+            jsonw.fixed(write, v, decimals)
+        else:
+            jsonw.value(write, v)
+        write(",")
+    currents = 0
+    for f in ("current_l1_a", "current_l2_a", "current_l3_a"):
+        c = reading.get(f)
+        if c is not None:
+            currents += c
+    if reading.get("current_l1_a") is not None:
+        jsonw.key(write, "active_current_a")
+        jsonw.value(write, round(currents, 3))
+        write(",")
+    _stamp(write, "montly_power_peak_timestamp", reading.get("monthly_power_peak_timestamp"))
+    _stamp(write, "gas_timestamp", reading.get("gas_timestamp"))
+    jsonw.key(write, "external")
+    write("[")
+    first = True
+    for kind, field, ts, unit in _EXTERNAL:
+        v = reading.get(field)
+        if v is None:
+            continue
+        if not first:
+            write(",")
+        first = False
+        write('{"unique_id":')
+        jsonw.string(write, "%s-%s" % (reading.get("meter_id") or "", kind))
+        write(',"type":"')
+        write(kind)
+        write('","value":')
+        jsonw.fixed(write, v, decimals)
+        write(',"unit":"')
+        write(unit)
+        write('","timestamp":')
+        _stamp_value(write, reading.get(ts))
+        write("}")
+    write("]}")
 
 
-def _stamp(out, name, epoch):
+def data(reading, wifi_ssid=None, rssi=None):
+    """``write_data``'s JSON as one str (tests; the web server sends the pieces)."""
+    out = jsonw.Buffer()
+    write_data(out.write, reading, wifi_ssid, rssi)
+    return bytes(out.bytes()).decode()
+
+
+def _stamp(write, name, epoch):
     if epoch is not None:
-        out[name] = local_stamp(epoch)
+        jsonw.key(write, name)
+        _stamp_value(write, epoch)
+        write(",")
+
+
+def _stamp_value(write, epoch):
+    # The digits as text: the 12-digit number itself would be a long int (heap) on an ESP32.
+    write("null" if epoch is None else "%d%02d%02d%02d%02d%02d" % _local_parts(epoch))
+
+
+def _local_parts(epoch):
+    """(YY, MM, DD, hh, mm, ss) of UTC epoch seconds in Dutch/Belgian local time."""
+    local = epoch + (7200 if eu_summer(epoch) else 3600)
+    y, m, d = civil_from_days(local // 86400)
+    s = local % 86400
+    return y % 100, m, d, s // 3600, s // 60 % 60, s % 60
 
 
 def local_stamp(epoch):
     """UTC epoch seconds -> YYMMDDhhmmss (int) in Dutch/Belgian local time, or None."""
     if epoch is None:
         return None
-    local = epoch + (7200 if eu_summer(epoch) else 3600)
-    y, m, d = civil_from_days(local // 86400)
-    s = local % 86400
-    return ((((y % 100) * 100 + m) * 100 + d) * 100 + s // 3600) * 10000 + (s // 60 % 60) * 100 + s % 60
+    y, m, d, hh, mm, ss = _local_parts(epoch)
+    return ((((y * 100 + m) * 100 + d) * 100 + hh) * 100 + mm) * 100 + ss

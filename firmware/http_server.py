@@ -17,6 +17,7 @@ import os
 
 from micropython import const
 
+import jsonw
 from clock import ticks_add, ticks_diff, ticks_ms
 from streams import close_stream
 
@@ -100,6 +101,13 @@ class Response:
 
 
 def json_response(obj, status=200, headers=None):
+    """``obj`` as JSON; or, when ``obj`` is callable, the JSON that ``obj(write)`` writes in pieces.
+
+    The pieces go into one buffer of the body's length (jsonw.written: ``obj``
+    is called twice, to measure, then to write).
+    """
+    if callable(obj):
+        return Response(jsonw.written(obj), status, headers, "application/json")
     return Response(json.dumps(obj), status, headers, "application/json")
 
 

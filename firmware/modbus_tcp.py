@@ -60,6 +60,7 @@ def failsafe_reading(last, amps):
     if last is not None:
         for k in _reading.TOTAL_FIELDS:
             r[k] = last[k]
+        r["counter_decimals"] = last["counter_decimals"]  # the step the counts are in
     total = 0.0
     for n in ("1", "2", "3"):
         i_key = "current_l%s_a" % n

@@ -29,6 +29,7 @@ import socket
 
 from umqtt.simple import MQTTClient
 
+import jsonw
 import mqtt_payload
 from broker_url import parse_broker
 from clock import SET_AFTER_S, epoch_s, ticks_diff, ticks_ms
@@ -44,29 +45,50 @@ class _Client(MQTTClient):
             self.client_id, self.user, self.pswd, self.keepalive, self.lw_topic, self.lw_msg))
 
 
-class _Out:
+class _Out(jsonw.Buffer):
     """The file umqtt writes into: one buffer, sent as one stream write per packet batch.
 
-    The buffer is reused, so a message costs no allocation here; it grows only
-    to the largest message (a discovery config, well under 1 KB).
+    The buffer is reused (``clear``), so a message costs no allocation here;
+    it grows only past the largest message (a data message with totals takes
+    about 600 bytes, a Home Assistant config about 800). The packets to send
+    are ``buf[start:]``.
     """
 
-    def __init__(self, size=512):
-        self.buf = bytearray(size)
-        self.n = 0
+    def __init__(self, size=800):
+        super().__init__(size)
+        self.start = 0
 
     def write(self, data, n=None):
-        if n is None:
-            n = len(data)
-        end = self.n + n
-        if end > len(self.buf):
-            self.buf.extend(bytes(end - len(self.buf)))
-        self.buf[self.n:end] = memoryview(data)[:n]
-        self.n = end
-        return n
+        if n is not None and n < len(data):
+            data = memoryview(data)[:n]
+        super().write(data)  # a str (a piece of jsonw's text) is appended as it is, no copy
+        return len(data)
+
+    def clear(self):
+        super().clear()
+        self.start = 0
 
     def close(self):
         pass
+
+    def publish(self, topic, fill):
+        """Frame a QoS 0 PUBLISH of ``topic`` (bytes) whose payload ``fill(write)`` writes.
+
+        The payload goes straight into the buffer, never into a message string
+        first. Its length is known only once it is written, so the fixed header
+        (at most 5 bytes) is written last, into room kept in front of the topic,
+        and the packet starts at ``start``. Only on an empty buffer: every
+        packet is flushed before the next is framed.
+        """
+        if self.buf:
+            raise ValueError("PUBLISH framed on an unsent packet")
+        head = mqtt_payload.PUBLISH_HEAD_MAX
+        self.write(b"\0\0\0\0\0\0\0")  # fixed header room, topic length
+        self.buf[head] = len(topic) >> 8
+        self.buf[head + 1] = len(topic) & 0xFF
+        self.write(topic)
+        fill(self.write)
+        self.start = mqtt_payload.publish_header(self.buf, head, len(self.buf) - head)
 
 
 def _describe(e):
@@ -241,8 +263,8 @@ class MqttPublisher:
         stream = self._stream
         if stream is None:
             raise OSError("not connected")
-        stream.write(memoryview(out.buf)[:out.n])
-        out.n = 0
+        stream.write(memoryview(out.buf)[out.start:])
+        out.clear()
         await asyncio.wait_for(stream.drain(), (timeout_ms or self.WRITE_TIMEOUT_MS) / 1000)
 
     async def _watch(self, stream):
@@ -268,7 +290,7 @@ class MqttPublisher:
                          cfg.get("Password") or None, self.KEEPALIVE_S)
         client.set_last_will(status_t, mqtt_payload.OFFLINE, retain=True)
         client.sock = self._out
-        self._out.n = 0
+        self._out.clear()
         stream = await self._open(host, port, tls_ctx)
         if tls_ctx is None:
             self._stage = "MQTT CONNECT"
@@ -327,7 +349,8 @@ class MqttPublisher:
                 reading = hub.reading
                 if announced != -1:
                     announced = await self._announce(client, reading, fields, announced, topics)
-                client.publish(data_t, mqtt_payload.data_payload(reading, epoch_s(), totals).encode())
+                now_s = epoch_s()
+                self._out.publish(data_t, lambda write: mqtt_payload.write_data(write, reading, now_s, totals))
                 await self._flush()
                 self._sent_seq = seq
                 self.status["messages_sent"] += 1
@@ -359,7 +382,7 @@ class MqttPublisher:
 
         serial = self.hub.identity["serial"]
         for i, f in enumerate(fields):
-            if announced & (1 << i) or reading.get(f) is None:
+            if announced & (1 << i) or not mqtt_payload.has_value(reading, f):
                 continue
             topic, body = ha_discovery.discovery(f, serial, topics[0], topics[1])
             client.publish(topic.encode(), body.encode(), True)

@@ -13,6 +13,7 @@ measure (VA, VAr, power factor, phase angle, neutral current) read 0.
 from micropython import const
 
 import phases
+from reading import counter, scaled
 from regmap import RegImage
 
 LOW_WORD_FIRST = False
@@ -68,10 +69,15 @@ def build(img, reading, serial, firmware):
     img.f32(_R_I_SUM, i_sum)
     img.f32(_R_P, phases.total_power(reading))
     img.f32(_R_FREQ, phases.frequency(reading))
-    e_imp = value(reading, "energy_import_kwh")
-    e_exp = value(reading, "energy_export_kwh")
-    img.f32(_R_E_IMPORT, e_imp)
-    img.f32(_R_E_EXPORT, e_exp)
+    img.f32(_R_E_IMPORT, counter(reading, "energy_import", 0))  # kWh
+    img.f32(_R_E_EXPORT, counter(reading, "energy_export", 0))
     img.f32(_R_V_LL_MEAN, phases.mean_ll_voltage(ll))
-    img.f32(_R_E_TOTAL, e_imp + e_exp)
+    img.f32(_R_E_TOTAL, _total(reading))
     img.commit()
+
+
+def _total(reading):
+    """Import + export in kWh, added as exact counts before the one conversion to float."""
+    imp = reading["energy_import"]
+    exp = reading["energy_export"]
+    return scaled((imp or 0) + (exp or 0), reading["counter_decimals"])

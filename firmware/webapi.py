@@ -22,6 +22,7 @@ import os
 import sys
 
 import config
+import jsonw
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
 from netman import networks
 from streams import serve
@@ -142,7 +143,8 @@ class WebServer:
 
         @app.route("/api/v1/status")
         async def status(req):
-            return json_response(self.status())
+            doc = self.status()  # once: json_response writes it twice (it measures first)
+            return json_response(lambda write: jsonw.value(write, doc))
 
         @app.route("/api/v1/firmware")
         async def firmware(req):
@@ -192,7 +194,8 @@ class WebServer:
                 return error_response(503, "no telegram from the meter yet")
             import homewizard
             net = hub.status.get("net") or {}
-            return json_response(homewizard.data(hub.reading, net.get("ssid"), net.get("rssi")))
+            r = hub.reading
+            return json_response(lambda write: homewizard.write_data(write, r, net.get("ssid"), net.get("rssi")))
 
         @app.route("/api/v1/system")
         async def system(req):

@@ -163,12 +163,29 @@ def feed_and_wait(sim, sub, topic, raw, n):
     return sub.wait(topic, n, sim=sim)
 
 
+TOTALS = ("energy_import_kwh", "energy_export_kwh", "energy_import_t1_kwh", "energy_import_t2_kwh",
+          "energy_export_t1_kwh", "energy_export_t2_kwh", "gas_m3", "water_m3", "heat_gj")
+
+
+def published(reading):
+    """The reading as the payload names it: counters (exact ints) as Decimals in their unit."""
+    from decimal import Decimal
+    from reading import TOTAL_FIELDS, TOTAL_NAMES
+    out = dict(reading)
+    for field, name in zip(TOTAL_FIELDS, TOTAL_NAMES):
+        v = reading[field]
+        out[name] = None if v is None else Decimal(v).scaleb(-reading["counter_decimals"])
+    return out
+
+
 def check_fields(payload, raw, fields=INSTANT):
-    expected = dsmr.parse(raw)
+    expected = published(dsmr.parse(raw))
     for f in fields:
         assert f in payload, f
         if expected[f] is None:
             assert payload[f] is None, f
+        elif f in TOTALS:
+            assert payload[f] == float(expected[f]), f  # the meter's digits, read as a float here
         else:
             assert payload[f] == pytest.approx(expected[f], rel=1e-6), f
     assert payload["timestamp"] == expected["timestamp"]
@@ -234,13 +251,14 @@ def test_dsmr4_fields_it_lacks_are_null(tmp_path, broker, sub):
 
 def test_totals_when_enabled(tmp_path, broker, sub):
     raw = telegram("fluvius_v171.p1")
-    totals = ("energy_import_kwh", "energy_export_kwh", "energy_import_t1_kwh", "energy_import_t2_kwh",
-              "energy_export_t1_kwh", "energy_export_t2_kwh", "gas_m3", "water_m3", "heat_gj")
     with gateway(tmp_path, broker.url(), IncludeTotals=True) as sim:
         data, _ = topics(sim)
-        p = json.loads(feed_and_wait(sim, sub, data, raw, 1)[0][0])
-        check_fields(p, raw, INSTANT + totals)
-        assert p["average_power_15m_w"] == 2351.0 and p["water_m3"] == pytest.approx(872.234)
+        body = feed_and_wait(sim, sub, data, raw, 1)[0][0]
+        p = json.loads(body)
+        check_fields(p, raw, INSTANT + TOTALS)
+        assert p["average_power_15m_w"] == 2351.0
+        # exactly the meter's digits, as numbers, from the 32-bit single-float build
+        assert b'"water_m3":872.234,' in body and b'"energy_import_t2_kwh":15.758,' in body
 
 
 def test_retained_online_then_last_will_on_kill(tmp_path, broker, sub):
@@ -278,11 +296,8 @@ def test_home_assistant_discovery_for_fields_the_meter_sends(tmp_path, broker, s
                            for t, p, r in late.messages if t.startswith(prefix)}
         finally:
             late.close()
-        reading = dsmr.parse(raw)
-        assert sorted(configs) == sorted(f for f in INSTANT + (
-            "energy_import_kwh", "energy_export_kwh", "energy_import_t1_kwh", "energy_import_t2_kwh",
-            "energy_export_t1_kwh", "energy_export_t2_kwh", "gas_m3", "water_m3", "heat_gj")
-            if reading[f] is not None)
+        reading = published(dsmr.parse(raw))
+        assert sorted(configs) == sorted(f for f in INSTANT + TOTALS if reading[f] is not None)
         assert "voltage_l1_v" not in configs  # a DSMR 4 meter has no voltages
         for field, (c, retained) in configs.items():
             assert retained

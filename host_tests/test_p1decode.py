@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import dsmr
+from reading import TOTAL_FIELDS, TOTAL_NAMES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "p1decode.py")
@@ -12,8 +13,23 @@ TELEGRAMS = os.path.join(ROOT, "host_tests", "telegrams")
 
 
 def run(args, stdin=None):
-    r = subprocess.run([sys.executable, TOOL] + args, input=stdin, capture_output=True, check=True)
-    return [json.loads(line) for line in r.stdout.decode().splitlines()]
+    return [json.loads(line) for line in run_text(args, stdin).splitlines()]
+
+
+def run_text(args, stdin=None):
+    return subprocess.run([sys.executable, TOOL] + args, input=stdin, capture_output=True, check=True).stdout.decode()
+
+
+def printed(raw):
+    """What the tool prints for a telegram: the reading, counters in their unit under TOTAL_NAMES."""
+    r = dsmr.parse(raw)
+    out = {}
+    for k, v in r.items():
+        if k in TOTAL_FIELDS:
+            out[TOTAL_NAMES[TOTAL_FIELDS.index(k)]] = None if v is None else v / 10 ** r["counter_decimals"]
+        elif k != "counter_decimals":
+            out[k] = v
+    return json.loads(json.dumps(out))
 
 
 def raw(name):
@@ -28,7 +44,16 @@ def test_capture_with_noise_truncation_and_bitflip_from_stdin():
     recs = run(["-"], capture)
     assert [r["status"] for r in recs] == ["malformed", "crc_mismatch", "valid"]
     assert recs[1]["crc"] == "mismatch" and recs[1]["reading"] is None and recs[1]["error"]
-    assert recs[2]["reading"] == json.loads(json.dumps(dsmr.parse(good)))
+    assert recs[2]["reading"] == printed(good)
+
+
+def test_counters_are_printed_with_exactly_the_meters_digits():
+    text = run_text([os.path.join(TELEGRAMS, n) for n in ("sagemcom_t210_d_r.p1", "esy5q3da1004_v304.p1",
+                                                         "fluvius_v171.p1")])
+    for counter in ('"energy_import_kwh":6545.766,', '"energy_export_t1_kwh":0.000,',  # a meter in Wh
+                    '"energy_import_kwh":32549.5061662,',                             # EasyMeter: 7 decimals
+                    '"gas_m3":112.384,', '"water_m3":872.234,'):
+        assert counter in text, counter
 
 
 def test_every_reference_file_decodes():
@@ -48,7 +73,7 @@ def test_smarty_capture_decodes_with_its_key_and_a_wrong_key_is_named():
     frame = vectors.smarty_frame(key, vectors.DEFAULT_AAD, b"SAG12345", 42, good)
     recs = run(["--key", key.hex(), "-"], b"noise" + frame)
     assert [r["status"] for r in recs] == ["valid"]
-    assert recs[0]["reading"] == json.loads(json.dumps(dsmr.parse(good)))
+    assert recs[0]["reading"] == printed(good)
     r = subprocess.run([sys.executable, TOOL, "--key", os.urandom(16).hex(), "-"], input=frame,
                        capture_output=True, check=True)
     assert r.stdout == b"" and b"1 failed authentication (wrong --key or --aad?)" in r.stderr

@@ -5,11 +5,12 @@
 
 Reads any byte capture (one or many telegrams, noise between them, a raw dump
 of the serial port) through the firmware's own framer and parser, so what it
-prints is exactly what the gateway would make of the same bytes. ``--key``
-decrypts Luxembourg (Smarty) frames first.
+prints is exactly what the gateway would make of the same bytes: the reading,
+its counters written by the firmware's own JSON writer in their unit under the
+names every output uses (``"energy_import_kwh": 12345.678``, exactly the meter's
+digits). ``--key`` decrypts Luxembourg (Smarty) frames first.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -17,7 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "shim")]
 
 import dsmr  # noqa: E402
+import jsonw  # noqa: E402
 from framer import Framer  # noqa: E402
+from reading import COUNTER_DECIMALS, TOTAL_FIELDS, TOTAL_NAMES  # noqa: E402
 
 ERRORS = {
     "crc_mismatch": "CRC in the telegram does not match its contents",
@@ -26,16 +29,31 @@ ERRORS = {
 }
 
 
+def shown(reading):
+    """The reading as printed: counters (ints) under TOTAL_NAMES, ``counter_decimals`` left out."""
+    out = {}
+    for k, v in reading.items():
+        if k in TOTAL_FIELDS:
+            out[TOTAL_NAMES[TOTAL_FIELDS.index(k)]] = v
+        elif k != "counter_decimals":
+            out[k] = v
+    return out
+
+
 def decoder(out):
     """A framer whose telegrams are written to ``out`` as JSON lines."""
     def on_telegram(status, crc, buf, n):
         rec = {"status": status, "crc": crc, "error": ERRORS.get(status), "reading": None}
+        decimals = COUNTER_DECIMALS
         if status == "valid":
             try:
-                rec["reading"] = dsmr.parse(buf, n, crc != "ok")
+                r = dsmr.parse(buf, n, crc != "ok")
+                rec["reading"] = shown(r)
+                decimals = r["counter_decimals"]
             except ValueError as e:
                 rec.update(status="malformed", error=str(e))
-        out.write(json.dumps(rec) + "\n")
+        jsonw.value(out.write, rec, TOTAL_NAMES, decimals)
+        out.write("\n")
     return Framer(on_telegram)
 
 

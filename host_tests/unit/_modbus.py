@@ -40,6 +40,6 @@ def reading_3phase():
         "current_l1_a": 5.0, "current_l2_a": 3.0, "current_l3_a": 12.0,
         "power_l1_w": 1100.0, "power_l2_w": -650.0, "power_l3_w": 2750.0,
         "power_import_w": 3200.0, "power_export_w": 0.0, "power_w": 3200.0,
-        "energy_import_kwh": 12345.678, "energy_export_kwh": 2345.5,
+        "energy_import": 12345678, "energy_export": 2345500,  # Wh: counter_decimals 3
     })
     return r

@@ -8,7 +8,7 @@ def test_a_line_that_cannot_be_read_is_an_error_when_strict_and_skipped_when_not
                        b"0-0:96.14.0()", b"1-0:31.7.0(003*A)", b"garbage"])
     assert raises(ValueError, dsmr.parse, t)
     r = dsmr.parse(t, None, False)
-    assert (r["power_import_w"], r["timestamp"], r["energy_import_t1_kwh"], r["tariff"],
+    assert (r["power_import_w"], r["timestamp"], r["energy_import_t1"], r["tariff"],
             r["current_l1_a"]) == (1500, None, None, None, 3)
 
 
@@ -31,7 +31,7 @@ def test_a_belgian_peak_that_cannot_be_read_leaves_both_its_fields_null():
 def test_every_field_is_present_and_missing_ones_are_none():
     r = dsmr.parse(make_telegram([b"1-0:1.7.0(01.500*kW)"]))
     assert sorted(r) == sorted(FIELDS)
-    assert r["power_import_w"] == 1500.0 and r["voltage_l1_v"] is None and r["gas_m3"] is None
+    assert r["power_import_w"] == 1500.0 and r["voltage_l1_v"] is None and r["gas"] is None
 
 
 def test_net_power_is_negative_when_exporting():
@@ -73,12 +73,33 @@ def test_single_phase_meter_leaves_l2_l3_null():
 def test_w_and_wh_units_are_scaled():
     r = dsmr.parse(telegram("sagemcom_t210_d_r.p1"))
     assert r["power_import_w"] == 286.0
-    assert abs(r["energy_import_kwh"] - 6545.766) < 1e-9
+    assert (r["energy_import"], r["energy_import_t1"], r["counter_decimals"]) == (6545766, 5017120, 3)
+
+
+def test_counters_are_exact_integers_in_thousandths():
+    r = dsmr.parse(make_telegram([b"1-0:1.8.1(012345.678*kWh)", b"1-0:2.8.2(000000.5*kWh)",
+                                  b"0-1:24.1.0(003)", b"0-1:24.2.1(200426223001S)(00981.44*m3)"]))
+    assert (r["energy_import_t1"], r["energy_export_t2"], r["gas"], r["counter_decimals"]) == (
+        12345678, 500, 981440, 3)
+    assert type(r["energy_import_t1"]) is int and type(r["gas"]) is int
+
+
+def test_a_meter_with_finer_digits_keeps_them_all():
+    # EasyMeter sends 7 decimals of a kWh: every counter of its reading counts 0.1 mWh.
+    r = dsmr.parse(make_telegram([b"1-0:1.8.1(000100.500*kWh)", b"1-0:1.8.0*255(00032549.5061662*kWh)",
+                                  b"1-0:1.8.2(000001.25*kWh)"]))
+    assert r["counter_decimals"] == 7
+    assert (r["energy_import"], r["energy_import_t1"], r["energy_import_t2"]) == (
+        325495061662, 1005000000, 12500000)
+
+
+def test_more_than_nine_decimals_is_malformed():
+    assert raises(ValueError, dsmr.parse, make_telegram([b"1-0:1.8.1(1.0000000001*kWh)"]))
 
 
 def test_totals_are_the_sum_of_tariffs_when_absent():
     r = dsmr.parse(make_telegram([b"1-0:1.8.1(000100.500*kWh)", b"1-0:1.8.2(000200.250*kWh)"]))
-    assert abs(r["energy_import_kwh"] - 300.75) < 1e-9 and r["energy_export_kwh"] is None
+    assert r["energy_import"] == 300750 and r["energy_export"] is None
 
 
 def test_winter_and_summer_timestamps_to_utc():
@@ -90,32 +111,32 @@ def test_winter_and_summer_timestamps_to_utc():
 
 def test_dsmr22_gas_value_on_the_next_line():
     r = dsmr.parse(telegram("v2_2.p1"))
-    assert r["gas_m3"] == 1.001 and r["gas_timestamp"] == 1478541600
+    assert r["gas"] == 1001 and r["gas_timestamp"] == 1478541600
 
 
 def test_belgian_peak_average_and_water():
     r = dsmr.parse(telegram("fluvius_v171.p1"))
     assert r["average_power_15m_w"] == 2351.0 and r["monthly_power_peak_w"] == 2589.0
     assert r["monthly_power_peak_timestamp"] == 1589024758
-    assert r["gas_m3"] == 112.384 and r["water_m3"] == 872.234
+    assert r["gas"] == 112384 and r["water"] == 872234
     assert r["current_l1_a"] == 0.0 and r["protocol_version"] == 50217
 
 
 def test_heat_meter_in_gj():
     r = dsmr.parse(telegram("unpadded_crc.p1"))
-    assert r["heat_gj"] == 240.86 and r["gas_m3"] is None
+    assert r["heat"] == 240860 and r["gas"] is None
 
 
 def test_empty_mbus_channel_does_not_hide_the_real_gas_meter():
     r = dsmr.parse(telegram("v5_two_mbus.p1"))
-    assert r["gas_m3"] == 246.138
+    assert r["gas"] == 246138
 
 
 def test_mbus_channel_3_and_4():
     r = dsmr.parse(make_telegram([
         b"0-3:24.1.0(007)", b"0-3:24.2.1(200426223001S)(00012.500*m3)",
         b"0-4:24.1.0(003)", b"0-4:24.2.1(200426223001S)(00246.138*m3)"]))
-    assert r["water_m3"] == 12.5 and r["gas_m3"] == 246.138
+    assert r["water"] == 12500 and r["gas"] == 246138
 
 
 def test_mbus_device_without_a_field_of_ours_hides_nothing():
@@ -123,25 +144,25 @@ def test_mbus_device_without_a_field_of_ours_hides_nothing():
     r = dsmr.parse(make_telegram([
         b"0-1:24.1.0(006)", b"0-1:24.2.1(200426223001S)(00004.321*m3)",
         b"0-2:24.1.0(003)", b"0-2:24.2.1(200426223001S)(01500.000*m3)"]))
-    assert r["gas_m3"] == 1500.0 and r["water_m3"] is None
+    assert r["gas"] == 1500000 and r["water"] is None
 
 
 def test_mbus_heat_needs_gj_and_inlet_heat_meters_count():
     r = dsmr.parse(make_telegram([b"0-1:24.1.0(012)", b"0-1:24.2.1(260215200523W)(123.456*GJ)"]))
-    assert r["heat_gj"] == 123.456 and r["gas_m3"] is None
+    assert r["heat"] == 123456 and r["gas"] is None
     r = dsmr.parse(make_telegram([b"0-1:24.1.0(004)", b"0-1:24.2.1(260215200523W)(1234.567*kWh)"]))
-    assert r["heat_gj"] is None and r["gas_m3"] is None
+    assert r["heat"] is None and r["gas"] is None
 
 
 def test_mbus_device_type_beyond_a_byte_is_no_type_of_ours():
     r = dsmr.parse(make_telegram([b"0-1:24.1.0(259)", b"0-1:24.2.1(200426223001S)(00012.345*m3)"]))
-    assert r["gas_m3"] is None and r["water_m3"] is None
+    assert r["gas"] is None and r["water"] is None
 
 
 def test_dsmr3_mbus_value_takes_the_unit_of_its_24_3_0_line():
     r = dsmr.parse(make_telegram([b"0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(GJ)",
                                   b"(00012.345)"], header=b"/KFM5KAIFA-METER"))
-    assert r["heat_gj"] == 12.345 and r["gas_m3"] is None
+    assert r["heat"] == 12345 and r["gas"] is None
 
 
 def test_unknown_obis_lines_are_ignored():
@@ -207,4 +228,10 @@ def test_too_many_decimals_is_malformed_not_a_crash():
 
 def test_summed_total_has_no_float_noise():
     r = dsmr.parse(make_telegram([b"1-0:1.8.1(012034.513*kWh)", b"1-0:1.8.2(009876.234*kWh)"]))
-    assert repr(r["energy_import_kwh"]) == "21910.747"
+    assert r["energy_import"] == 21910747
+
+
+def test_summed_total_beyond_single_precision_is_exact():
+    # An ESP32's float gives 21910.746 + 12345.678 as 34256.42.
+    r = dsmr.parse(make_telegram([b"1-0:1.8.1(021910.746*kWh)", b"1-0:1.8.2(012345.678*kWh)"]))
+    assert r["energy_import"] == 34256424

@@ -104,8 +104,14 @@ def test_odd_aligned_system_values():
 def test_energy_in_wh():
     r = reading_3phase()
     img = _image(r)
-    assert close(_f(img, 0x8100), r["energy_import_kwh"] * 1000)
-    assert close(_f(img, 0x8106), r["energy_export_kwh"] * 1000)
+    assert close(_f(img, 0x8100), 12345678.0)
+    assert close(_f(img, 0x8106), 2345500.0)
+
+
+def test_energy_in_wh_from_a_meter_with_finer_digits():
+    r = dsmr.parse(telegram("esy5q3da1004_v304.p1"))  # 1.8.0 = 32549.5061662 kWh
+    assert r["counter_decimals"] == 7
+    assert close(_f(_image(r), 0x8100), 32549506.1662)
 
 
 def test_gaps_and_unmeasured_values_read_zero():
@@ -139,8 +145,8 @@ def test_real_telegram_every_value():
     assert close(_f(img, 0x8012), r["current_l3_a"])
     assert close(_f(img, 0x8016), r["power_w"])
     assert close(_f(img, 0x8022), r["power_l3_w"])
-    assert close(_f(img, 0x8100), r["energy_import_kwh"] * 1000)
-    assert close(_f(img, 0x8106), r["energy_export_kwh"] * 1000)
+    assert close(_f(img, 0x8100), r["energy_import"])  # Wh: the reading counts in them
+    assert close(_f(img, 0x8106), r["energy_export"])
 
 
 def test_build_swaps_whole_image_leaving_held_one_untouched():

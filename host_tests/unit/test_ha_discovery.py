@@ -3,11 +3,11 @@ import json
 
 import ha_discovery as ha
 import mqtt_payload as mp
-from reading import INSTANT_FIELDS, TOTAL_FIELDS
+from reading import INSTANT_FIELDS, TOTAL_NAMES
 
 
 def test_every_payload_field_has_a_discovery_row():
-    for f in INSTANT_FIELDS + TOTAL_FIELDS:
+    for f in INSTANT_FIELDS + TOTAL_NAMES:
         assert f in ha.SENSORS, f
 
 

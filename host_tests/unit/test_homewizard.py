@@ -1,38 +1,56 @@
 """Readings as HomeWizard P1 JSON: names, units, omissions, local timestamps."""
+import json
+
 import dsmr
 import homewizard
-from _support import telegram
+from _support import make_telegram, telegram
 
 
 def _v5():
     return dsmr.parse(telegram("v5.p1"))
 
 
+def _data(r, ssid=None, rssi=None):
+    return json.loads(homewizard.data(r, ssid, rssi))
+
+
 def test_power_and_energy_use_homewizard_names_and_units():
     r = _v5()
-    d = homewizard.data(r)
+    d = _data(r)
     assert d["active_power_w"] == r["power_w"] and d["active_power_l3_w"] == r["power_l3_w"]
-    assert d["total_power_import_kwh"] == r["energy_import_kwh"]
-    assert d["total_power_export_t1_kwh"] == r["energy_export_t1_kwh"]
     assert d["active_voltage_l2_v"] == r["voltage_l2_v"] and d["active_current_l1_a"] == r["current_l1_a"]
     assert d["smr_version"] == 50 and d["unique_id"] == r["meter_id"] and d["active_tariff"] == 2
-    assert d["total_gas_m3"] == r["gas_m3"]
+    text = homewizard.data(r)
+    for counter in ('"total_power_import_kwh":6.825,', '"total_power_import_t1_kwh":4.426,',
+                    '"total_power_export_t1_kwh":2.444,', '"total_power_export_t2_kwh":0.000,',
+                    '"total_gas_m3":0.107,'):
+        assert counter in text, counter
+
+
+def test_counters_keep_the_meters_digits_beyond_single_precision():
+    # 12345.678 + 21910.746 kWh: a single-precision float would give 34256.42.
+    r = dsmr.parse(make_telegram([b"1-0:1.8.1(012345.678*kWh)", b"1-0:1.8.2(021910.746*kWh)",
+                                  b"0-1:24.1.0(003)", b"0-1:24.2.1(200426223001S)(123456.789*m3)"]))
+    text = homewizard.data(r)
+    assert '"total_power_import_kwh":34256.424,' in text
+    assert '"total_power_import_t1_kwh":12345.678,' in text
+    assert '"total_gas_m3":123456.789,' in text and '"value":123456.789,' in text
 
 
 def test_fields_the_meter_lacks_are_left_out_not_null():
-    d = homewizard.data(_v5())
+    d = _data(_v5())
     assert "active_frequency_hz" not in d and "montly_power_peak_w" not in d
     assert None not in d.values()
 
 
 def test_total_current_is_the_sum_of_phases():
     r = _v5()
-    assert abs(homewizard.data(r)["active_current_a"] - (0.48 + 0.44 + 0.86)) < 1e-9
+    assert abs(_data(r)["active_current_a"] - (0.48 + 0.44 + 0.86)) < 1e-5  # single floats on a device
 
 
 def test_belgian_peak_uses_homewizard_spelling_and_local_stamp():
     r = dsmr.parse(telegram("fluvius_v171.p1"))
-    d = homewizard.data(r)
+    d = _data(r)
     assert d["montly_power_peak_w"] == r["monthly_power_peak_w"] == 2589.0
     assert d["active_power_average_w"] == r["average_power_15m_w"]
     # the telegram says 1-0:1.6.0(200509134558S): the meter's own local time again
@@ -40,16 +58,17 @@ def test_belgian_peak_uses_homewizard_spelling_and_local_stamp():
 
 
 def test_mbus_devices_listed_in_external():
-    d = homewizard.data(dsmr.parse(telegram("fluvius_v171.p1")))
+    text = homewizard.data(dsmr.parse(telegram("fluvius_v171.p1")))
+    d = json.loads(text)
     kinds = dict((e["type"], e) for e in d["external"])
     assert sorted(kinds) == ["gas_meter", "water_meter"]
-    assert kinds["water_meter"]["value"] == 872.234 and kinds["water_meter"]["unit"] == "m3"
+    assert '"type":"water_meter","value":872.234,"unit":"m3"' in text
     assert kinds["gas_meter"]["timestamp"] == d["gas_timestamp"]
 
 
 def test_wifi_fields_only_when_known_and_strength_clamped():
-    assert "wifi_ssid" not in homewizard.data(_v5())
-    d = homewizard.data(_v5(), "home", -60)
+    assert "wifi_ssid" not in _data(_v5())
+    d = _data(_v5(), "home", -60)
     assert d["wifi_ssid"] == "home" and d["wifi_strength"] == 80
     assert homewizard.wifi_strength(-20) == 100 and homewizard.wifi_strength(-120) == 0
 
@@ -68,3 +87,13 @@ def test_device_info_has_what_integrations_expect():
     d = homewizard.device("A1B2C3", "1.2.3")
     assert d["product_type"] == "HWE-P1" and d["api_version"] == "v1"
     assert (d["serial"], d["firmware_version"]) == ("A1B2C3", "1.2.3") and d["product_name"]
+
+
+def test_written_timestamps_are_the_local_stamp_numbers():
+    r = dsmr.parse(telegram("fluvius_v171.p1"))
+    text = homewizard.data(r)
+    assert '"gas_timestamp":%d,' % homewizard.local_stamp(r["gas_timestamp"]) in text
+    assert '"montly_power_peak_timestamp":200509134558,' in text
+    # a stamp of 2005 has no leading zero: it is a JSON number
+    d = json.loads(homewizard.data(dsmr.parse(make_telegram([b"1-0:1.6.0(050101010000W)(02.589*kW)"]))))
+    assert d["montly_power_peak_timestamp"] == 50101010000

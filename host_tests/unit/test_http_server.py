@@ -17,6 +17,14 @@ def _app():
     async def echo(req):
         return json_response({"len": len(req.body), "type": req.content_type()})
 
+    @app.route("/written")
+    async def written(req):
+        def fill(write):
+            write('{"count":')
+            write("12345.678")
+            write(',"name":"caf\u00e9"}')
+        return json_response(fill)
+
     @app.route("/boom")
     async def boom(req):
         raise ValueError("bug")
@@ -36,6 +44,13 @@ def test_get_routes_to_handler_with_query():
     r = _client().get("/hello?x=1")
     assert r.status == 200 and r.json() == {"hi": "x=1"}
     assert r.headers["content-type"] == "application/json"
+
+
+def test_json_written_in_pieces_is_one_body_with_its_length():
+    r = _client().get("/written")
+    assert r.status == 200 and r.headers["content-type"] == "application/json"
+    assert r.body == '{"count":12345.678,"name":"caf\u00e9"}'.encode()
+    assert int(r.headers["content-length"]) == len(r.body)
 
 
 def test_unknown_path_is_404():

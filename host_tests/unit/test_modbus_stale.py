@@ -79,7 +79,7 @@ def test_failsafe_policy_serves_failsafe_current_on_every_phase():
     for i in range(3):
         assert f32_cdab(*regs(srv._img, 0x800E + 2 * i, 2)) == 25.0
     assert f32_cdab(*regs(srv._img, 0x8016, 2)) > 0
-    assert close(f32_cdab(*regs(srv._img, 0x8100, 2)), r["energy_import_kwh"] * 1000)
+    assert close(f32_cdab(*regs(srv._img, 0x8100, 2)), 12345678.0)  # Wh, the last count
 
 
 def test_failsafe_current_changed_while_stale_is_served_at_once():
@@ -139,6 +139,13 @@ def test_failsafe_keeps_single_phase_meter_single_phase():
     fs = modbus_tcp.failsafe_reading(r, 16.0)
     assert fs["current_l1_a"] == 16.0 and fs["current_l2_a"] is None
     assert fs["power_w"] == 16.0 * modbus_tcp.NOMINAL_V
+
+
+def test_failsafe_keeps_the_counters_and_the_step_they_count_in():
+    r = reading_3phase()
+    r["energy_import"], r["energy_export"], r["counter_decimals"] = 325495061662, 23455000000, 7  # 0.1 mWh steps
+    fs = modbus_tcp.failsafe_reading(r, 16.0)
+    assert (fs["energy_import"], fs["energy_export"], fs["counter_decimals"]) == (325495061662, 23455000000, 7)
 
 
 def test_identification_answers_before_the_first_telegram():

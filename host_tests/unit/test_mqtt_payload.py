@@ -4,8 +4,8 @@ import json
 import dsmr
 import mqtt_payload as mp
 from broker_url import parse_broker
-from _support import raises, telegram
-from reading import INSTANT_FIELDS, TOTAL_FIELDS, new_reading
+from _support import make_telegram, raises, telegram
+from reading import INSTANT_FIELDS, TOTAL_NAMES, new_reading
 
 NOW = 1750000000  # a set clock (2025)
 
@@ -53,10 +53,54 @@ def test_dsmr4_fields_it_lacks_are_null_not_missing_or_zero():
 def test_totals_only_when_enabled():
     off = _payload("fluvius_v171.p1")
     on = _payload("fluvius_v171.p1", totals=True)
-    for f in TOTAL_FIELDS:
+    for f in TOTAL_NAMES:
         assert f not in off and f in on, f
-    assert on["gas_m3"] == 112.384 and on["water_m3"] == 872.234
     assert on["heat_gj"] is None
+    text = mp.data_payload(dsmr.parse(telegram("fluvius_v171.p1")), NOW, True)
+    assert '"gas_m3":112.384,"water_m3":872.234,' in text
+    assert '"energy_import_kwh":15.792,' in text and '"energy_export_t1_kwh":0.000,' in text
+
+
+def test_counters_are_numbers_with_exactly_the_meters_digits():
+    # On an ESP32's single-precision floats 012345.678 would read 12345.68, the sum 34256.42.
+    r = dsmr.parse(make_telegram([b"1-0:1.8.1(012345.678*kWh)", b"1-0:1.8.2(021910.746*kWh)"]))
+    text = mp.data_payload(r, NOW, True)
+    assert '"energy_import_t1_kwh":12345.678,' in text and '"energy_import_kwh":34256.424,' in text
+
+
+def test_counters_of_a_wh_meter_are_written_in_kwh():
+    text = mp.data_payload(dsmr.parse(telegram("sagemcom_t210_d_r.p1")), NOW, True)
+    assert '"energy_import_kwh":6545.766,' in text and '"energy_export_kwh":0.058,' in text
+
+
+def test_counters_of_a_meter_with_seven_decimals_keep_them():
+    text = mp.data_payload(dsmr.parse(telegram("esy5q3da1004_v304.p1")), NOW, True)
+    assert '"energy_import_kwh":32549.5061662,' in text
+
+
+def test_has_value_knows_the_counters_by_their_published_names():
+    r = dsmr.parse(telegram("fluvius_v171.p1"))
+    assert mp.has_value(r, "gas_m3") and mp.has_value(r, "energy_import_kwh") and mp.has_value(r, "power_w")
+    assert not mp.has_value(r, "heat_gj") and not mp.has_value(r, "frequency_hz")
+
+
+def _varint(b, i):
+    n = shift = 0
+    while True:
+        n |= (b[i] & 0x7F) << shift
+        shift += 7
+        i += 1
+        if not b[i - 1] & 0x80:
+            return n, i
+
+
+def test_publish_header_is_written_in_front_of_a_payload_of_any_length():
+    for size in (0, 127, 128, 16383, 16384, 300000):
+        buf = bytearray(mp.PUBLISH_HEAD_MAX + 2)
+        start = mp.publish_header(buf, mp.PUBLISH_HEAD_MAX, size)
+        assert buf[start] == 0x30, size
+        n, end = _varint(buf, start + 1)
+        assert (n, end) == (size, mp.PUBLISH_HEAD_MAX), size
 
 
 def test_timestamp_falls_back_to_clock_without_meter_time():

@@ -33,9 +33,9 @@ def test_standard_addresses():
     assert close(_f(img, 0x0034), r["power_w"])
     assert close(_f(img, 0x0030), r["current_l1_a"] + r["current_l2_a"] + r["current_l3_a"])
     assert close(_f(img, 0x002E), (r["current_l1_a"] + r["current_l2_a"] + r["current_l3_a"]) / 3)
-    assert close(_f(img, 0x0048), r["energy_import_kwh"])
-    assert close(_f(img, 0x004A), r["energy_export_kwh"])
-    assert close(_f(img, 0x0156), r["energy_import_kwh"] + r["energy_export_kwh"])
+    assert close(_f(img, 0x0048), 12345.678)
+    assert close(_f(img, 0x004A), 2345.5)
+    assert close(_f(img, 0x0156), 14691.178)
 
 
 def test_frequency_nominal_unless_meter_sends_it():
@@ -79,5 +79,6 @@ def test_dsmr4_telegram():
     r = dsmr.parse(telegram("v4_2.p1"))
     img = _image(r)
     assert regs(img, 0x0000, 6) == [0] * 6
-    assert close(_f(img, 0x0048), r["energy_import_kwh"])
+    assert r["counter_decimals"] == 3
+    assert close(_f(img, 0x0048), r["energy_import"] / 1000)
     assert close(_f(img, 0x0034), r["power_w"])

@@ -16,3 +16,31 @@ def test_status_shows_no_power_from_a_reading_older_than_an_hour():
     now[0] = 3600001  # the hub forgets the telegram's age before the ticks could wrap
     m = web.status()["meter"]
     assert (m["age_ms"], m["power_w"], m["telegrams"]) == (None, None, 1)
+
+
+
+
+def test_status_route_writes_the_document_as_json():
+    from _http_client import TestClient
+    hub = Hub(config.copy(config.DEFAULTS), {"serial": "S1", "api_password": "pw"}, lambda: 0)
+    hub.status["net"] = {"ssid": 'say "hi"\n', "ip": "10.0.0.2"}
+    r = reading.new_reading()
+    r["power_w"] = 1234
+    hub.publish(r, b"/x")
+    resp = TestClient(WebServer(hub).server).get("/api/v1/status", auth=("user", "pw"))
+    assert resp.status == 200 and resp.headers["content-type"] == "application/json"
+    doc = resp.json()
+    assert doc["meter"]["power_w"] == 1234 and doc["network"]["ssid"] == 'say "hi"\n'
+    assert doc["serial"] == "S1"
+
+
+def test_homewizard_data_route_writes_exact_counters():
+    import dsmr
+    from _http_client import TestClient
+    from _support import make_telegram
+    hub = Hub(config.copy(config.DEFAULTS), {"serial": "S1", "api_password": "pw"}, lambda: 0)
+    hub.publish(dsmr.parse(make_telegram([b"1-0:1.8.1(012345.678*kWh)", b"1-0:1.8.2(021910.746*kWh)"])), b"/x")
+    resp = TestClient(WebServer(hub).server).get("/api/v1/data")
+    assert resp.status == 200 and resp.headers["content-type"] == "application/json"
+    assert b'"total_power_import_kwh":34256.424,' in resp.body
+    assert b'"total_power_import_t1_kwh":12345.678,' in resp.body
