@@ -22,7 +22,7 @@ def test_status_shows_no_power_from_a_reading_older_than_an_hour():
 
 def test_status_route_writes_the_document_as_json():
     from _http_client import TestClient
-    hub = Hub(config.copy(config.DEFAULTS), {"serial": "S1", "api_password": "pw"}, lambda: 0)
+    hub = Hub(config.defaults(), {"serial": "S1", "api_password": "pw"}, lambda: 0)
     hub.status["net"] = {"ssid": 'say "hi"\n', "ip": "10.0.0.2"}
     r = reading.new_reading()
     r["power_w"] = 1234
@@ -38,7 +38,7 @@ def test_homewizard_data_route_writes_exact_counters():
     import dsmr
     from _http_client import TestClient
     from _support import make_telegram
-    hub = Hub(config.copy(config.DEFAULTS), {"serial": "S1", "api_password": "pw"}, lambda: 0)
+    hub = Hub(config.defaults(), {"serial": "S1", "api_password": "pw"}, lambda: 0)
     hub.publish(dsmr.parse(make_telegram([b"1-0:1.8.1(012345.678*kWh)", b"1-0:1.8.2(021910.746*kWh)"])), b"/x")
     resp = TestClient(WebServer(hub).server).get("/api/v1/data")
     assert resp.status == 200 and resp.headers["content-type"] == "application/json"
