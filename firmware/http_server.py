@@ -38,9 +38,41 @@ _REASONS = {
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
          b"Content-Length: 5\r\nConnection: close\r\n\r\nbusy\n")
 
-# One buffer for streaming files: a chunk is handed to write() (which sends it
-# or copies the rest) before the next await, so connections never share it mid-use.
-_file_buf = bytearray(_CHUNK)
+
+class _Sink:
+    """A response on its way to ``stream``, gathered in the one buffer that
+    every connection shares.
+
+    ``write`` appends a piece; a full buffer is handed to the stream's write()
+    (which sends it, or keeps a copy of what the socket did not take) and is
+    empty again. A response is written into it and flushed with no await in
+    between, so connections never share the buffer mid-use.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, piece):
+        buf = _SINK_BUF
+        if len(buf) + len(piece) > _CHUNK:
+            self.flush()
+            if len(piece) > _CHUNK:
+                self.stream.write(jsonw.utf8(piece) if type(piece) is str else piece)
+                return
+        if type(piece) is str:
+            jsonw.append(buf, piece)
+        else:
+            buf.extend(piece)
+
+    def flush(self):
+        if _SINK_BUF:
+            self.stream.write(_SINK_BUF)
+            _SINK_BUF[:] = b""
+
+
+_SINK_BUF = bytearray(_CHUNK)
+_SINK_BUF[:] = b""  # empty, but it keeps its room: appending allocates nothing
+_file_buf = None  # chunks of a file on their way out (allocated by the first file sent)
 
 
 class HttpError(Exception):
@@ -85,7 +117,9 @@ class Request:
 
 
 class Response:
-    """Status, extra headers and a body: bytes, str, or a file streamed in chunks."""
+    """Status, extra headers and a body: bytes, str, a file streamed in chunks,
+    or a function that writes the body in pieces (``body(write)``), straight
+    to the socket as it is sent."""
 
     __slots__ = ("status", "headers", "body", "path", "size")
 
@@ -101,14 +135,15 @@ class Response:
 
 
 def json_response(obj, status=200, headers=None):
-    """``obj`` as JSON; or, when ``obj`` is callable, the JSON that ``obj(write)`` writes in pieces.
+    """``obj`` as JSON, or, when ``obj`` is callable, the JSON that ``obj(write)`` writes.
 
-    The pieces go into one buffer of the body's length (jsonw.written: ``obj``
-    is called twice, to measure, then to write).
+    Either way the text is written in pieces straight to the socket when the
+    response is sent (``obj`` runs twice: to measure Content-Length, then to
+    send): no document is ever whole in RAM. ``obj`` must write the same
+    text both times, so it reads the state it shows once, before this call.
     """
-    if callable(obj):
-        return Response(jsonw.written(obj), status, headers, "application/json")
-    return Response(json.dumps(obj), status, headers, "application/json")
+    return Response(obj if callable(obj) else lambda write: jsonw.value(write, obj),
+                    status, headers, "application/json")
 
 
 def error_response(status, message, field=None):
@@ -587,23 +622,47 @@ class Server:
         await writer.drain()
 
     async def _send(self, writer, conn, resp, keep):
-        path = resp.path
-        length = resp.size if path else len(resp.body)
-        head = ["HTTP/1.1 %d %s\r\nContent-Length: %d\r\nConnection: %s\r\n"
-                % (resp.status, _REASONS.get(resp.status, "Unknown"), length,
-                   "keep-alive" if keep else "close")]
+        """Write ``resp`` through the shared sink; a body in pieces of at most _CHUNK bytes."""
+        body = resp.body
+        if callable(body):
+            length = jsonw.measure(body)
+        else:
+            length = resp.size if resp.path else len(body)
+        out = _Sink(writer)
+        out.write("HTTP/1.1 ")
+        out.write(str(resp.status))
+        out.write(" ")
+        out.write(_REASONS.get(resp.status, "Unknown"))
+        out.write("\r\nContent-Length: ")
+        out.write(str(length))
+        out.write("\r\nConnection: ")
+        out.write("keep-alive" if keep else "close")
         for k, v in resp.headers.items():
-            head.append("%s: %s\r\n" % (k, v))
-        head.append("\r\n")
-        writer.write("".join(head).encode())
-        if path:
-            with open(path, "rb") as f:
-                while True:
-                    n = f.readinto(_file_buf)
-                    if not n:
-                        break
-                    writer.write(memoryview(_file_buf)[:n])
-                    await self._flush(writer, conn)
-        elif resp.body:
-            writer.write(resp.body)
+            out.write("\r\n")
+            out.write(k)
+            out.write(": ")
+            out.write(v)
+        out.write("\r\n\r\n")
+        if callable(body):
+            body(out.write)
+        out.flush()
+        if resp.path:
+            await self._send_file(writer, conn, resp.path)
+        elif not callable(body):
+            mv = memoryview(body)
+            for i in range(0, len(body), _CHUNK):  # a large body (the page, from flash) a chunk at a time
+                writer.write(mv[i:i + _CHUNK])
+                await self._flush(writer, conn)
         await self._flush(writer, conn)
+
+    async def _send_file(self, writer, conn, path):
+        global _file_buf
+        if _file_buf is None:  # only a stock-layout install serves files (the page)
+            _file_buf = bytearray(_CHUNK)
+        with open(path, "rb") as f:
+            while True:
+                n = f.readinto(_file_buf)
+                if not n:
+                    break
+                writer.write(memoryview(_file_buf)[:n])
+                await self._flush(writer, conn)

@@ -35,6 +35,11 @@ def append(buf, s):
         buf.extend(s.encode())
 
 
+def utf8(s):
+    """The UTF-8 bytes of str ``s`` as something a stream writes: ``s`` itself on MicroPython."""
+    return s if _STR_BUFFER else s.encode()
+
+
 def fixed_text(n, decimals):
     """The int ``n`` / 10**decimals as decimal text with exactly ``decimals`` decimals."""
     if not decimals:
@@ -161,23 +166,15 @@ class _Count:
         self.n = 0
 
     def write(self, s):
-        self.n += len(s)
+        # the UTF-8 length: a view of a str on MicroPython, its encoding on CPython
+        self.n += len(memoryview(s) if _STR_BUFFER or type(s) is not str else s.encode())
 
 
-def written(fill):
-    """What ``fill(write)`` writes, in one buffer of its size: a bytes-like view.
-
-    ``fill`` runs twice, first only to measure, so the text gets one
-    allocation of its own length (an ESP32's fragmented heap may have no room
-    for a buffer that grows), never a buffer and its larger copy at once. So
-    ``fill`` must write the same text both times. (A str's len() counts
-    characters: text beyond ASCII makes the buffer grow once.)
-    """
+def measure(fill):
+    """How many bytes ``fill(write)`` writes: a Content-Length before the text is sent."""
     count = _Count()
     fill(count.write)
-    out = Buffer(count.n)
-    fill(out.write)
-    return out.bytes()
+    return count.n
 
 
 def dumps(v, exact=(), decimals=3):

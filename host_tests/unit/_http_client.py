@@ -38,7 +38,7 @@ class _Writer:
         self.closed = False
 
     def write(self, data):
-        self.out.extend(bytes(data))
+        self.out.extend(data.encode() if isinstance(data, str) else bytes(data))  # a str: MicroPython's streams take it
 
     async def drain(self):
         pass

@@ -399,3 +399,17 @@ def test_a_small_body_stays_in_ram_when_spooling():
     s.spool = "/nonexistent/dir/upload.tmp"  # never opened for a body this small
     r = TestClient(s).request("PATCH", "/echo", b"{}", headers={"Content-Type": "application/json"})
     assert r.status == 200 and r.json()["len"] == 2
+
+
+def test_json_is_streamed_in_pieces_with_its_exact_length():
+    app = App()
+    doc = {"text": "caf\u00e9 " * 300, "n": list(range(100))}  # larger than the send buffer
+
+    @app.route("/big")
+    async def big(req):
+        return json_response(doc)
+
+    c = TestClient(Server(app))
+    r = c.get("/big")
+    assert r.status == 200 and r.json() == doc
+    assert int(r.headers["content-length"]) == len(r.body) > 1500
