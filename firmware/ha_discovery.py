@@ -4,8 +4,7 @@ Follows https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery. Pure,
 like mqtt_payload; the publisher imports it only when ``MQTT.HomeAssistant``
 is on, so gateways without Home Assistant never hold its table.
 """
-import json
-
+import jsonw
 from mqtt_payload import OFFLINE, ONLINE
 
 DISCOVERY_PREFIX = "homeassistant"
@@ -53,27 +52,46 @@ def topic(field, serial):
     return "%s/sensor/%s/%s/config" % (DISCOVERY_PREFIX, node_id(serial), field)
 
 
-def discovery(field, serial, data_topic, status_topic):
-    """(topic, JSON) of the retained Home Assistant config message for one payload field."""
+def write_config(write, field, serial, data_topic, status_topic):
+    """Write the retained Home Assistant config message for one payload field, as JSON.
+
+    Written in pieces (jsonw) straight into the MQTT packet: a config is some
+    700 bytes, too many to need in one piece of an ESP32's heap. The node id
+    and the field name need no escaping ([a-zA-Z0-9_]).
+    """
     name, device_class, unit, state_class = SENSORS[field]
     node = node_id(serial)
-    cfg = {
-        "name": name,
-        "has_entity_name": True,
-        "unique_id": "%s_%s" % (node, field),
-        "default_entity_id": "sensor.%s_%s" % (node, field),  # object_id: deprecated since HA 2025.10
-        "state_topic": data_topic,
-        "value_template": "{{ value_json.%s }}" % field,
-        "availability_topic": status_topic,
-        "payload_available": ONLINE.decode(),
-        "payload_not_available": OFFLINE.decode(),
-        "device": {"identifiers": [node], "name": "P1 gateway %s" % serial,
-                   "manufacturer": "p1gw", "model": "P1 gateway", "serial_number": serial},
-    }
-    if device_class:
-        cfg["device_class"] = device_class
-    if unit:
-        cfg["unit_of_measurement"] = unit
-    if state_class:
-        cfg["state_class"] = state_class
-    return topic(field, serial), json.dumps(cfg)
+    write('{"name":"')
+    write(name)
+    write('","has_entity_name":true,"unique_id":"')
+    write(node)
+    write("_")
+    write(field)
+    write('","default_entity_id":"sensor.')  # object_id: deprecated since HA 2025.10
+    write(node)
+    write("_")
+    write(field)
+    write('","state_topic":')
+    jsonw.string(write, data_topic)
+    write(',"value_template":"{{ value_json.')
+    write(field)
+    write(' }}","availability_topic":')
+    jsonw.string(write, status_topic)
+    write(',"payload_available":"')
+    write(ONLINE.decode())
+    write('","payload_not_available":"')
+    write(OFFLINE.decode())
+    write('","device":{"identifiers":["')
+    write(node)
+    write('"],"name":')
+    jsonw.string(write, "P1 gateway " + serial)
+    write(',"manufacturer":"p1gw","model":"P1 gateway","serial_number":')
+    jsonw.string(write, serial)
+    write("}")
+    for k, v in (("device_class", device_class), ("unit_of_measurement", unit), ("state_class", state_class)):
+        if v is not None:  # (a sensor without a class or unit: the tariff)
+            write(',"')
+            write(k)
+            write('":')
+            jsonw.string(write, v)
+    write("}")

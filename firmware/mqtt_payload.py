@@ -74,8 +74,8 @@ def data_payload(reading, now_s, totals=False):
 PUBLISH_HEAD_MAX = 5  # a PUBLISH's fixed header: the type byte and up to 4 length bytes
 
 
-def publish_header(buf, end, size):
-    """Write a QoS 0, not retained PUBLISH's fixed header into ``buf`` so that it ends at ``end``.
+def publish_header(buf, end, size, retain=False):
+    """Write a QoS 0 PUBLISH's fixed header into ``buf`` so that it ends at ``end``.
 
     ``size`` is the remaining length (topic and payload). Returns where the
     header, and so the packet, starts: a payload written into the buffer
@@ -87,7 +87,7 @@ def publish_header(buf, end, size):
         x >>= 7
         n += 1
     start = end - 1 - n
-    buf[start] = 0x30
+    buf[start] = 0x31 if retain else 0x30
     i = start + 1
     while True:
         b = size & 0x7F

@@ -26,6 +26,7 @@ import asyncio
 import errno
 import select
 import socket
+import sys
 
 from umqtt.simple import MQTTClient
 
@@ -71,7 +72,7 @@ class _Out(jsonw.Buffer):
     def close(self):
         pass
 
-    def publish(self, topic, fill):
+    def publish(self, topic, fill, retain=False):
         """Frame a QoS 0 PUBLISH of ``topic`` (bytes) whose payload ``fill(write)`` writes.
 
         The payload goes straight into the buffer, never into a message string
@@ -88,7 +89,14 @@ class _Out(jsonw.Buffer):
         self.buf[head + 1] = len(topic) & 0xFF
         self.write(topic)
         fill(self.write)
-        self.start = mqtt_payload.publish_header(self.buf, head, len(self.buf) - head)
+        self.start = mqtt_payload.publish_header(self.buf, head, len(self.buf) - head, retain)
+
+
+def _ha():
+    """ha_discovery, imported only with HomeAssistant on and dropped after use:
+    its table stays off the heap the rest of the time."""
+    import ha_discovery
+    return ha_discovery
 
 
 def _describe(e):
@@ -378,18 +386,18 @@ class MqttPublisher:
 
     async def _announce(self, client, reading, fields, announced, topics):
         """Send HA discovery for fields this meter fills that were not announced yet."""
-        import ha_discovery  # only with HomeAssistant on: its table stays off the heap otherwise
-
         serial = self.hub.identity["serial"]
         for i, f in enumerate(fields):
             if announced & (1 << i) or not mqtt_payload.has_value(reading, f):
                 continue
-            topic, body = ha_discovery.discovery(f, serial, topics[0], topics[1])
-            client.publish(topic.encode(), body.encode(), True)
+            ha = _ha()
+            self._out.publish(ha.topic(f, serial).encode(),
+                              lambda write: ha.write_config(write, f, serial, topics[0], topics[1]), True)
             await self._flush()
             announced |= 1 << i
             if f not in self._ha_fields:
                 self._ha_fields.append(f)
+        sys.modules.pop("ha_discovery", None)  # its table is needed again only on a reconnect
         return announced
 
     async def _retract(self, client, keep):
@@ -397,10 +405,9 @@ class MqttPublisher:
         gone = [f for f in self._ha_fields if f not in keep]
         if not gone:
             return
-        import ha_discovery
-
         serial = self.hub.identity["serial"]
         for f in gone:
-            client.publish(ha_discovery.topic(f, serial).encode(), b"", True)
+            client.publish(_ha().topic(f, serial).encode(), b"", True)
             await self._flush()
             self._ha_fields.remove(f)
+        sys.modules.pop("ha_discovery", None)
