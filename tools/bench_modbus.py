@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Modbus TCP benchmark: 4 clients against the firmware in the unix port (the sim's heap).
+"""Modbus TCP benchmark: 4 clients against the firmware in the 32-bit unix port (the p1gw image at its heap).
 
     .venv/bin/python tools/bench_modbus.py [SECONDS]
 
@@ -19,7 +19,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 from simctl import Sim
-from sim import HEAP  # noqa: E402  (tools/ is on the path through simctl)
+from sim import default_heap  # noqa: E402  (tools/ is on the path through simctl)
 
 CLIENTS = 4
 BLOCKS = ((0x8006, 57), (0x8100, 8))
@@ -82,8 +82,8 @@ def main():
         with Sim(state, config={"Modbus": {"StaleAfterS": 60}}) as sim:
             sim.feed(raw)
             sim.wait_valid(1)
-            print("Modbus TCP, %d clients, firmware in the unix port (heap %s), telegram every 1 s"
-                  % (CLIENTS, sim.heap or HEAP))
+            print("Modbus TCP, %d clients, the p1gw image in the 32-bit unix port (heap %s), telegram every 1 s"
+                  % (CLIENTS, sim.heap or default_heap(sim.layout)))
             print("%-22s %9s %9s %9s %9s %9s %7s" % ("load", "req/s", "p50 ms", "p99 ms", "max ms",
                                                      "requests", "errors"))
             for label, pace in (("back to back", 0), ("10 Hz per client", 0.1)):
