@@ -16,6 +16,7 @@ import atexit
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -230,3 +231,54 @@ class Sim:
         """config.json as it is on the device's filesystem now."""
         with open(os.path.join(self.state_dir, "config.json")) as f:
             return json.load(f)
+
+
+# --- an MQTT broker for the tests and the load bench ---
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+class Broker:
+    """A mosquitto on 127.0.0.1: a plain anonymous listener for the test, and ``gateway_listener``
+    lines (mosquitto.conf syntax, with {port}) for the one the gateway uses."""
+
+    def __init__(self, tmp, gateway_listener=None):
+        self.dir = str(tmp)
+        self.port = free_port()           # the test's subscriber
+        self.gw_port = free_port() if gateway_listener else self.port
+        lines = ["per_listener_settings true", "user root", "persistence false",
+                 "listener %d 127.0.0.1" % self.port, "allow_anonymous true"]
+        if gateway_listener:
+            lines += ["listener %d 127.0.0.1" % self.gw_port] + gateway_listener.strip().splitlines()
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "mosquitto.log"), "ab")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("mosquitto did not start (see %s/mosquitto.log)" % self.dir)
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def url(self, scheme="mqtt", host="127.0.0.1"):
+        return "%s://%s:%d" % (scheme, host, self.gw_port)

@@ -10,8 +10,6 @@ hold up Modbus (latencies printed, not asserted).
 import base64
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import threading
@@ -24,11 +22,10 @@ from pymodbus.client import ModbusTcpClient
 
 import dsmr
 from telegram_edit import read as telegram, v5_telegram
-from simctl import Sim, free_port
+from simctl import Broker, Sim
 import meter_sim  # tools/, on the path through simctl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 INSTANT = ("power_w", "power_import_w", "power_export_w", "power_l1_w", "power_l2_w", "power_l3_w",
@@ -39,47 +36,6 @@ INSTANT = ("power_w", "power_import_w", "power_export_w", "power_l1_w", "power_l
 def v5_with_power_l1(kw):
     """v5.p1 with another L1 power: telegrams a subscriber can tell apart."""
     return v5_telegram(power_l1_kw=kw)
-
-
-class Broker:
-    """A mosquitto on 127.0.0.1: a plain anonymous listener for the test, and ``gateway_listener``
-    lines (mosquitto.conf syntax, with {port}) for the one the gateway uses."""
-
-    def __init__(self, tmp, gateway_listener=None):
-        self.dir = str(tmp)
-        self.port = free_port()           # the test's subscriber
-        self.gw_port = free_port() if gateway_listener else self.port
-        lines = ["per_listener_settings true", "user root", "persistence false",
-                 "listener %d 127.0.0.1" % self.port, "allow_anonymous true"]
-        if gateway_listener:
-            lines += ["listener %d 127.0.0.1" % self.gw_port] + gateway_listener.strip().splitlines()
-        self.conf = os.path.join(self.dir, "mosquitto.conf")
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.proc = None
-        self.start()
-
-    def start(self):
-        self.log = open(os.path.join(self.dir, "mosquitto.log"), "ab")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                assert self.proc.poll() is None, "mosquitto exited: see %s" % self.dir
-                assert time.monotonic() < deadline, "mosquitto did not start"
-                time.sleep(0.05)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
-        self.log.close()
-
-    def url(self, scheme="mqtt", host="127.0.0.1"):
-        return "%s://%s:%d" % (scheme, host, self.gw_port)
 
 
 class Subscriber:

@@ -38,7 +38,6 @@ import re
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,11 +45,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
-from simctl import Sim, free_port  # noqa: E402
+from simctl import Broker, Sim  # noqa: E402
 import meter_sim  # noqa: E402  (tools/, on the path through simctl)
 from sim import HEAP  # noqa: E402
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 TELEGRAM_PERIOD_S = 1.0
 MODBUS_CLIENTS = 4
@@ -113,38 +111,6 @@ class TimedSim(Sim):
     def timed_lines(self):
         with self._lock:
             return list(zip(self.times, self._lines))
-
-
-class Broker:
-    """mosquitto on 127.0.0.1, anonymous, started and stopped by PID."""
-
-    def __init__(self, folder):
-        self.port = free_port()
-        conf = os.path.join(folder, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write("user root\npersistence false\nlistener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
-        self.log = open(os.path.join(folder, "mosquitto.log"), "ab")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("mosquitto did not start (see %s)" % folder)
-                time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 # --- the clients --------------------------------------------------------------------
