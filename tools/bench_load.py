@@ -756,7 +756,7 @@ def report(r, out=print):
         rows.append(("raw client %d" % (i + 1), "%d of %d telegrams  (dupes %d, foreign %d, disconnects: %s)" % (
             c["got"], sent, c["dupes"], c["foreign"], _fmt_counts(c["disconnects"]))))
     mq = r["mqtt"]
-    rows.append(("MQTT data messages", "%d of %d telegrams  (%d messages, %d unknown timestamps, "
+    rows.append(("MQTT data messages", "%d of %d telegrams  (%d messages, %d of telegrams before the load, "
                  "%d bad JSON; %d discovery messages)" % (
                      mq["telegrams"], sent, mq["messages"], mq["other_ts"], mq["bad_json"], mq["discovery"])))
     st = r.get("fw_status") or {}
@@ -791,7 +791,7 @@ def _report_memory_errors(r, out):
             sizes = "-" if lo is None else ("%d B" % lo if lo == hi else "%d-%d B" % (lo, hi))
             out("    %5d  %-11s %s" % (n, sizes, site))
     if r.get("crashes"):
-        out("  service crashes (%d; the first 5):" % len(r["crashes"]))
+        out("  service crashes (%d%s):" % (len(r["crashes"]), "; the first 5" if len(r["crashes"]) > 5 else ""))
         for line in r["crashes"][:5]:
             out("    " + line)
 
