@@ -369,6 +369,20 @@ class MqttCounter:
 
 # --- one run ------------------------------------------------------------------------
 
+def is_memory_error(line):
+    """A line that reports a MemoryError: by name, or by its message alone (str(e), e.g. a parse error)."""
+    return "MemoryError" in line or "memory allocation failed" in line
+
+
+def p1_counts(output):
+    """(valid, parsed, errors) from the last trace line: valid passed the CRC, parsed also dsmr.parse."""
+    tr = _TRACE.findall(output)
+    if not tr:
+        return 0, 0, 0
+    c = [int(x) for x in tr[-1]]
+    return c[0], c[0] - c[4], sum(c[1:])
+
+
 def memory_error_sites(lines):
     """{site: [events, smallest request, largest request]} for the MemoryErrors in the firmware's output.
 
@@ -388,7 +402,7 @@ def memory_error_sites(lines):
         if in_tb and m:
             frames.append("%s:%s in %s" % m.groups())
             continue
-        if "MemoryError" in line:
+        if is_memory_error(line):
             size = _ALLOC.search(line)
             size = int(size.group(1)) if size else None
             if in_tb and line.startswith("MemoryError"):
@@ -396,9 +410,12 @@ def memory_error_sites(lines):
                 if events and events[-1][3]:
                     events[-1][1], events[-1][3] = where, False
                 else:
-                    events.append(["uncaught", where, size, False])
+                    events.append(["uncaught, its task ended", where, size, False])
             else:
-                text = _ALLOC.sub("allocating N bytes", line.strip())
+                text = line.strip()
+                if text.startswith("p1: valid="):  # the trace line: its counters are no site
+                    text = "p1: " + text.partition(" | ")[2]
+                text = _ALLOC.sub("allocating N bytes", text)
                 text = re.sub(r"restarting in \d+ ms", "restarting in N ms", text)
                 events.append([text, "", size, " crashed (" in line])
         if not line.startswith(" "):
@@ -484,7 +501,7 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
         modbus = [ModbusClient(sim.modbus_port, 3 if i % 2 == 0 else 4, stop) for i in range(MODBUS_CLIENTS)]
         phone = Phone(sim.http_port, password, stop, keepalive)
         threads = raws + modbus + [phone]
-        valid0 = sim.valid_count()
+        valid0, parsed0, _ = p1_counts(sim.output())
         t0 = time.monotonic()
         r["t0"] = t0
         for t in threads:
@@ -508,7 +525,7 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
             if progress and time.monotonic() - last_progress >= 60:
                 last_progress = time.monotonic()
                 progress("  %s %s: %d s, %d telegrams, %d MemoryError lines so far" % (
-                    layout, heap, last_progress - t0, n, sim.output().count("MemoryError")))
+                    layout, heap, last_progress - t0, n, sum(map(is_memory_error, sim.output().splitlines()))))
             next_t += TELEGRAM_PERIOD_S
             time.sleep(max(0.0, next_t - time.monotonic()))
         time.sleep(GRACE_S)
@@ -517,10 +534,8 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
             t.join(HTTP_TIMEOUT_S + 5)
         r["duration_s"] = time.monotonic() - t0
         r["sent"] = n
-        r["valid"] = sim.valid_count() - valid0
-        tr = _TRACE.findall(sim.output())
-        if tr:
-            r["p1_errors"] = sum(int(x) for x in tr[-1][1:])
+        valid, parsed, r["p1_errors"] = p1_counts(sim.output())
+        r["valid"], r["parsed"] = valid - valid0, parsed - parsed0
         r["exit"] = sim.proc.poll()
         r["modbus"] = _modbus_figures(modbus)
         r["http"] = {"ok": dict(phone.ok), "non200": dict(phone.non200), "errors": dict(phone.errors),
@@ -541,7 +556,7 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
             lines = sim.timed_lines()
             sim.stop()
             out = [l for _, l in lines]
-            r["memory_errors"] = sum("MemoryError" in l for l in out)
+            r["memory_errors"] = sum(map(is_memory_error, out))
             r["memory_error_sites"] = memory_error_sites(out)
             samples = heap_samples(lines, r.get("t0", lines[0][0] if lines else 0))
             r["heap_samples"] = [x for x in samples if 0 <= x[0] < seconds]  # the load, not boot or grace
@@ -603,8 +618,8 @@ def failures(r):
         f.append("firmware exited (status %s)" % r["exit"])
     if r["memory_errors"]:
         f.append("%d MemoryError lines" % r["memory_errors"])
-    if r["valid"] != r["sent"]:
-        f.append("P1: %d of %d telegrams valid" % (r["valid"], r["sent"]))
+    if r["parsed"] != r["sent"]:
+        f.append("P1: %d of %d telegrams parsed" % (r["parsed"], r["sent"]))
     mb = r["modbus"]
     if mb["exceptions"] or mb["conn_errors"] or mb["bad"] or mb["implausible"]:
         f.append("Modbus: %d exceptions, %d connection errors, %d malformed, %d implausible" % (
@@ -678,7 +693,8 @@ def report(r, out=print):
     rows = [
         ("duration", "%.0f s" % r["duration_s"]),
         ("free heap after boot", "%s bytes" % r.get("boot_free")),
-        ("telegrams sent / valid", "%d / %d  (P1 errors counted: %s)" % (sent, r["valid"], r.get("p1_errors"))),
+        ("telegrams sent/valid/parsed", "%d / %d / %d  (valid: CRC right; parsed: dsmr.parse too; "
+         "P1 errors counted in all: %s)" % (sent, r["valid"], r["parsed"], r.get("p1_errors"))),
         ("MemoryError lines", "%d  (%d events: a crash and its traceback are one)" % (
             r["memory_errors"], sum(v[0] for v in r["memory_error_sites"].values()))),
         ("service crashes", "%d" % len(r["crashes"])),
@@ -706,7 +722,7 @@ def report(r, out=print):
         rows.append(("raw client %d" % (i + 1), "%d of %d telegrams  (dupes %d, foreign %d, disconnects: %s)" % (
             c["got"], sent, c["dupes"], c["foreign"], _fmt_counts(c["disconnects"]))))
     mq = r["mqtt"]
-    rows.append(("MQTT data messages", "%d of %d telegrams  (%d messages, %d unknown timestamps, "
+    rows.append(("MQTT data messages", "%d of %d telegrams  (%d messages, %d of telegrams before the load, "
                  "%d bad JSON; %d discovery messages)" % (
                      mq["telegrams"], sent, mq["messages"], mq["other_ts"], mq["bad_json"], mq["discovery"])))
     st = r.get("fw_status") or {}
@@ -741,7 +757,7 @@ def _report_memory_errors(r, out):
             sizes = "-" if lo is None else ("%d B" % lo if lo == hi else "%d-%d B" % (lo, hi))
             out("    %5d  %-11s %s" % (n, sizes, site))
     if r.get("crashes"):
-        out("  service crashes (%d; the first 5):" % len(r["crashes"]))
+        out("  service crashes (%d%s):" % (len(r["crashes"]), "; the first 5" if len(r["crashes"]) > 5 else ""))
         for line in r["crashes"][:5]:
             out("    " + line)
 
@@ -788,7 +804,7 @@ def smallest_heap(layout, seconds, known=None, floor="32k", cap="256k", keepaliv
 
 def summary(results, out=print):
     """Both layouts side by side: [(run, smallest surviving heap or None or "-")]."""
-    head = ("layout", "heap", "secs", "sent/valid", "MemErr", "Modbus ok/exc/conn", "HTTP 200/other/err",
+    head = ("layout", "heap", "secs", "sent/parsed", "MemErr", "Modbus ok/exc/conn", "HTTP 200/other/err",
             "raw min", "MQTT", "post-gc heap", "slope B/min", "smallest", "verdict")
     rows = []
     for r, best in results:
@@ -801,7 +817,7 @@ def summary(results, out=print):
         alloc = [a for _, a, _, _ in r["heap_samples"]]
         slope, _, _ = heap_trend(r["heap_samples"])
         rows.append((
-            r["layout"], r["heap"], "%.0f" % r["duration_s"], "%d/%d" % (r["sent"], r["valid"]),
+            r["layout"], r["heap"], "%.0f" % r["duration_s"], "%d/%d" % (r["sent"], r["parsed"]),
             str(r["memory_errors"]),
             "%d/%d/%d" % (mb["ok"], sum(mb["exceptions"].values()) + mb["bad"], sum(mb["conn_errors"].values())),
             "%d/%d/%d" % (sum(h["ok"].values()), sum(h["non200"].values()), sum(h["errors"].values())),
