@@ -1,14 +1,15 @@
 """A small asyncio HTTP/1.1 server: hard limits, a router, Basic auth.
 
-Built for ~110 KB of heap and hostile networks: the request head is capped
+Built for a 64 KB heap and hostile networks: the request head is capped
 (431), bodies need a Content-Length of at most 8 KB (413), every read and write
 has a deadline so a slow client cannot hold a connection, and connections over
 the limit get a static 503 instead of a queue. A malformed request gets an error
 response and a closed socket, never an exception in the loop.
 
 ``Server.handle(reader, writer)`` is the whole protocol; it only needs
-``read`` and ``write``/``drain``/``close``, so tests drive it
-with in-memory streams (host_tests/unit/_http_client.py), microdot style.
+``readinto`` (``read`` for a refused body) and ``write``/``drain``/``close``,
+so tests drive it with in-memory streams (host_tests/unit/_http_client.py),
+microdot style.
 """
 import asyncio
 import binascii

@@ -9,7 +9,7 @@ import sys
 import app
 import hw_host
 
-USAGE = """usage: micropython -X heapsize=256k -m main_host --p1 tcp:HOST:PORT|file:PATH
+USAGE = """usage: micropython -X heapsize=64k -m main_host --p1 tcp:HOST:PORT|file:PATH
     --state-dir DIR [--modbus-port N] [--http-port N] [--raw-port N] [--mqtt URL]
     [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace]
     [--heap-log SECONDS]"""
