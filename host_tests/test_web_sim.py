@@ -346,7 +346,9 @@ def test_body_over_8k_is_413(http):
 
 
 def test_body_of_8k_is_accepted(http):
-    pem = "-----BEGIN CERTIFICATE-----\n" + "A" * 3000 + "\n-----END CERTIFICATE-----\n"
+    # The body is the 8 KB limit; the certificate in it is a CA's usual size. (The config
+    # keeps certificates in RAM: at 64 KB one of 3 KB does not always find room; README, MQTT.)
+    pem = "-----BEGIN CERTIFICATE-----\n" + "A" * 1800 + "\n-----END CERTIFICATE-----\n"
     body = json.dumps({"MQTT": {"CaCert": pem}}).encode()
     body = body[:-1] + b" " * (8192 - len(body)) + b"}"
     assert len(body) == 8192
