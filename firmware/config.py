@@ -71,9 +71,10 @@ def _set(cfg, field, value):
     cfg[keys[-1]] = value
 
 
-# Loaded for one call, then dropped: the checks are ~5 KB of an ESP32's heap
-# that a running gateway needs only at boot and for a PATCH.
-_RULES = ("config_check", "broker_url")
+# Loaded for one call, then dropped: the checks (and the modules they import:
+# pem checks certificates) are ~5 KB of an ESP32's heap that a running gateway
+# needs only at boot and for a PATCH.
+_RULES = ("config_check", "broker_url", "pem")
 
 
 def _rules(fn, *args):
