@@ -18,25 +18,6 @@ digits (jsonw.fixed: 12345678 is 12345.678) under TOTAL_NAMES; the Modbus
 registers convert to float only when packing (``counter``).
 """
 
-FIELDS = (
-    "timestamp", "meter_id", "meter_model", "protocol_version", "tariff",
-    "power_w", "power_import_w", "power_export_w",
-    "power_l1_w", "power_l2_w", "power_l3_w",
-    "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
-    "current_l1_a", "current_l2_a", "current_l3_a",
-    "frequency_hz",
-    "energy_import", "energy_export",
-    "energy_import_t1", "energy_import_t2",
-    "energy_export_t1", "energy_export_t2",
-    "counter_decimals",
-    "average_power_15m_w", "monthly_power_peak_w", "monthly_power_peak_timestamp",
-    "power_failures", "long_power_failures",
-    "voltage_sags_l1", "voltage_sags_l2", "voltage_sags_l3",
-    "voltage_swells_l1", "voltage_swells_l2", "voltage_swells_l3",
-    "text_message",
-    "gas", "gas_timestamp", "water", "water_timestamp", "heat", "heat_timestamp",
-)
-
 # Instantaneous values: what changes from one telegram to the next and says
 # nothing cumulative (the Xemex MQTT payload carries only these by default).
 INSTANT_FIELDS = (
@@ -54,6 +35,20 @@ TOTAL_FIELDS = (
     "energy_import_t1", "energy_import_t2",
     "energy_export_t1", "energy_export_t2",
     "gas", "water", "heat",
+)
+
+# Every field of a reading. Built from the two groups above, so their names
+# are the same str objects, not a second copy of each (a long string constant
+# is a heap object of its own in every tuple that spells it out).
+FIELDS = INSTANT_FIELDS + TOTAL_FIELDS + (
+    "timestamp", "meter_id", "meter_model", "protocol_version",
+    "counter_decimals",
+    "monthly_power_peak_w", "monthly_power_peak_timestamp",
+    "power_failures", "long_power_failures",
+    "voltage_sags_l1", "voltage_sags_l2", "voltage_sags_l3",
+    "voltage_swells_l1", "voltage_swells_l2", "voltage_swells_l3",
+    "text_message",
+    "gas_timestamp", "water_timestamp", "heat_timestamp",
 )
 
 # The same counters as every output names them, in their unit (MQTT, Home
