@@ -48,14 +48,15 @@ TOTAL_NAMES = (
 
 COUNTER_DECIMALS = 3  # a reading's counter_decimals unless the meter sends more
 
-# A reading with every field None. Written with keyword arguments on purpose:
-# a keyword is an identifier, so each field name becomes a qstr, interned once
-# when this module loads. A module loaded later that spells a field name as a
-# string constant (dsmr, empro, modbus_tcp, app, ...) then gets that qstr for
-# nothing, where a string constant longer than 10 characters is otherwise a
-# heap object of its own in every module (and every tuple) that holds it:
-# ~2 KB of the stock layout's heap.
-_EMPTY = dict(
+# Every field of a reading (in no particular order). Spelled as keyword
+# arguments on purpose: a keyword is an identifier, so each field name becomes
+# a qstr, interned once when this module loads. A module loaded later that
+# spells a field name as a string constant (dsmr, empro, modbus_tcp, app, ...)
+# then gets that qstr for nothing, where a string constant longer than 10
+# characters is otherwise a heap object of its own in every module (and every
+# tuple) that holds it: ~2 KB of the stock layout's heap. The dict is only
+# read for its keys and dropped.
+FIELDS = tuple(dict(
     timestamp=None, meter_id=None, meter_model=None, protocol_version=None, tariff=None,
     power_w=None, power_import_w=None, power_export_w=None,
     power_l1_w=None, power_l2_w=None, power_l3_w=None,
@@ -65,24 +66,23 @@ _EMPTY = dict(
     energy_import=None, energy_export=None,
     energy_import_t1=None, energy_import_t2=None,
     energy_export_t1=None, energy_export_t2=None,
-    counter_decimals=COUNTER_DECIMALS,
+    counter_decimals=None,
     average_power_15m_w=None, monthly_power_peak_w=None, monthly_power_peak_timestamp=None,
     power_failures=None, long_power_failures=None,
     voltage_sags_l1=None, voltage_sags_l2=None, voltage_sags_l3=None,
     voltage_swells_l1=None, voltage_swells_l2=None, voltage_swells_l3=None,
     text_message=None,
     gas=None, gas_timestamp=None, water=None, water_timestamp=None, heat=None, heat_timestamp=None,
-)
-
-# Every field of a reading (in no particular order).
-FIELDS = tuple(_EMPTY)
+))
 
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
 
 def new_reading() -> dict:
     """Return a reading with every field present and None (counter_decimals: 3)."""
-    return dict(_EMPTY)
+    r = dict.fromkeys(FIELDS)
+    r["counter_decimals"] = COUNTER_DECIMALS
+    return r
 
 
 def counter(reading, field, decimals):
