@@ -86,6 +86,7 @@ class HttpError(Exception):
 class Request:
     """One parsed request; header names are lower case."""
 
+    __slots__ = ("method", "path", "query", "version", "headers", "body")
 
     def __init__(self, method, path, query, version, headers):
         self.method = method
@@ -120,6 +121,7 @@ class Response:
     or a function that writes the body in pieces (``body(write)``), straight
     to the socket as it is sent."""
 
+    __slots__ = ("status", "headers", "body", "path", "size")
 
     def __init__(self, body=None, status=200, headers=None, content_type="text/plain; charset=utf-8"):
         self.status = status
