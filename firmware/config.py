@@ -18,24 +18,28 @@ def defaults():
 
     Built on each call rather than kept: a module-level dict would hold ~1 KB
     of an ESP32's heap for good, and the defaults are needed only at boot and
-    for a PATCH.
+    for a PATCH. Written with keyword arguments: each field name is then an
+    identifier, a qstr interned when this module loads, so config.json's keys
+    (json.load) and every other module's string constant of a field name
+    ("IdleTimeoutS", "FailsafeCurrentA"...) resolve to it instead of each being
+    a heap string of its own.
     """
-    return {
-        "MeterType": "PhoenixContact-EMPro",
-        "DefaultNetIf": "WiFi",
-        "WiFi": {"Ssid": "", "Password": "", "IpMode": "DHCP",
-                 "StaticIPv4": {"IpAddress": "", "Netmask": "24", "Gateway": "", "DNS": ""}},
-        "Ethernet": {"IpMode": "DHCP",
-                     "StaticIPv4": {"IpAddress": "", "Netmask": "24", "Gateway": "", "DNS": ""}},
-        "MQTT": {"Enabled": False, "Broker": "", "Site": "unknown-site", "Username": "", "Password": "",
-                 "IncludeTotals": False, "HomeAssistant": False, "MinIntervalS": 0,
-                 "CaCert": "", "ClientCert": "", "ClientKey": ""},
-        "Modbus": {"Port": 502, "MaxClients": 4, "IdleTimeoutS": 60, "StaleAfterS": 0,
-                   "StalePolicy": "exception", "FailsafeCurrentA": 6.0},
-        "P1": {"Baud": "auto", "SmartyKey": "", "SmartyAad": "3000112233445566778899AABBCCDDEEFF",
-               "Passthrough": False},
-        "Http": {"Port": 80, "OpenData": True, "RawPort": 2000},
-    }
+    return dict(
+        MeterType="PhoenixContact-EMPro",
+        DefaultNetIf="WiFi",
+        WiFi=dict(Ssid="", Password="", IpMode="DHCP",
+                  StaticIPv4=dict(IpAddress="", Netmask="24", Gateway="", DNS="")),
+        Ethernet=dict(IpMode="DHCP",
+                      StaticIPv4=dict(IpAddress="", Netmask="24", Gateway="", DNS="")),
+        MQTT=dict(Enabled=False, Broker="", Site="unknown-site", Username="", Password="",
+                  IncludeTotals=False, HomeAssistant=False, MinIntervalS=0,
+                  CaCert="", ClientCert="", ClientKey=""),
+        Modbus=dict(Port=502, MaxClients=4, IdleTimeoutS=60, StaleAfterS=0,
+                    StalePolicy="exception", FailsafeCurrentA=6.0),
+        P1=dict(Baud="auto", SmartyKey="", SmartyAad="3000112233445566778899AABBCCDDEEFF",
+                Passthrough=False),
+        Http=dict(Port=80, OpenData=True, RawPort=2000),
+    )
 
 
 # Never sent back by the API: redact() shows them as MASK when set, and a PATCH
@@ -71,9 +75,10 @@ def _set(cfg, field, value):
     cfg[keys[-1]] = value
 
 
-# Loaded for one call, then dropped: the checks are ~5 KB of an ESP32's heap
-# that a running gateway needs only at boot and for a PATCH.
-_RULES = ("config_check", "broker_url")
+# Loaded for one call, then dropped: the checks (and the modules they import:
+# pem checks certificates) are ~5 KB of an ESP32's heap that a running gateway
+# needs only at boot and for a PATCH.
+_RULES = ("config_check", "broker_url", "pem")
 
 
 def _rules(fn, *args):

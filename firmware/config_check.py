@@ -5,7 +5,6 @@ imports it for that call and drops it again (see ``config._rules``): most of the
 time its heap is free. Callers use ``config.patch``, ``config.load`` and
 ``config.override``.
 """
-import pem
 from broker_url import parse_broker
 from config import MASK, SECRETS, ConfigError, copy, defaults, get
 
@@ -136,6 +135,8 @@ def check(spec, v):
         if len(v) > _PEM_MAX:
             raise ValueError("longer than %d characters" % _PEM_MAX)
         if v:
+            import pem  # only for a certificate or key: most PATCHes never load it
+
             pem.blocks(v, spec[1])  # what the publisher will load, or why not
     return v
 

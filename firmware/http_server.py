@@ -329,25 +329,6 @@ def _line_end(buf, start, end):
     return end - 1 if end > start and buf[end - 1] == 0x0D else end
 
 
-def parse_head(head):
-    """Request line and headers (bytes, without the blank line) -> Request with no body."""
-    if head.count(b"\n") > MAX_HEADERS:
-        raise HttpError(431)
-    req = None
-    start = 0
-    while start <= len(head):
-        end = head.find(b"\n", start)
-        if end < 0:
-            end = len(head)
-        stop = _line_end(head, start, end)
-        if req is None:
-            req = request_line(head, start, stop)
-        else:
-            header_line(req, head, start, stop)
-        start = end + 1
-    return req
-
-
 class _Conn:
     """One connection's read buffer and deadline; the buffer is allocated once per connection."""
 

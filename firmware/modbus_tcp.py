@@ -14,10 +14,12 @@ stopped reading, or idled past ``Modbus.IdleTimeoutS``.
 Stale data is never served as live data: when the last valid telegram is older
 than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
 reads of measured registers get exception 04 ("exception" policy) or a
-fail-safe image with ``Modbus.FailsafeCurrentA`` on every phase ("failsafe").
+fail-safe image with ``Modbus.FailsafeCurrentA`` on every phase ("failsafe",
+built by failsafe.py, loaded only then).
 ``MeterType`` and every ``Modbus.*`` setting except the port are read live.
 """
 import asyncio
+import sys
 
 from micropython import const
 
@@ -34,7 +36,6 @@ TEMPLATES = {"PhoenixContact-EMPro": "empro", "Eastron-SDM630": "sdm630"}
 # EMPro register 256: the firmware revision as 0x00MMmmpp (major, minor, patch).
 FIRMWARE_REVISION = revision()
 
-NOMINAL_V = 230.0
 _AUTO_MIN_MS = const(5000)
 _DRAIN_S = const(10)    # longest wait for a client to take a response, without an idle timeout
 _STATUS_S = const(1)          # refresh the stale flag this often without telegrams
@@ -50,29 +51,15 @@ def stale_after_ms(stale_after_s, interval_ms):
     return max(_AUTO_MIN_MS, 3 * rhythm_ms(interval_ms))
 
 
-def failsafe_reading(last, amps):
-    """The reading served while stale under the "failsafe" policy.
-
-    ``amps`` on every phase the meter reported (all three if unknown), at
-    230 V nominal, drawn from the grid; energy counters keep their last value.
-    """
-    r = _reading.new_reading()
-    if last is not None:
-        for k in _reading.TOTAL_FIELDS:
-            r[k] = last[k]
-        r["counter_decimals"] = last["counter_decimals"]  # the step the counts are in
-    total = 0.0
-    for n in ("1", "2", "3"):
-        i_key = "current_l%s_a" % n
-        if last is not None and last[i_key] is None and last["current_l1_a"] is not None:
-            continue  # a phase this meter does not have
-        r[i_key] = amps
-        r["voltage_l%s_v" % n] = NOMINAL_V
-        r["power_l%s_w" % n] = NOMINAL_V * amps
-        total += NOMINAL_V * amps
-    r["power_w"] = r["power_import_w"] = total
-    r["power_export_w"] = 0.0
-    return r
+def _failsafe_reading(last, amps):
+    """failsafe.failsafe_reading: the module is imported for the call and dropped after."""
+    fresh = "failsafe" not in sys.modules
+    import failsafe
+    try:
+        return failsafe.failsafe_reading(last, amps)
+    finally:
+        if fresh:
+            sys.modules.pop("failsafe", None)
 
 
 class ModbusServer:
@@ -126,7 +113,7 @@ class ModbusServer:
             return False
         amps = cfg["FailsafeCurrentA"]
         if self._built != -2 or self._failsafe_amps != amps:  # a live setting: rebuild on change
-            self._build(failsafe_reading(hub.reading, amps), -2)
+            self._build(_failsafe_reading(hub.reading, amps), -2)
             self._failsafe_amps = amps
         st["failsafe"] = True
         return True

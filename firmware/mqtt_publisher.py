@@ -33,7 +33,7 @@ from umqtt.simple import MQTTClient
 import jsonw
 import mqtt_payload
 from broker_url import parse_broker
-from clock import SET_AFTER_S, epoch_s, ticks_diff, ticks_ms
+from clock import epoch_s, ticks_diff, ticks_ms
 
 _POLL_FAIL = select.POLLERR | select.POLLHUP
 
@@ -97,6 +97,18 @@ def _ha():
     its table stays off the heap the rest of the time."""
     import ha_discovery
     return ha_discovery
+
+
+def _tls_context(cfg):
+    """mqtt_tls.context(cfg), for an mqtts broker; mqtt_tls and pem are dropped
+    again after, so their code is in the heap only while a context is built."""
+    fresh = [m for m in ("mqtt_tls", "pem") if m not in sys.modules]
+    import mqtt_tls
+    try:
+        return mqtt_tls.context(cfg)
+    finally:
+        for m in fresh:
+            sys.modules.pop(m, None)
 
 
 def _describe(e):
@@ -243,28 +255,6 @@ class MqttPublisher:
         self._stream = asyncio.StreamWriter(s, {})  # type: ignore[call-arg]
         return self._stream
 
-    def _tls_context(self, cfg):
-        import ssl
-
-        import pem  # only for mqtts
-
-        if epoch_s() < SET_AFTER_S:
-            raise OSError("clock not set (no NTP yet): cannot check the broker's certificate")
-        ca = cfg.get("CaCert")
-        if not ca:
-            raise ValueError("mqtts needs MQTT.CaCert, the PEM of the CA that signed the broker's certificate")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        for der in pem.blocks(ca, "CERTIFICATE"):
-            ctx.load_verify_locations(cadata=der)
-        cert, key = cfg.get("ClientCert"), cfg.get("ClientKey")
-        if cert or key:
-            if not (cert and key):
-                raise ValueError("mTLS needs both MQTT.ClientCert and MQTT.ClientKey")
-            # DER holds one certificate: the first (the device's own) is sent.
-            ctx.load_cert_chain(pem.blocks(cert, "CERTIFICATE")[0], pem.blocks(key, "PRIVATE KEY")[0])
-        return ctx
-
     async def _flush(self, timeout_ms=None):
         """Send what umqtt framed; the stream writes now and drains in the background of the loop."""
         out = self._out
@@ -293,7 +283,7 @@ class MqttPublisher:
         serial = self.hub.identity["serial"]
         topics = mqtt_payload.topics(cfg.get("Site", ""), serial)
         status_t = topics[1].encode()  # bytes: umqtt counts len() as bytes on the wire
-        tls_ctx = self._tls_context(cfg) if tls else None
+        tls_ctx = _tls_context(cfg) if tls else None
         client = _Client(serial, host, port, cfg.get("Username") or None,
                          cfg.get("Password") or None, self.KEEPALIVE_S)
         client.set_last_will(status_t, mqtt_payload.OFFLINE, retain=True)

@@ -2,7 +2,7 @@
 
 One read buffer serves every chunk; per valid telegram it allocates only the
 reading dict. The raw bytes the hub keeps are copied into a buffer of their own,
-allocated for the first telegram and again only for a longer one: a meter sends
+allocated at boot (``RAW_INITIAL``) and again only for a longer telegram: a meter sends
 telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
 one piece every second. With ``P1.Baud`` "auto"
 it alternates between 115200 8N1 (DSMR 4/5) and 9600 7E1 (DSMR 2.2/3) until a
@@ -24,6 +24,10 @@ class P1Reader:
 
     BUF_LEN = 256
     RAW_SLACK = 64  # telegrams grow a little (a longer text message, a new M-Bus reading)
+    # The raw buffer's first size, allocated with the framer's at boot while the
+    # heap is still in one piece: a DSMR 5 telegram (~900 bytes) fits, so the
+    # first one need not find ~1 KB in one piece of a heap fragmented by then.
+    RAW_INITIAL = 1024
     # Longer than one DSMR 2.2/3 interval (10 s) with room for a telegram that
     # started just before the switch.
     AUTOBAUD_MS = 25000
@@ -48,7 +52,7 @@ class P1Reader:
         self.serial = SERIAL["115200" if p1["Baud"] == "auto" else p1["Baud"]]
         self._since = clock()  # last telegram framed whole, or last serial switch
         self._buf = bytearray(self.BUF_LEN)
-        self._raw = bytearray(0)  # the hub's copy of the last valid telegram
+        self._raw = bytearray(self.RAW_INITIAL)  # the hub's copy of the last valid telegram
         self._status = hub.status["p1"] = {}
         port.configure(*self.serial)
         self._show()

@@ -18,25 +18,6 @@ digits (jsonw.fixed: 12345678 is 12345.678) under TOTAL_NAMES; the Modbus
 registers convert to float only when packing (``counter``).
 """
 
-FIELDS = (
-    "timestamp", "meter_id", "meter_model", "protocol_version", "tariff",
-    "power_w", "power_import_w", "power_export_w",
-    "power_l1_w", "power_l2_w", "power_l3_w",
-    "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
-    "current_l1_a", "current_l2_a", "current_l3_a",
-    "frequency_hz",
-    "energy_import", "energy_export",
-    "energy_import_t1", "energy_import_t2",
-    "energy_export_t1", "energy_export_t2",
-    "counter_decimals",
-    "average_power_15m_w", "monthly_power_peak_w", "monthly_power_peak_timestamp",
-    "power_failures", "long_power_failures",
-    "voltage_sags_l1", "voltage_sags_l2", "voltage_sags_l3",
-    "voltage_swells_l1", "voltage_swells_l2", "voltage_swells_l3",
-    "text_message",
-    "gas", "gas_timestamp", "water", "water_timestamp", "heat", "heat_timestamp",
-)
-
 # Instantaneous values: what changes from one telegram to the next and says
 # nothing cumulative (the Xemex MQTT payload carries only these by default).
 INSTANT_FIELDS = (
@@ -66,6 +47,33 @@ TOTAL_NAMES = (
 )
 
 COUNTER_DECIMALS = 3  # a reading's counter_decimals unless the meter sends more
+
+# Every field of a reading (in no particular order). Spelled as keyword
+# arguments on purpose: a keyword is an identifier, so each field name becomes
+# a qstr, interned once when this module loads. A module loaded later that
+# spells a field name as a string constant (dsmr, empro, modbus_tcp, app, ...)
+# then gets that qstr for nothing, where a string constant longer than 10
+# characters is otherwise a heap object of its own in every module (and every
+# tuple) that holds it: ~2 KB of the stock layout's heap. The dict is only
+# read for its keys and dropped.
+FIELDS = tuple(dict(
+    timestamp=None, meter_id=None, meter_model=None, protocol_version=None, tariff=None,
+    power_w=None, power_import_w=None, power_export_w=None,
+    power_l1_w=None, power_l2_w=None, power_l3_w=None,
+    voltage_l1_v=None, voltage_l2_v=None, voltage_l3_v=None,
+    current_l1_a=None, current_l2_a=None, current_l3_a=None,
+    frequency_hz=None,
+    energy_import=None, energy_export=None,
+    energy_import_t1=None, energy_import_t2=None,
+    energy_export_t1=None, energy_export_t2=None,
+    counter_decimals=None,
+    average_power_15m_w=None, monthly_power_peak_w=None, monthly_power_peak_timestamp=None,
+    power_failures=None, long_power_failures=None,
+    voltage_sags_l1=None, voltage_sags_l2=None, voltage_sags_l3=None,
+    voltage_swells_l1=None, voltage_swells_l2=None, voltage_swells_l3=None,
+    text_message=None,
+    gas=None, gas_timestamp=None, water=None, water_timestamp=None, heat=None, heat_timestamp=None,
+))
 
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 

@@ -24,7 +24,6 @@ import sys
 import config
 import jsonw
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
-from netman import networks
 from streams import serve
 from version import VERSION
 AP_URL = "http://10.10.10.10/"
@@ -34,8 +33,6 @@ _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/s
            "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html")
 _OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram", "/api/v1/system")
 _WRITES = ("POST", "PATCH", "PUT")
-# Changing these reconnects the network right away (netman reads hub.config).
-_NET_SECTIONS = ("WiFi", "Ethernet", "DefaultNetIf")
 try:
     from webpage import GZ as _PAGE_GZ  # frozen into the image: sent straight from flash
 except ImportError:  # the stock layout keeps the page as a file rather than in the heap
@@ -114,32 +111,18 @@ class WebServer:
             return json_response(config.redact(hub.config))
 
         @app.route("/api/v1/config", methods=("PATCH",))
-        async def patch_config(req):
+        @app.route("/api/v1/reset", methods=("POST",))
+        @app.route("/api/v1/wifi/scan")
+        @app.route("/api/v1/firmware", methods=("POST",))
+        async def action(req):
+            # Rare requests: their code is loaded for the request and dropped after.
+            fresh = "webactions" not in sys.modules
+            import webactions
             try:
-                changes = req.json()
-            except Exception:  # ValueError, or UnicodeError on bad bytes
-                return error_response(400, "body is not valid JSON")
-            if not isinstance(changes, dict):
-                return error_response(400, "body must be a JSON object")
-            try:
-                new, restart = config.patch(hub.config, changes)
-            except config.ConfigError as e:
-                return error_response(400, e.message, e.field)
-            try:
-                config.save(hub.config_path or "config.json", new)
-            except OSError as e:
-                return error_response(500, "could not save the settings (%s); nothing changed" % e)
-            hub.config = new
-            reconnect = False
-            for k in _NET_SECTIONS:
-                if k in changes:
-                    reconnect = True
-            nm = hub.netman
-            if reconnect and nm:
-                nm.request_reconnect()
-            return json_response({"saved": True, "restart_needed": restart,
-                                  "reconnecting": bool(reconnect and nm),
-                                  "config": config.redact(new)})
+                return webactions.answer(hub, req)
+            finally:
+                if fresh:
+                    sys.modules.pop("webactions", None)
 
         @app.route("/api/v1/status")
         async def status(req):
@@ -149,38 +132,6 @@ class WebServer:
         @app.route("/api/v1/firmware")
         async def firmware(req):
             return json_response(_firmware())
-
-        @app.route("/api/v1/firmware", methods=("POST",))
-        async def firmware_update(req):
-            return error_response(501, "firmware update over HTTP is not available yet; "
-                                       "flash over USB (see the README)")
-
-        @app.route("/api/v1/reset", methods=("POST",))
-        async def reset(req):
-            try:
-                restart = (req.json() or {}).get("restart", False)
-            except (ValueError, AttributeError):  # not JSON, or not an object
-                return error_response(400, "body must be a JSON object")
-            if restart is not True and restart is not False:
-                return error_response(400, "must be true or false", "restart")
-            if restart:  # settings that need a restart, or leaving safe mode
-                if hub.restart is None:
-                    return error_response(503, "restart not available")
-                hub.restart()
-                return json_response({"reset": "restarting"})
-            nm = hub.netman
-            if nm is None:
-                return error_response(503, "network manager not running")
-            nm.request_reconnect()
-            return json_response({"reset": "reconnecting"})
-
-        @app.route("/api/v1/wifi/scan")
-        async def scan(req):
-            nm = hub.netman
-            if nm is None:
-                return error_response(503, "network manager not running")
-            # A scan holds the radio (and, on ESP32, the loop) for ~2 s: only on request.
-            return json_response(networks(nm.net.scan()))
 
         @app.route("/api")
         @app.route("/api/")

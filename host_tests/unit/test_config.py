@@ -353,3 +353,14 @@ def test_sending_the_mask_back_keeps_the_stored_secret():
     again, restart = config.patch(cfg, config.redact(cfg))
     assert again["MQTT"]["Password"] == "pw"
     assert not restart
+
+
+def test_a_patch_leaves_none_of_the_check_modules_loaded():
+    import sys
+    checks = ("config_check", "broker_url", "pem")
+    loaded = {m: sys.modules.pop(m) for m in checks if m in sys.modules}  # as after boot
+    try:
+        config.patch(config.defaults(), {"MQTT": {"Broker": "mqtts://broker:8883"}})
+        assert [m for m in checks if m in sys.modules] == []
+    finally:
+        sys.modules.update(loaded)

@@ -3,7 +3,7 @@ import asyncio
 
 from _http_client import ReadInto, TestClient, _Writer, parse_responses
 from http_server import (App, BasicAuth, Server, error_response, file_response,
-                         json_response, parse_head, HttpError, MAX_BODY, MAX_HEAD)
+                         json_response, header_line, request_line, HttpError, MAX_BODY, MAX_HEAD)
 
 
 def _app():
@@ -314,6 +314,15 @@ def test_file_response_streams_whole_file():
         assert r.body == data and r.headers["content-encoding"] == "gzip"
     finally:
         os.remove(path)
+
+
+def parse_head(head):
+    """A head (no blank line) parsed line by line, as Server._read_request does."""
+    lines = head.split(b"\r\n")
+    req = request_line(lines[0], 0, len(lines[0]))
+    for line in lines[1:]:
+        header_line(req, line, 0, len(line))
+    return req
 
 
 def test_parse_head_lowercases_header_names():

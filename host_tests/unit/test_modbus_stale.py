@@ -5,6 +5,7 @@ import config
 import modbus_frame as mf
 import modbus_tcp
 import sdm630
+from failsafe import NOMINAL_V, failsafe_reading
 from _modbus import close, f32_abcd, f32_cdab, reading_3phase, regs, request
 from hub import Hub
 
@@ -136,15 +137,15 @@ def test_failsafe_keeps_single_phase_meter_single_phase():
     r = reading_3phase()
     for k in ("current_l2_a", "current_l3_a", "voltage_l2_v", "voltage_l3_v"):
         r[k] = None
-    fs = modbus_tcp.failsafe_reading(r, 16.0)
+    fs = failsafe_reading(r, 16.0)
     assert fs["current_l1_a"] == 16.0 and fs["current_l2_a"] is None
-    assert fs["power_w"] == 16.0 * modbus_tcp.NOMINAL_V
+    assert fs["power_w"] == 16.0 * NOMINAL_V
 
 
 def test_failsafe_keeps_the_counters_and_the_step_they_count_in():
     r = reading_3phase()
     r["energy_import"], r["energy_export"], r["counter_decimals"] = 325495061662, 23455000000, 7  # 0.1 mWh steps
-    fs = modbus_tcp.failsafe_reading(r, 16.0)
+    fs = failsafe_reading(r, 16.0)
     assert (fs["energy_import"], fs["energy_export"], fs["counter_decimals"]) == (325495061662, 23455000000, 7)
 
 
