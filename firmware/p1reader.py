@@ -86,7 +86,7 @@ class P1Reader:
         except Exception as e:  # ValueError for bad input; anything else is counted, never fatal
             self.counters["parse_error"] += 1
             if self.log:
-                self.log("parse_error", str(e))
+                self.log("parse_error", "%s: %s" % (type(e).__name__, e))
             return
         self._since = self.clock()
         self.hub.publish(reading, self._keep(buf, n))

@@ -28,6 +28,8 @@ def answer(hub, req):
 def _patch_config(hub, req):
     try:
         changes = req.json()
+    except MemoryError:  # not the client's fault: say so, and let it try again
+        return error_response(503, "out of memory: try again")
     except Exception:  # ValueError, or UnicodeError on bad bytes
         return error_response(400, "body is not valid JSON")
     if not isinstance(changes, dict):

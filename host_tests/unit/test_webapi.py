@@ -44,3 +44,18 @@ def test_homewizard_data_route_writes_exact_counters():
     assert resp.status == 200 and resp.headers["content-type"] == "application/json"
     assert b'"total_power_import_kwh":34256.424,' in resp.body
     assert b'"total_power_import_t1_kwh":12345.678,' in resp.body
+
+
+class _NoHeapBody:
+    """A PATCH whose body finds no heap to be parsed in."""
+
+    def json(self):
+        raise MemoryError("memory allocation failed, allocating 3001 bytes")
+
+
+def test_a_patch_that_finds_no_heap_is_told_to_try_again_not_that_its_json_is_bad():
+    import webactions
+    hub = Hub(config.defaults(), {"serial": "240AC4000001", "api_password": "pw"})
+    before = hub.config
+    r = webactions._patch_config(hub, _NoHeapBody())
+    assert r.status == 503 and hub.config is before
