@@ -1,7 +1,7 @@
 """Issue 11's load for a minute on both layouts at their device budgets: counts, never times.
 
 The firmware runs as a device does (the p1gw image at 64k, stock MicroPython
-with .mpy files at 128k) under a charger's and a phone's load: a DSMR 5 meter
+with .mpy files at its measured budget, tools/sim.py's HEAP) under a charger's and a phone's load: a DSMR 5 meter
 at 1 telegram/s, 4 Modbus clients reading the EMPro block at 10 Hz, the page
 and the status every second, 2 raw-stream clients, MQTT with Home Assistant
 discovery and totals to a local mosquitto, a config PATCH every 30 s
