@@ -346,9 +346,9 @@ def test_body_over_8k_is_413(http):
 
 
 def test_body_of_8k_is_accepted(http):
-    # The body is the 8 KB limit; the certificate in it is a CA's usual size. (The config
-    # keeps certificates in RAM: at 64 KB one of 3 KB does not always find room; README, MQTT.)
-    pem = "-----BEGIN CERTIFICATE-----\n" + "A" * 1800 + "\n-----END CERTIFICATE-----\n"
+    # The body is the 8 KB limit; the certificate in it is a CA's usual size and shape (64-character
+    # lines). The config keeps certificates in RAM: at 64 KB a larger one does not always find room.
+    pem = "-----BEGIN CERTIFICATE-----\n" + ("A" * 64 + "\n") * 28 + "-----END CERTIFICATE-----\n"
     body = json.dumps({"MQTT": {"CaCert": pem}}).encode()
     body = body[:-1] + b" " * (8192 - len(body)) + b"}"
     assert len(body) == 8192
@@ -362,7 +362,7 @@ def test_malformed_requests_get_errors_and_server_survives(http):
     assert http.json("PATCH", "/api/v1/config", b"{not json")[0] == 400
     assert http.json("PATCH", "/api/v1/config", b"[1, 2]")[0] == 400
     assert http.json("PATCH", "/api/v1/config", b"\xff\xfe")[0] == 400
-    assert http.json("PATCH", "/api/v1/config", b"[" * 4000 + b"]" * 4000)[0] in (400, 500)
+    assert http.json("PATCH", "/api/v1/config", b"[" * 4000 + b"]" * 4000)[0] in (400, 500, 503)
     code, _, _ = http.request("PATCH", "/api/v1/config", b"MQTT.Site=x",
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert code == 415
