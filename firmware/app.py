@@ -15,12 +15,12 @@ import asyncio
 import gc
 import json
 import os
-import sys
 
 import button
 import config
 import led
 import netman
+import ondemand
 import safemode
 import status
 from hub import Hub
@@ -113,9 +113,8 @@ class App:
         state = hw.state_dir()
         self.boots = safemode.BootCounter(state)
         self.safe = self.boots.boot()  # True after a crash loop: AP and web page only
-        import identity  # needed once: dropped again so its heap comes back
-        self.identity = identity.load_or_create(state, hw.unique_id())
-        del sys.modules["identity"]
+        # needed once: dropped again so its heap comes back
+        self.identity = ondemand.call("identity", "load_or_create", state, hw.unique_id())
         self.config_path = config.path(state)
         cfg, err = config.load(self.config_path)
         if err:

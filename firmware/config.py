@@ -8,7 +8,8 @@ the call that needs them (see ``_rules``). Pure logic apart from
 """
 import json
 import os
-import sys
+
+import ondemand
 
 MASK = "********"
 
@@ -75,21 +76,11 @@ def _set(cfg, field, value):
     cfg[keys[-1]] = value
 
 
-# Loaded for one call, then dropped: the checks (and the modules they import:
-# pem checks certificates) are ~5 KB of an ESP32's heap that a running gateway
-# needs only at boot and for a PATCH.
-_RULES = ("config_check", "broker_url", "pem")
-
-
 def _rules(fn, *args):
-    """Call ``config_check.<fn>(*args)``, leaving sys.modules as it was."""
-    fresh = [m for m in _RULES if m not in sys.modules]
-    import config_check
-    try:
-        return getattr(config_check, fn)(*args)
-    finally:
-        for m in fresh:
-            sys.modules.pop(m, None)
+    """``config_check.<fn>(*args)``: the checks (and what they import: broker_url,
+    pem) are ~5 KB of heap that a running gateway needs only at boot and for a
+    PATCH, so they are loaded for the call and dropped after."""
+    return ondemand.call("config_check", fn, *args)
 
 
 def patch(cfg, changes):

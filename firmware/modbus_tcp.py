@@ -19,11 +19,11 @@ built by failsafe.py, loaded only then).
 ``MeterType`` and every ``Modbus.*`` setting except the port are read live.
 """
 import asyncio
-import sys
 
 from micropython import const
 
 import modbus_frame
+import ondemand
 import reading as _reading
 from clock import ticks_diff, ticks_ms
 from hub import rhythm_ms
@@ -49,17 +49,6 @@ def stale_after_ms(stale_after_s, interval_ms):
     if stale_after_s > 0:
         return stale_after_s * 1000
     return max(_AUTO_MIN_MS, 3 * rhythm_ms(interval_ms))
-
-
-def _failsafe_reading(last, amps):
-    """failsafe.failsafe_reading: the module is imported for the call and dropped after."""
-    fresh = "failsafe" not in sys.modules
-    import failsafe
-    try:
-        return failsafe.failsafe_reading(last, amps)
-    finally:
-        if fresh:
-            sys.modules.pop("failsafe", None)
 
 
 class ModbusServer:
@@ -113,7 +102,8 @@ class ModbusServer:
             return False
         amps = cfg["FailsafeCurrentA"]
         if self._built != -2 or self._failsafe_amps != amps:  # a live setting: rebuild on change
-            self._build(_failsafe_reading(hub.reading, amps), -2)
+            # Built rarely (on going stale): its code is loaded for the call only.
+            self._build(ondemand.call("failsafe", "failsafe_reading", hub.reading, amps), -2)
             self._failsafe_amps = amps
         st["failsafe"] = True
         return True

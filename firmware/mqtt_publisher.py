@@ -32,6 +32,7 @@ from umqtt.simple import MQTTClient
 
 import jsonw
 import mqtt_payload
+import ondemand
 from broker_url import parse_broker
 from clock import epoch_s, ticks_diff, ticks_ms
 
@@ -97,18 +98,6 @@ def _ha():
     its table stays off the heap the rest of the time."""
     import ha_discovery
     return ha_discovery
-
-
-def _tls_context(cfg):
-    """mqtt_tls.context(cfg), for an mqtts broker; mqtt_tls and pem are dropped
-    again after, so their code is in the heap only while a context is built."""
-    fresh = [m for m in ("mqtt_tls", "pem") if m not in sys.modules]
-    import mqtt_tls
-    try:
-        return mqtt_tls.context(cfg)
-    finally:
-        for m in fresh:
-            sys.modules.pop(m, None)
 
 
 def _describe(e):
@@ -283,7 +272,8 @@ class MqttPublisher:
         serial = self.hub.identity["serial"]
         topics = mqtt_payload.topics(cfg.get("Site", ""), serial)
         status_t = topics[1].encode()  # bytes: umqtt counts len() as bytes on the wire
-        tls_ctx = _tls_context(cfg) if tls else None
+        # mqtt_tls and pem are in the heap only while a context is built
+        tls_ctx = ondemand.call("mqtt_tls", "context", cfg) if tls else None
         client = _Client(serial, host, port, cfg.get("Username") or None,
                          cfg.get("Password") or None, self.KEEPALIVE_S)
         client.set_last_will(status_t, mqtt_payload.OFFLINE, retain=True)

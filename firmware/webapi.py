@@ -23,6 +23,7 @@ import sys
 
 import config
 import jsonw
+import ondemand
 from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
 from streams import serve
 from version import VERSION
@@ -116,13 +117,7 @@ class WebServer:
         @app.route("/api/v1/firmware", methods=("POST",))
         async def action(req):
             # Rare requests: their code is loaded for the request and dropped after.
-            fresh = "webactions" not in sys.modules
-            import webactions
-            try:
-                return webactions.answer(hub, req)
-            finally:
-                if fresh:
-                    sys.modules.pop("webactions", None)
+            return ondemand.call("webactions", "answer", hub, req)
 
         @app.route("/api/v1/status")
         async def status(req):

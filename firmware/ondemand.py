@@ -1,0 +1,19 @@
+"""Code a running gateway seldom needs: imported for one call and dropped after.
+
+In the stock layout (.mpy files) an imported module's code stays in the heap;
+a module used only for a config PATCH, a TLS handshake or a fail-safe image
+need not hold that heap the rest of the time. (In the p1gw image the code is
+in flash either way, and importing it again is cheap.)
+"""
+import sys
+
+
+def call(module, fn, *args):
+    """``module.fn(*args)``; every module the call imported is dropped again after."""
+    loaded = tuple(sys.modules)
+    try:
+        return getattr(__import__(module), fn)(*args)
+    finally:
+        for name in list(sys.modules):
+            if name not in loaded:
+                del sys.modules[name]
