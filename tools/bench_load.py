@@ -132,7 +132,7 @@ def _why(e):
     return type(e).__name__
 
 
-def _recv_exactly(s, n):
+def recv_exactly(s, n):
     buf = b""
     while len(buf) < n:
         chunk = s.recv(n - len(buf))
@@ -175,11 +175,11 @@ class ModbusClient(threading.Thread):
             t0 = time.monotonic()
             try:
                 sock.sendall(struct.pack(">HHHBBHH", tid, 0, 6, 1, self.fc, addr, qty))
-                head = _recv_exactly(sock, 9)
+                head = recv_exactly(sock, 9)
                 if struct.unpack(">H", head[:2])[0] != tid:
                     raise EOFError("transaction id mismatch")
                 if head[7] == self.fc:
-                    body = _recv_exactly(sock, head[8])
+                    body = recv_exactly(sock, head[8])
                     if head[8] != 2 * qty:
                         self.bad += 1
                     else:

@@ -20,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 from simctl import Sim
 from sim import default_heap  # noqa: E402  (tools/ is on the path through simctl)
+from bench_load import recv_exactly  # noqa: E402
 
 CLIENTS = 4
 BLOCKS = ((0x8006, 57), (0x8100, 8))
@@ -35,19 +36,13 @@ def _client(port, stop, pace_s, lat, errors):
                 tid = (tid + 1) & 0xFFFF
                 t0 = time.perf_counter()
                 s.sendall(struct.pack(">HHHBBHH", tid, 0, 6, 1, 3, addr, qty))
-                want = 9 + 2 * qty
-                got = b""
-                while len(got) < want:
-                    chunk = s.recv(want - len(got))
-                    if not chunk:
-                        raise OSError("closed by server")
-                    got += chunk
+                got = recv_exactly(s, 9 + 2 * qty)
                 lat.append(time.perf_counter() - t0)
                 if got[7] != 3:
                     errors.append(got[7:9])
             if pace_s:
                 time.sleep(pace_s)
-    except OSError as e:
+    except (OSError, EOFError) as e:
         errors.append(e)
     finally:
         s.close()
