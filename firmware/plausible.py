@@ -1,0 +1,161 @@
+"""What a meter can send: the value formats the parser enforces and the physical bounds of a reading.
+
+A telegram whose CRC is right can still carry values no meter measures
+(99999.999 kW, -230 V, a 60-digit current, nan): a fault in the meter, a
+bad firmware, a crafted telegram. A charger sizes its current from these
+values, so such a telegram is counted (``implausible``) and never published;
+the last good reading stays until it goes stale, as after a CRC error.
+README "Plausibility" gives the bounds and their reasons.
+
+Two checks, both allocation-free per value (comparisons of ints and floats
+already in the reading, constants folded at compile time):
+- the format, per quantity (``FORMATS``): the units and the most digits a
+  meter sends; ``dsmr`` applies it to each number as it reads it;
+- the bounds of a parsed reading (``bounds``) and its counters against the
+  previous telegram's (``backwards``).
+Pure logic: no clock, no I/O.
+"""
+from micropython import const
+
+# Quantity kinds of a numeric telegram value (indexes into FORMATS).
+POWER = const(0)
+VOLTAGE = const(1)
+CURRENT = const(2)
+FREQUENCY = const(3)
+ENERGY = const(4)
+
+# Units folded into an int, one byte per letter (``unit_code``).
+_KW = const(0x6B57)       # "kW"
+_W = const(0x57)          # "W"
+_V = const(0x56)          # "V"
+_A = const(0x41)          # "A"
+_HZ = const(0x487A)       # "Hz"
+_KWH = const(0x6B5768)    # "kWh"
+_WH = const(0x5768)       # "Wh"
+
+# kind -> (unit, its most whole digits, the unit a meter may send instead,
+#          its most whole digits, most decimals).
+# DSMR 5.0.2 and e-MUCS specify kW F5(3,3), V F4(1,1), A F3(0,0) (e-MUCS
+# F5(2,2)), kWh F9(3,3) (e-MUCS F10(3,3)); real meters send wider: DSMR 2.2
+# power 0001.01 kW, EasyMeter 001688.21 W and 00032549.5061662 kWh, Sagemcom
+# T210 000000286 W and 006545766 Wh, the 0230.0 V of dsmr_parser's DSMR 5
+# sample, 50.00 Hz (Hungary). The limits take the widest real format of each:
+# enough to refuse 99999.999 kW or a 60-digit current before it is a number.
+FORMATS = (
+    (_KW, 4, _W, 9, 3),
+    (_V, 4, _V, 4, 2),
+    (_A, 3, _A, 3, 2),
+    (_HZ, 3, _HZ, 3, 3),
+    (_KWH, 10, _WH, 10, 7),
+)
+
+# Physical bounds (README "Plausibility").
+V_MAX = const(300)                # L-N volts: 230 V + 30 %; the grid keeps +-10 % (EN 50160)
+I_MAX = const(200)                # amperes per phase: direct-connected meters end at 100-120 A
+P_PHASE_MAX = const(60000)        # watts per phase: V_MAX x I_MAX
+P_MAX = const(180000)             # watts for the connection: three such phases
+F_MIN = const(45)                 # hertz: the grid keeps 50 Hz +4 %/-6 % (EN 50160),
+F_MAX = const(55)                 # a meter without voltage sends nothing
+_COUNTER_SLACK_DECIMALS = const(3)  # a counter may go back by at most 0.001 of its unit
+
+_VOLTAGES = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
+_CURRENTS = ("current_l1_a", "current_l2_a", "current_l3_a")
+_PHASE_POWERS = ("power_l1_w", "power_l2_w", "power_l3_w")
+_POWERS = ("power_import_w", "power_export_w", "average_power_15m_w", "monthly_power_peak_w")
+# The counters (reading.TOTAL_FIELDS), spelled here so this module imports nothing.
+_COUNTERS = ("energy_import", "energy_export", "energy_import_t1", "energy_import_t2",
+             "energy_export_t1", "energy_export_t2", "gas", "water", "heat")
+_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
+
+
+class Implausible(ValueError):
+    """A value no meter sends: the telegram is counted as implausible, not published."""
+
+
+def unit_code(buf, i, end):
+    """The unit at buf[i:end] (up to ")") folded into an int; 0 for none, -1 if over 3 letters."""
+    code = 0
+    n = 0
+    while i < end and buf[i] != 0x29:
+        code = code << 8 | buf[i]
+        i += 1
+        n += 1
+        if n > 3:
+            return -1
+    return code
+
+
+def check_format(kind, unit, whole, decimals):
+    """The shift the unit adds (3 for the "k" unit, 0 for the other); Implausible if off-format."""
+    f = FORMATS[kind]
+    if unit == f[0]:
+        shift = 0 if f[0] == f[2] else 3
+        most = f[1]
+    elif unit == f[2]:
+        shift = 0
+        most = f[3]
+    else:
+        raise Implausible("unit")
+    if whole > most:
+        raise Implausible("too many digits")
+    if decimals > f[4]:
+        raise Implausible("too many decimals")
+    return shift
+
+
+def bounds(r):
+    """The first field of reading ``r`` outside its physical bounds, or None."""
+    for k in _VOLTAGES:
+        v = r[k]
+        if v is not None and not 0 <= v <= V_MAX:
+            return k
+    for k in _CURRENTS:
+        v = r[k]
+        if v is not None and not 0 <= v <= I_MAX:
+            return k
+    for k in _PHASE_POWERS:
+        v = r[k]
+        if v is not None and not -P_PHASE_MAX <= v <= P_PHASE_MAX:
+            return k
+    for k in _POWERS:
+        v = r[k]
+        if v is not None and not 0 <= v <= P_MAX:
+            return k
+    v = r["power_w"]
+    if v is not None and not -P_MAX <= v <= P_MAX:
+        return "power_w"
+    v = r["frequency_hz"]
+    if v is not None and not F_MIN <= v <= F_MAX:
+        return "frequency_hz"
+    for k in _COUNTERS:
+        v = r[k]
+        if v is not None and v < 0:
+            return k
+    return None
+
+
+def backwards(r, prev):
+    """The first counter of ``r`` that ran back from ``prev`` (the telegram before), or None.
+
+    Counters only grow. A step back of more than 0.001 of the unit is a fault,
+    unless the meter changed (another meter id). ``prev`` is the previous
+    telegram within bounds, published or not: a meter replaced under the same
+    id (counters starting again) costs one telegram, not every one after.
+    """
+    if prev is None or prev["meter_id"] != r["meter_id"]:
+        return None
+    d = r["counter_decimals"]
+    dp = prev["counter_decimals"]
+    top = d if d > dp else dp
+    slack = _POW10[top - _COUNTER_SLACK_DECIMALS]  # counter_decimals is 3 or more
+    for k in _COUNTERS:
+        v = r[k]
+        old = prev[k]
+        if v is None or old is None:
+            continue
+        if d != dp:  # an EasyMeter's finer step: compare in the finer one (rare)
+            v *= _POW10[top - d]
+            old *= _POW10[top - dp]
+        if v < old - slack:
+            return k
+    return None
