@@ -6,6 +6,7 @@ the stock layout's heap that a running gateway needs a few times a day, not
 all the time. ``answer(hub, req)`` is the response; nothing here awaits.
 """
 import config
+import jsoncheck
 from http_server import error_response, json_response
 from netman import networks
 
@@ -25,8 +26,22 @@ def answer(hub, req):
     return _patch_config(hub, req)
 
 
+def _body_pieces(body):
+    """The request body as pieces of bytes: itself, or a spooled file's contents a piece at a time."""
+    if not isinstance(body, str):
+        yield body
+        return
+    with open(body, "rb") as f:
+        while True:
+            piece = f.read(256)
+            if not piece:
+                return
+            yield piece
+
+
 def _patch_config(hub, req):
     try:
+        jsoncheck.check(_body_pieces(req.body))  # MicroPython's json takes {"a": 1,} and [1,,2]
         changes = req.json()
     except MemoryError:  # not the client's fault: say so, and let it try again
         return error_response(503, "out of memory: try again")
