@@ -45,7 +45,7 @@ class P1Reader:
         self.counters = self.framer.counters
         self.counters["parse_error"] = 0
         self.counters["implausible"] = 0
-        self._prev = None  # the last telegram within bounds: its counters are the baseline
+        self._plausible = plausible.Checker()
         hub.counters = self.counters
         self._passthrough = p1["Passthrough"]
         self.smarty = None
@@ -88,10 +88,7 @@ class P1Reader:
             return
         try:
             reading = dsmr.parse(buf, n, crc != "ok")  # a matching CRC: skip odd lines
-            why = plausible.bounds(reading)
-            if why is None:
-                prev, self._prev = self._prev, reading
-                why = plausible.backwards(reading, prev)
+            why = self._plausible.why(reading)
         except plausible.Implausible as e:
             why = e.args[0]
         except Exception as e:  # ValueError for bad input; anything else is counted, never fatal

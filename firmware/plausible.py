@@ -12,7 +12,7 @@ already in the reading, constants folded at compile time):
 - the format, per quantity (``FORMATS``): the units and the most digits a
   meter sends; ``dsmr`` applies it to each number as it reads it;
 - the bounds of a parsed reading (``bounds``) and its counters against the
-  previous telegram's (``backwards``).
+  previous telegram's (``backwards``); ``Checker`` applies both in turn.
 Pure logic: no clock, no I/O.
 """
 from micropython import const
@@ -132,6 +132,21 @@ def bounds(r):
         if v is not None and v < 0:
             return k
     return None
+
+
+class Checker:
+    """Both checks on a meter's telegrams in turn, keeping the baseline for ``backwards``."""
+
+    def __init__(self):
+        self.prev = None  # the last reading within bounds
+
+    def why(self, r):
+        """None if reading ``r`` is plausible, else the name of the first field that is not."""
+        why = bounds(r)
+        if why is None:
+            prev, self.prev = self.prev, r
+            why = backwards(r, prev)
+        return why
 
 
 def backwards(r, prev):
