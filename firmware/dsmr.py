@@ -11,8 +11,8 @@ from binascii import unhexlify
 
 from micropython import const
 
+import plausible
 from p1time import dsmr_timestamp
-from plausible import CURRENT, ENERGY, FREQUENCY, POWER, VOLTAGE, Implausible, check_format, unit_code
 from reading import TOTAL_FIELDS, new_reading
 
 _LPAREN = const(0x28)
@@ -54,25 +54,25 @@ _ENERGY = {
 }
 
 # Instantaneous values: OBIS -> (field, quantity kind). The kind gives the
-# units and digits a meter may send (plausible.FORMATS); a value in kW is
+# units and digits a meter may send (plausible.py); a value in kW is
 # stored in W.
 _NUMERIC = {
-    _k(1, 1, 7, 0): ("power_import_w", POWER),
-    _k(1, 2, 7, 0): ("power_export_w", POWER),
-    _k(1, 21, 7, 0): ("power_l1_w", POWER),
-    _k(1, 41, 7, 0): ("power_l2_w", POWER),
-    _k(1, 61, 7, 0): ("power_l3_w", POWER),
-    _k(1, 22, 7, 0): ("_export_l1", POWER),
-    _k(1, 42, 7, 0): ("_export_l2", POWER),
-    _k(1, 62, 7, 0): ("_export_l3", POWER),
-    _k(1, 32, 7, 0): ("voltage_l1_v", VOLTAGE),
-    _k(1, 52, 7, 0): ("voltage_l2_v", VOLTAGE),
-    _k(1, 72, 7, 0): ("voltage_l3_v", VOLTAGE),
-    _k(1, 31, 7, 0): ("current_l1_a", CURRENT),
-    _k(1, 51, 7, 0): ("current_l2_a", CURRENT),
-    _k(1, 71, 7, 0): ("current_l3_a", CURRENT),
-    _k(1, 14, 7, 0): ("frequency_hz", FREQUENCY),
-    _k(1, 1, 4, 0): ("average_power_15m_w", POWER),
+    _k(1, 1, 7, 0): ("power_import_w", plausible.POWER),
+    _k(1, 2, 7, 0): ("power_export_w", plausible.POWER),
+    _k(1, 21, 7, 0): ("power_l1_w", plausible.POWER),
+    _k(1, 41, 7, 0): ("power_l2_w", plausible.POWER),
+    _k(1, 61, 7, 0): ("power_l3_w", plausible.POWER),
+    _k(1, 22, 7, 0): ("_export_l1", plausible.POWER),
+    _k(1, 42, 7, 0): ("_export_l2", plausible.POWER),
+    _k(1, 62, 7, 0): ("_export_l3", plausible.POWER),
+    _k(1, 32, 7, 0): ("voltage_l1_v", plausible.VOLTAGE),
+    _k(1, 52, 7, 0): ("voltage_l2_v", plausible.VOLTAGE),
+    _k(1, 72, 7, 0): ("voltage_l3_v", plausible.VOLTAGE),
+    _k(1, 31, 7, 0): ("current_l1_a", plausible.CURRENT),
+    _k(1, 51, 7, 0): ("current_l2_a", plausible.CURRENT),
+    _k(1, 71, 7, 0): ("current_l3_a", plausible.CURRENT),
+    _k(1, 14, 7, 0): ("frequency_hz", plausible.FREQUENCY),
+    _k(1, 1, 4, 0): ("average_power_15m_w", plausible.POWER),
 }
 
 # Integer counters: OBIS -> field.
@@ -169,7 +169,7 @@ def _number(buf, i, end, shift, r=None, kind=-1):
         ch = buf[j]
         if 0x30 <= ch <= 0x39:
             if j - i >= _MAX_CHARS:  # stop before a 400-digit value costs a 400-digit int
-                raise (ValueError if kind < 0 else Implausible)("too many digits")
+                raise (ValueError if kind < 0 else plausible.Implausible)("too many digits")
             mant = mant * 10 + ch - 0x30
             if dec >= 0:
                 dec += 1
@@ -185,8 +185,8 @@ def _number(buf, i, end, shift, r=None, kind=-1):
         raise ValueError("junk after a number")
     if kind >= 0:
         whole = j - i if dec < 0 else j - i - dec - 1
-        shift += check_format(kind, unit_code(buf, j + 1, end) if buf[j] == _STAR else 0,
-                              whole, dec if dec > 0 else 0)
+        unit = plausible.unit_code(buf, j + 1, end) if buf[j] == _STAR else 0
+        shift += plausible.check_format(kind, unit, whole, dec if dec > 0 else 0)
     elif buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
         shift += 3
     exp = shift - (dec if dec > 0 else 0)
@@ -310,7 +310,7 @@ def parse(buf, n=None, strict=True):
             spec = _NUMERIC.get(key)
             measured = ch == 0 and (spec is not None or key in _ENERGY)
             if ch == 0 and key in _ENERGY:
-                r[_ENERGY[key]] = _number(buf, v0, line_end, -3, r, ENERGY)
+                r[_ENERGY[key]] = _number(buf, v0, line_end, -3, r, plausible.ENERGY)
             elif spec is not None and ch == 0:
                 field, kind = spec
                 v = _number(buf, v0, line_end, 0, None, kind)
@@ -334,7 +334,7 @@ def parse(buf, n=None, strict=True):
             elif key == _PEAK_BE:
                 ts = dsmr_timestamp(buf, v0, line_end)
                 r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0,
-                                                    None, POWER)
+                                                    None, plausible.POWER)
                 r["monthly_power_peak_timestamp"] = ts
             elif 1 <= ch <= 4:
                 if key == _MBUS_TYPE:
@@ -360,8 +360,8 @@ def parse(buf, n=None, strict=True):
             # no meter can mean (nan*kWh), and left out it would read as 0 (spare
             # capacity to a charger) where stale data gets exception 04. Without
             # a CRC an unreadable line is damage: the telegram is malformed.
-            if measured and not strict and not isinstance(e, Implausible):
-                raise Implausible(e.args[0])
+            if measured and not strict and not isinstance(e, plausible.Implausible):
+                raise plausible.Implausible(e.args[0])
             if strict or measured:
                 raise
         pos = eol + 1

@@ -15,9 +15,6 @@ from math import sqrt
 VOLTAGE = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
 CURRENT = ("current_l1_a", "current_l2_a", "current_l3_a")
 POWER = ("power_l1_w", "power_l2_w", "power_l3_w")
-_PHASE = {}
-for _i in range(3):
-    _PHASE[VOLTAGE[_i]] = _PHASE[CURRENT[_i]] = _PHASE[POWER[_i]] = _i
 
 
 def _sent(reading, i):
@@ -35,7 +32,7 @@ def value(reading, field):
     v = reading[field]
     if v is not None:
         return float(v)
-    i = _PHASE[field]
+    i = ord(field[-3]) - 0x31  # "voltage_l2_v": the phase digit
     if absent(reading, i):
         return 0.0
     if i == 0 and field == POWER[0] and absent(reading, 1) and absent(reading, 2):

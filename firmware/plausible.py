@@ -9,7 +9,7 @@ README "Plausibility" gives the bounds and their reasons.
 
 Two checks, both allocation-free per value (comparisons of ints and floats
 already in the reading, constants folded at compile time):
-- the format, per quantity (``FORMATS``): the units and the most digits a
+- the format, per quantity (``_FORMATS``): the units and the most digits a
   meter sends; ``dsmr`` applies it to each number as it reads it;
 - the bounds of a parsed reading (``bounds``) and its counters against the
   previous telegram's (``backwards``); ``Checker`` applies both in turn.
@@ -17,7 +17,7 @@ Pure logic: no clock, no I/O.
 """
 from micropython import const
 
-# Quantity kinds of a numeric telegram value (indexes into FORMATS).
+# Quantity kinds of a numeric telegram value (indexes into _FORMATS).
 POWER = const(0)
 VOLTAGE = const(1)
 CURRENT = const(2)
@@ -41,7 +41,7 @@ _WH = const(0x5768)       # "Wh"
 # T210 000000286 W and 006545766 Wh, the 0230.0 V of dsmr_parser's DSMR 5
 # sample, 50.00 Hz (Hungary). The limits take the widest real format of each:
 # enough to refuse 99999.999 kW or a 60-digit current before it is a number.
-FORMATS = (
+_FORMATS = (
     (_KW, 4, _W, 9, 3),
     (_V, 4, _V, 4, 2),
     (_A, 3, _A, 3, 2),
@@ -50,18 +50,14 @@ FORMATS = (
 )
 
 # Physical bounds (README "Plausibility").
-V_MAX = const(300)                # L-N volts: 230 V + 30 %; the grid keeps +-10 % (EN 50160)
-I_MAX = const(200)                # amperes per phase: direct-connected meters end at 100-120 A
-P_PHASE_MAX = const(60000)        # watts per phase: V_MAX x I_MAX
-P_MAX = const(180000)             # watts for the connection: three such phases
-F_MIN = const(45)                 # hertz: the grid keeps 50 Hz +4 %/-6 % (EN 50160),
-F_MAX = const(55)                 # a meter without voltage sends nothing
+_V_MAX = const(300)                # L-N volts: 230 V + 30 %; the grid keeps +-10 % (EN 50160)
+_I_MAX = const(200)                # amperes per phase: direct-connected meters end at 100-120 A
+_P_PHASE_MAX = const(60000)        # watts per phase: _V_MAX x _I_MAX
+_P_MAX = const(180000)             # watts for the connection: three such phases
+_F_MIN = const(45)                 # hertz: the grid keeps 50 Hz +4 %/-6 % (EN 50160),
+_F_MAX = const(55)                 # a meter without voltage sends nothing
 _COUNTER_SLACK_DECIMALS = const(3)  # a counter may go back by at most 0.001 of its unit
 
-_VOLTAGES = ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v")
-_CURRENTS = ("current_l1_a", "current_l2_a", "current_l3_a")
-_PHASE_POWERS = ("power_l1_w", "power_l2_w", "power_l3_w")
-_POWERS = ("power_import_w", "power_export_w", "average_power_15m_w", "monthly_power_peak_w")
 # The counters (reading.TOTAL_FIELDS), spelled here so this module imports nothing.
 _COUNTERS = ("energy_import", "energy_export", "energy_import_t1", "energy_import_t2",
              "energy_export_t1", "energy_export_t2", "gas", "water", "heat")
@@ -87,7 +83,7 @@ def unit_code(buf, i, end):
 
 def check_format(kind, unit, whole, decimals):
     """The shift the unit adds (3 for the "k" unit, 0 for the other); Implausible if off-format."""
-    f = FORMATS[kind]
+    f = _FORMATS[kind]
     if unit == f[0]:
         shift = 0 if f[0] == f[2] else 3
         most = f[1]
@@ -105,27 +101,27 @@ def check_format(kind, unit, whole, decimals):
 
 def bounds(r):
     """The first field of reading ``r`` outside its physical bounds, or None."""
-    for k in _VOLTAGES:
+    for k in ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v"):
         v = r[k]
-        if v is not None and not 0 <= v <= V_MAX:
+        if v is not None and not 0 <= v <= _V_MAX:
             return k
-    for k in _CURRENTS:
+    for k in ("current_l1_a", "current_l2_a", "current_l3_a"):
         v = r[k]
-        if v is not None and not 0 <= v <= I_MAX:
+        if v is not None and not 0 <= v <= _I_MAX:
             return k
-    for k in _PHASE_POWERS:
+    for k in ("power_l1_w", "power_l2_w", "power_l3_w"):
         v = r[k]
-        if v is not None and not -P_PHASE_MAX <= v <= P_PHASE_MAX:
+        if v is not None and not -_P_PHASE_MAX <= v <= _P_PHASE_MAX:
             return k
-    for k in _POWERS:
+    for k in ("power_import_w", "power_export_w", "average_power_15m_w", "monthly_power_peak_w"):
         v = r[k]
-        if v is not None and not 0 <= v <= P_MAX:
+        if v is not None and not 0 <= v <= _P_MAX:
             return k
     v = r["power_w"]
-    if v is not None and not -P_MAX <= v <= P_MAX:
+    if v is not None and not -_P_MAX <= v <= _P_MAX:
         return "power_w"
     v = r["frequency_hz"]
-    if v is not None and not F_MIN <= v <= F_MAX:
+    if v is not None and not _F_MIN <= v <= _F_MAX:
         return "frequency_hz"
     for k in _COUNTERS:
         v = r[k]
