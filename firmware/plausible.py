@@ -17,12 +17,12 @@ Pure logic: no clock, no I/O.
 """
 from micropython import const
 
-# Quantity kinds of a numeric telegram value (indexes into _FORMATS).
+# Quantity kinds of a numeric telegram value: where its row starts in _FORMATS.
 POWER = const(0)
-VOLTAGE = const(1)
-CURRENT = const(2)
-FREQUENCY = const(3)
-ENERGY = const(4)
+VOLTAGE = const(5)
+CURRENT = const(10)
+FREQUENCY = const(15)
+ENERGY = const(20)
 
 # Units folded into an int, one byte per letter (``unit_code``).
 _KW = const(0x6B57)       # "kW"
@@ -33,8 +33,8 @@ _HZ = const(0x487A)       # "Hz"
 _KWH = const(0x6B5768)    # "kWh"
 _WH = const(0x5768)       # "Wh"
 
-# kind -> (unit, its most whole digits, the unit a meter may send instead,
-#          its most whole digits, most decimals).
+# Per kind, a row of five: unit, its most whole digits, the unit a meter may
+# send instead, its most whole digits, most decimals (one flat tuple: one object).
 # DSMR 5.0.2 and e-MUCS specify kW F5(3,3), V F4(1,1), A F3(0,0) (e-MUCS
 # F5(2,2)), kWh F9(3,3) (e-MUCS F10(3,3)); real meters send wider: DSMR 2.2
 # power 0001.01 kW, EasyMeter 001688.21 W and 00032549.5061662 kWh, Sagemcom
@@ -42,11 +42,11 @@ _WH = const(0x5768)       # "Wh"
 # sample, 50.00 Hz (Hungary). The limits take the widest real format of each:
 # enough to refuse 99999.999 kW or a 60-digit current before it is a number.
 _FORMATS = (
-    (_KW, 4, _W, 9, 3),
-    (_V, 4, _V, 4, 2),
-    (_A, 3, _A, 3, 2),
-    (_HZ, 3, _HZ, 3, 3),
-    (_KWH, 10, _WH, 10, 7),
+    _KW, 4, _W, 9, 3,
+    _V, 4, _V, 4, 2,
+    _A, 3, _A, 3, 2,
+    _HZ, 3, _HZ, 3, 3,
+    _KWH, 10, _WH, 10, 7,
 )
 
 # Physical bounds (README "Plausibility").
@@ -83,18 +83,18 @@ def unit_code(buf, i, end):
 
 def check_format(kind, unit, whole, decimals):
     """The shift the unit adds (3 for the "k" unit, 0 for the other); Implausible if off-format."""
-    f = _FORMATS[kind]
-    if unit == f[0]:
-        shift = 0 if f[0] == f[2] else 3
-        most = f[1]
-    elif unit == f[2]:
+    f = _FORMATS
+    if unit == f[kind]:
+        shift = 0 if unit == f[kind + 2] else 3
+        most = f[kind + 1]
+    elif unit == f[kind + 2]:
         shift = 0
-        most = f[3]
+        most = f[kind + 3]
     else:
         raise Implausible("unit")
     if whole > most:
         raise Implausible("too many digits")
-    if decimals > f[4]:
+    if decimals > f[kind + 4]:
         raise Implausible("too many decimals")
     return shift
 

@@ -6,7 +6,7 @@ the stock layout's heap that a running gateway needs a few times a day, not
 all the time. ``answer(hub, req)`` is the response; nothing here awaits.
 """
 import config
-import jsoncheck
+import ondemand
 from http_server import error_response, json_response
 from netman import networks
 
@@ -41,7 +41,6 @@ def _body_pieces(body):
 
 def _patch_config(hub, req):
     try:
-        jsoncheck.check(_body_pieces(req.body))  # MicroPython's json takes {"a": 1,} and [1,,2]
         changes = req.json()
     except MemoryError:  # not the client's fault: say so, and let it try again
         return error_response(503, "out of memory: try again")
@@ -53,6 +52,14 @@ def _patch_config(hub, req):
         new, restart = config.patch(hub.config, changes)
     except config.ConfigError as e:
         return error_response(400, e.message, e.field)
+    try:
+        # MicroPython's json took {"a": 1,} and [1,,2]: the syntax is checked
+        # before saving, once the config rules are dropped (never both in the heap).
+        ondemand.call("jsoncheck", "check", _body_pieces(req.body))
+    except MemoryError:
+        return error_response(503, "out of memory: try again")
+    except ValueError:
+        return error_response(400, "body is not valid JSON")
     try:
         config.save(hub.config_path or "config.json", new)
     except OSError as e:
