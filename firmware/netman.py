@@ -17,8 +17,15 @@ Policy (all times are class attributes, so tests and boards can tune them):
   doubling up to ``backoff_max_ms``). A lost link first gets
   ``connect_timeout_ms`` to come back by itself (the Wi-Fi driver and an
   Ethernet PHY both recover on their own), then the same backoff.
+- Link-local fallback (Ethernet with DHCP, as the Xemex does): after
+  ``link_local_after`` attempts in a row with a link but no DHCP answer, the
+  interface takes 169.254.x.y/16 (``link_local_ip``: from the MAC, so the same
+  device always gets the same address), so an EV charger on a direct cable
+  reaches it. DHCP is tried again every ``dhcp_retry_ms`` for ``dhcp_probe_ms``
+  (the link-local address is gone meanwhile: the charger sees a short gap),
+  and at once when the link comes back after a cable change.
 - NTP after every (re)connect, then every ``ntp_every_ms``; a failed sync is
-  retried after ``ntp_retry_ms``.
+  retried after ``ntp_retry_ms``. Not on a link-local address (no internet).
 - The access point (10.10.10.10/24, WPA2, SSID and key from identity.json)
   opens: from the button (reason "button"); when no network is configured,
   i.e. Wi-Fi with an empty SSID, at boot or once a PATCH clears it
@@ -89,6 +96,16 @@ def ipv4_settings(section):
     return (s.get("IpAddress", ""), netmask(s.get("Netmask", "24")), gw, s.get("DNS") or gw)
 
 
+def link_local_ip(mac):
+    """169.254.x.y from MAC "aa:bb:cc:dd:ee:ff": x = 1 + 5th byte mod 254, y = 6th byte.
+
+    RFC 3927 leaves out 169.254.0.x and 169.254.255.x; the same MAC always gives
+    the same address.
+    """
+    parts = mac.split(":")
+    return "169.254.%d.%d" % (1 + int(parts[4], 16) % 254, int(parts[5], 16))
+
+
 def client_configured(cfg):
     """Ethernet needs no settings; Wi-Fi needs an SSID."""
     if cfg.get("DefaultNetIf") == "Ethernet":
@@ -105,6 +122,9 @@ class NetManager:
     ap_idle_ms = 900000
     ntp_every_ms = 6 * 3600 * 1000
     ntp_retry_ms = 60000
+    link_local_after = 3
+    dhcp_retry_ms = 300000
+    dhcp_probe_ms = 15000
     poll_ms = 500
 
     def __init__(self, net, hub, safe_mode=False):
@@ -124,6 +144,9 @@ class NetManager:
         self._ntp_wait = 0           # 0 = sync now
         self._want_reconnect = False
         self._want_ap = False
+        self._dhcp_failures = 0      # Ethernet DHCP attempts in a row with a link and no answer
+        self.link_local = None       # the 169.254.x.y address while it stands in for DHCP
+        self._probing = False        # a DHCP retry from link-local is under way
 
     # -- requests from the button, the web API and the app --------------------
 
@@ -147,6 +170,9 @@ class NetManager:
             self._want_reconnect = False
             self._call(self.net.disconnect)
             self._backoff_ms = self.backoff_min_ms
+            self._dhcp_failures = 0
+            self.link_local = None
+            self._probing = False
             if self._down_since is None:
                 self._down_since = now_ms
             self._connect(now_ms)
@@ -154,22 +180,39 @@ class NetManager:
         elif self.state == CONNECTING:
             if up:
                 self._up(now_ms, st)
+            elif self._probing:
+                if ticks_diff(now_ms, self._since) >= self.dhcp_probe_ms:
+                    self._link_local(now_ms, st)  # still no DHCP server: back to 169.254
             elif ticks_diff(now_ms, self._since) >= self.connect_timeout_ms:
                 print("net: no connection after %d s" % (self.connect_timeout_ms // 1000))
-                self._call(self.net.disconnect)
-                self._backoff(now_ms)
+                if st.get("link") and self._dhcp_ethernet():
+                    self._dhcp_failures += 1
+                if self._dhcp_failures >= self.link_local_after:
+                    self._link_local(now_ms, st)
+                else:
+                    self._call(self.net.disconnect)
+                    self._backoff(now_ms)
         elif self.state == BACKOFF:
             if up:
                 self._up(now_ms, st)
             elif ticks_diff(now_ms, self._since) >= self._wait_ms:
                 self._connect(now_ms)
         elif self.state == UP:
-            if up:
-                self._ntp(now_ms)
-            else:
+            if not up:
                 print("net: link lost")
-                self._set(CONNECTING, now_ms)
+                if self.link_local:  # a cable change: ask DHCP again first
+                    self.link_local = None
+                    self._dhcp_failures = 0
+                    self._connect(now_ms)
+                else:
+                    self._set(CONNECTING, now_ms)
                 self._down_since = now_ms
+            elif not self.link_local:
+                self._ntp(now_ms)
+            elif ticks_diff(now_ms, self._since) >= self.dhcp_retry_ms:
+                print("net: link-local %s: trying DHCP again" % self.link_local)
+                self._probing = True
+                self._attempt(now_ms, self.net.start_ethernet, None)
         self._ap_policy(now_ms, up)
         self._publish(st)
 
@@ -192,19 +235,46 @@ class NetManager:
         try:
             if cfg.get("DefaultNetIf") == "Ethernet":
                 print("net: starting Ethernet")
-                self.net.start_ethernet(ipv4_settings(cfg.get("Ethernet") or {}))
+                self._attempt(now_ms, self.net.start_ethernet, ipv4_settings(cfg.get("Ethernet") or {}))
             else:
                 wifi = cfg.get("WiFi") or {}
                 print("net: connecting to Wi-Fi %s" % wifi.get("Ssid"))
-                self.net.start_wifi(wifi.get("Ssid"), wifi.get("Password", ""), ipv4_settings(wifi))
+                self._attempt(now_ms, self.net.start_wifi, wifi.get("Ssid"), wifi.get("Password", ""),
+                              ipv4_settings(wifi))
+        except ValueError as e:  # a bad static address in the config
+            print("net: connect failed: %r" % (e,))
+            self._backoff(now_ms)
+
+    def _attempt(self, now_ms, start, *args):
+        """Start an interface; CONNECTING, or BACKOFF if it raised."""
+        try:
+            start(*args)
         except Exception as e:  # bad static address, no Ethernet on this board, driver error
             print("net: connect failed: %r" % (e,))
+            self._probing = False
             self._backoff(now_ms)
             return
         self._set(CONNECTING, now_ms)
 
+    def _dhcp_ethernet(self):
+        cfg = self.hub.config
+        return cfg.get("DefaultNetIf") == "Ethernet" and ipv4_settings(cfg.get("Ethernet") or {}) is None
+
+    def _link_local(self, now_ms, st):
+        """No DHCP server on the cable: take the MAC's 169.254.x.y/16 (a charger on a direct cable)."""
+        ip = link_local_ip(st.get("mac") or "00:00:00:00:00:00")
+        if not self._probing:
+            print("net: no DHCP answer %d times: link-local %s" % (self._dhcp_failures, ip))
+        self._probing = False
+        self.link_local = ip
+        self._attempt(now_ms, self.net.start_ethernet, (ip, "255.255.0.0", "0.0.0.0", "0.0.0.0"))
+
     def _up(self, now_ms, st):
         print("net: up, %s %s" % (st.get("iface"), st.get("ip")))
+        if st.get("ip") != self.link_local:  # DHCP (or static) answered
+            self.link_local = None
+            self._dhcp_failures = 0
+        self._probing = False
         self._set(UP, now_ms)
         self._backoff_ms = self.backoff_min_ms
         self._down_since = None
@@ -213,7 +283,8 @@ class NetManager:
             self._ap_failed = None  # the network it stood in for is back
         if self.ap_reason:
             self._ap_conn_ms = now_ms
-        self._ntp(now_ms)
+        if not self.link_local:
+            self._ntp(now_ms)
 
     def _backoff(self, now_ms):
         self._set(BACKOFF, now_ms)
@@ -284,6 +355,7 @@ class NetManager:
     def _publish(self, st):
         st["state"] = self.state
         st["ap_reason"] = self.ap_reason
+        st["link_local"] = self.link_local is not None and st.get("ip") == self.link_local
         self.hub.status["net"] = st
 
     async def run(self, clock=ticks_ms):
