@@ -265,7 +265,7 @@ def parse(buf, n=None, strict=True):
     pending_unit = 0
     exports = None           # export per phase, netted against import at the end
     meter_id_alt = None
-    mbus_ids = None          # equipment id per M-Bus channel, made when first seen
+    mbus_ids = None  # type: list | None  # equipment id per M-Bus channel, made when first seen
     pos = eol + 1
     while pos < n:
         eol = buf.find(b"\n", pos, n)

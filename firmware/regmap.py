@@ -27,8 +27,8 @@ class RegImage:
         self.low_word_first = low_word_first
         self.front = bytearray(size)
         self._back = bytearray(size)
-        self.holding = None
-        self.holding_serial = None  # the serial ``holding`` was written for
+        self.holding = None  # type: RegImage | None
+        self.holding_serial = None  # type: str | None  # the serial ``holding`` was written for
 
     def locate(self, addr, qty):
         """Index of the block holding registers addr..addr+qty-1 entirely, or -1."""

@@ -183,3 +183,21 @@ def test_pymodbus_reads_every_sdm630_batch(sdm, sdm_sim):
             assert rr.isError() and rr.exception_code == 2, hex(addr)
     finally:
         c.close()
+
+
+def test_pymodbus_reads_every_empro_block_whole(sim):
+    # The EMPro map checked the same way: what OpenEMS's EEM-MA370 driver reads (0x8006x57,
+    # 0x8100x8) and each block whole, by FC03 and FC04 alike (a real EMPro answers both).
+    from pymodbus.client import ModbusTcpClient
+    c = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, timeout=3, retries=0)
+    assert c.connect()
+    try:
+        for read in (c.read_holding_registers, c.read_input_registers):
+            for start, count in ((0x8006, 57), (0x8100, 8), (0x8000, 0x3F), (0x0100, 2), (0x012C, 25)):
+                rr = read(start, count=count, device_id=1)
+                assert not rr.isError() and len(rr.registers) == count, (hex(start), rr)
+            for addr, count in ((0x803F, 1), (0x8108, 1), (0x0102, 1), (0x7FFF, 2)):
+                rr = read(addr, count=count, device_id=1)
+                assert rr.isError() and rr.exception_code == 2, hex(addr)
+    finally:
+        c.close()
