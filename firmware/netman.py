@@ -17,13 +17,13 @@ Policy (all times are class attributes, so tests and boards can tune them):
   doubling up to ``backoff_max_ms``). A lost link first gets
   ``connect_timeout_ms`` to come back by itself (the Wi-Fi driver and an
   Ethernet PHY both recover on their own), then the same backoff.
-- Link-local fallback (Ethernet with DHCP, as the Xemex does): after
-  ``link_local_after`` attempts in a row with a link but no DHCP answer, the
-  interface takes 169.254.x.y/16 (``link_local_ip``: from the MAC, so the same
-  device always gets the same address), so an EV charger on a direct cable
-  reaches it. DHCP is tried again every ``dhcp_retry_ms`` for ``dhcp_probe_ms``
-  (the link-local address is gone meanwhile: the charger sees a short gap),
-  and at once when the link comes back after a cable change.
+- Link-local fallback (Ethernet, as the Xemex does): after ``link_local_after``
+  attempts in a row with a link but no address (no DHCP answer), the interface
+  takes 169.254.x.y/16 (``link_local_ip``: from the MAC, so the same device
+  always gets the same address), so an EV charger on a direct cable reaches
+  it. DHCP is tried again every ``dhcp_retry_ms`` for ``dhcp_probe_ms`` (the
+  link-local address is gone meanwhile: the charger sees a short gap); a
+  reconnect request (button, API) asks DHCP at once.
 - NTP after every (re)connect, then every ``ntp_every_ms``; a failed sync is
   retried after ``ntp_retry_ms``. Not on a link-local address (no internet).
 - The access point (10.10.10.10/24, WPA2, SSID and key from identity.json)
@@ -97,11 +97,8 @@ def ipv4_settings(section):
 
 
 def link_local_ip(mac):
-    """169.254.x.y from MAC "aa:bb:cc:dd:ee:ff": x = 1 + 5th byte mod 254, y = 6th byte.
-
-    RFC 3927 leaves out 169.254.0.x and 169.254.255.x; the same MAC always gives
-    the same address.
-    """
+    """169.254.x.y from MAC "aa:bb:cc:dd:ee:ff": x = 1 + 5th byte mod 254 (RFC 3927
+    leaves out 169.254.0.x and .255.x), y = 6th byte."""
     parts = mac.split(":")
     return "169.254.%d.%d" % (1 + int(parts[4], 16) % 254, int(parts[5], 16))
 
@@ -144,9 +141,8 @@ class NetManager:
         self._ntp_wait = 0           # 0 = sync now
         self._want_reconnect = False
         self._want_ap = False
-        self._dhcp_failures = 0      # Ethernet DHCP attempts in a row with a link and no answer
+        self._dhcp_failures = 0      # Ethernet attempts in a row with a link and no address
         self.link_local = None       # the 169.254.x.y address while it stands in for DHCP
-        self._probing = False        # a DHCP retry from link-local is under way
 
     # -- requests from the button, the web API and the app --------------------
 
@@ -172,7 +168,6 @@ class NetManager:
             self._backoff_ms = self.backoff_min_ms
             self._dhcp_failures = 0
             self.link_local = None
-            self._probing = False
             if self._down_since is None:
                 self._down_since = now_ms
             self._connect(now_ms)
@@ -180,15 +175,16 @@ class NetManager:
         elif self.state == CONNECTING:
             if up:
                 self._up(now_ms, st)
-            elif self._probing:
-                if ticks_diff(now_ms, self._since) >= self.dhcp_probe_ms:
-                    self._link_local(now_ms, st)  # still no DHCP server: back to 169.254
-            elif ticks_diff(now_ms, self._since) >= self.connect_timeout_ms:
-                print("net: no connection after %d s" % (self.connect_timeout_ms // 1000))
-                if st.get("link") and self._dhcp_ethernet():
-                    self._dhcp_failures += 1
+            elif ticks_diff(now_ms, self._since) >= (self.dhcp_probe_ms if self.link_local
+                                                     else self.connect_timeout_ms):
+                print("net: no connection")
+                if st.get("iface") == "ethernet" and st.get("link"):
+                    self._dhcp_failures += 1  # a link, but no DHCP answer
                 if self._dhcp_failures >= self.link_local_after:
-                    self._link_local(now_ms, st)
+                    self.link_local = link_local_ip(st.get("mac") or "0:0:0:0:0:0")
+                    print("net: no DHCP answer: link-local %s" % self.link_local)
+                    self._call(self.net.start_ethernet, (self.link_local, "255.255.0.0", "0.0.0.0", "0.0.0.0"))
+                    self._set(CONNECTING, now_ms)
                 else:
                     self._call(self.net.disconnect)
                     self._backoff(now_ms)
@@ -198,21 +194,17 @@ class NetManager:
             elif ticks_diff(now_ms, self._since) >= self._wait_ms:
                 self._connect(now_ms)
         elif self.state == UP:
-            if not up:
-                print("net: link lost")
-                if self.link_local:  # a cable change: ask DHCP again first
-                    self.link_local = None
-                    self._dhcp_failures = 0
-                    self._connect(now_ms)
-                else:
-                    self._set(CONNECTING, now_ms)
-                self._down_since = now_ms
-            elif not self.link_local:
+            if up and not self.link_local:
                 self._ntp(now_ms)
-            elif ticks_diff(now_ms, self._since) >= self.dhcp_retry_ms:
-                print("net: link-local %s: trying DHCP again" % self.link_local)
-                self._probing = True
-                self._attempt(now_ms, self.net.start_ethernet, None)
+            elif up:
+                if ticks_diff(now_ms, self._since) >= self.dhcp_retry_ms:
+                    print("net: trying DHCP again")
+                    self._call(self.net.start_ethernet, None)
+                    self._set(CONNECTING, now_ms)
+            else:
+                print("net: link lost")
+                self._set(CONNECTING, now_ms)
+                self._down_since = now_ms
         self._ap_policy(now_ms, up)
         self._publish(st)
 
@@ -235,46 +227,22 @@ class NetManager:
         try:
             if cfg.get("DefaultNetIf") == "Ethernet":
                 print("net: starting Ethernet")
-                self._attempt(now_ms, self.net.start_ethernet, ipv4_settings(cfg.get("Ethernet") or {}))
+                self.net.start_ethernet(ipv4_settings(cfg.get("Ethernet") or {}))
             else:
                 wifi = cfg.get("WiFi") or {}
                 print("net: connecting to Wi-Fi %s" % wifi.get("Ssid"))
-                self._attempt(now_ms, self.net.start_wifi, wifi.get("Ssid"), wifi.get("Password", ""),
-                              ipv4_settings(wifi))
-        except ValueError as e:  # a bad static address in the config
-            print("net: connect failed: %r" % (e,))
-            self._backoff(now_ms)
-
-    def _attempt(self, now_ms, start, *args):
-        """Start an interface; CONNECTING, or BACKOFF if it raised."""
-        try:
-            start(*args)
+                self.net.start_wifi(wifi.get("Ssid"), wifi.get("Password", ""), ipv4_settings(wifi))
         except Exception as e:  # bad static address, no Ethernet on this board, driver error
             print("net: connect failed: %r" % (e,))
-            self._probing = False
             self._backoff(now_ms)
             return
         self._set(CONNECTING, now_ms)
 
-    def _dhcp_ethernet(self):
-        cfg = self.hub.config
-        return cfg.get("DefaultNetIf") == "Ethernet" and ipv4_settings(cfg.get("Ethernet") or {}) is None
-
-    def _link_local(self, now_ms, st):
-        """No DHCP server on the cable: take the MAC's 169.254.x.y/16 (a charger on a direct cable)."""
-        ip = link_local_ip(st.get("mac") or "00:00:00:00:00:00")
-        if not self._probing:
-            print("net: no DHCP answer %d times: link-local %s" % (self._dhcp_failures, ip))
-        self._probing = False
-        self.link_local = ip
-        self._attempt(now_ms, self.net.start_ethernet, (ip, "255.255.0.0", "0.0.0.0", "0.0.0.0"))
-
     def _up(self, now_ms, st):
         print("net: up, %s %s" % (st.get("iface"), st.get("ip")))
-        if st.get("ip") != self.link_local:  # DHCP (or static) answered
+        if st.get("ip") != self.link_local:  # DHCP (or a static address) answered
             self.link_local = None
             self._dhcp_failures = 0
-        self._probing = False
         self._set(UP, now_ms)
         self._backoff_ms = self.backoff_min_ms
         self._down_since = None

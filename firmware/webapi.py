@@ -11,7 +11,8 @@ Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
     GET  /api, /api/v1/data, /api/v1/telegram, /api/v1/system   HomeWizard-compatible; open
                                 while ``Http.OpenData`` (default) so integrations need no password
     PUT  /api/v1/identify       blink the status LED (HomeWizard's identify; rate-limited: 429)
-    GET  /api/v1/state          404, as a HomeWizard P1 meter answers (only its sockets have one)
+    GET  /api/v1/state          open, unrouted: 404, as a HomeWizard P1 meter answers (Home
+                                Assistant asks before it knows the device type)
 Writes must be ``Content-Type: application/json`` (415 otherwise): a form on
 another web site cannot send that without the browser asking first, so the
 browser's cached password cannot be abused cross-site.
@@ -118,6 +119,7 @@ class WebServer:
         @app.route("/api/v1/reset", methods=("POST",))
         @app.route("/api/v1/wifi/scan")
         @app.route("/api/v1/firmware", methods=("POST",))
+        @app.route("/api/v1/identify", methods=("PUT",))
         async def action(req):
             # Rare requests: their code is loaded for the request and dropped after.
             return ondemand.call("webactions", "answer", hub, req)
@@ -150,23 +152,6 @@ class WebServer:
         async def system(req):
             # HomeWizard clients read it with the data; a 401 would fail their whole update.
             return json_response({"cloud_enabled": False})
-
-        @app.route("/api/v1/state")
-        async def state(req):
-            # Home Assistant asks before it knows the device type: a P1 meter's answer.
-            return error_response(404, "no state on a P1 meter")
-
-        @app.route("/api/v1/identify", methods=("PUT",))
-        async def identify(req):
-            drv = hub.led
-            if drv is None:
-                return error_response(503, "no status LED")
-            wait = drv.identify(hub.clock())
-            if wait:
-                r = error_response(429, "identify: the LED blinked just now")
-                r.headers["Retry-After"] = str(wait)
-                return r
-            return json_response({"identify": "ok"})
 
         @app.route("/api/v1/telegram")
         async def telegram(req):
