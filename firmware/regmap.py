@@ -8,6 +8,8 @@ Registers inside a block that no value covers stay 0 (masters read across
 such gaps, e.g. OpenEMS reads 57 registers from EMPro 0x8006). A value
 written as None is one the meter did not send: its registers are marked
 missing (``lacks``), and a read that covers one is refused, never served as 0.
+``holding``: the image FC03 reads where it differs from FC04's (the SDM630's
+settings); None, FC03 and FC04 read the same registers (the EMPro).
 """
 import struct
 
@@ -29,6 +31,8 @@ class RegImage:
         self._back = bytearray(size)
         self.missing = bytearray(size // 2)  # 1 per register of the front whose value is unknown
         self._back_missing = bytearray(size // 2)
+        self.holding = None  # type: RegImage | None
+        self.holding_serial = None  # type: str | None  # the serial ``holding`` was written for
 
     def locate(self, addr, qty):
         """Index of the block holding registers addr..addr+qty-1 entirely, or -1."""

@@ -92,7 +92,7 @@ function status() {
     var c = s.counters || {};
     show("s-bad", c.valid == null ? "–" : (c.implausible || 0) + " implausible · " + (c.crc_mismatch || 0) + " CRC errors · " +
       ((c.malformed || 0) + (c.parse_error || 0) + (c.too_long || 0)) + " unreadable");
-    show("s-net", (n.iface || "–") + " · " + (n.ip || "no address") + (n.rssi != null ? " · " + n.rssi + " dBm" : "") + (n.ap ? " · access point on" : ""));
+    show("s-net", (n.iface || "–") + " · " + (n.ip || "no address") + (n.link_local ? " (link-local: no DHCP server, still asking)" : "") + (n.rssi != null ? " · " + n.rssi + " dBm" : "") + (n.mdns ? " · " + n.mdns : "") + (n.ap ? " · access point on" : ""));
     show("s-mqtt", !q || !q.enabled ? "off" : (q.connected ? "connected" : "not connected") + (q.last_error ? " · " + q.last_error : ""));
     show("s-modbus", b ? b.clients + " client(s), " + b.requests + " requests" : "–");
     show("s-fw", s.firmware ? s.firmware.version + " (" + s.firmware.build + ")" : "–");
