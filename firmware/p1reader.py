@@ -45,7 +45,7 @@ class P1Reader:
         self.counters = self.framer.counters
         self.counters["parse_error"] = 0
         self.counters["implausible"] = 0
-        self._plausible = plausible.Checker()
+        self._baseline = None  # the last reading within bounds (plausible.check)
         hub.counters = self.counters
         self._passthrough = p1["Passthrough"]
         self.smarty = None
@@ -88,7 +88,7 @@ class P1Reader:
             return
         try:
             reading = dsmr.parse(buf, n, crc != "ok")  # a matching CRC: skip odd lines
-            why = self._plausible.why(reading)
+            why, self._baseline = plausible.check(reading, self._baseline)
         except plausible.Implausible as e:
             why = e.args[0]
         except Exception as e:  # ValueError for bad input; anything else is counted, never fatal

@@ -12,7 +12,7 @@ already in the reading, constants folded at compile time):
 - the format, per quantity (``_FORMATS``): the units and the most digits a
   meter sends; ``dsmr`` applies it to each number as it reads it;
 - the bounds of a parsed reading (``bounds``) and its counters against the
-  previous telegram's (``backwards``); ``Checker`` applies both in turn.
+  previous telegram's (``backwards``); ``check`` applies both in turn.
 Pure logic: no clock, no I/O.
 """
 from micropython import const
@@ -61,7 +61,6 @@ _COUNTER_SLACK_DECIMALS = const(3)  # a counter may go back by at most 0.001 of 
 # The counters (reading.TOTAL_FIELDS), spelled here so this module imports nothing.
 _COUNTERS = ("energy_import", "energy_export", "energy_import_t1", "energy_import_t2",
              "energy_export_t1", "energy_export_t2", "gas", "water", "heat")
-_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
 
 class Implausible(ValueError):
@@ -130,19 +129,17 @@ def bounds(r):
     return None
 
 
-class Checker:
-    """Both checks on a meter's telegrams in turn, keeping the baseline for ``backwards``."""
+def check(r, prev):
+    """(None or the first field of reading ``r`` that is not plausible, the baseline for the next telegram).
 
-    def __init__(self):
-        self.prev = None  # the last reading within bounds
-
-    def why(self, r):
-        """None if reading ``r`` is plausible, else the name of the first field that is not."""
-        why = bounds(r)
-        if why is None:
-            prev, self.prev = self.prev, r
-            why = backwards(r, prev)
-        return why
+    ``prev`` is the baseline this call returned for the telegram before (None
+    at first): the last reading within bounds, whose counters ``r``'s must not
+    run back from.
+    """
+    why = bounds(r)
+    if why is not None:
+        return why, prev
+    return backwards(r, prev), r
 
 
 def backwards(r, prev):
@@ -158,15 +155,15 @@ def backwards(r, prev):
     d = r["counter_decimals"]
     dp = prev["counter_decimals"]
     top = d if d > dp else dp
-    slack = _POW10[top - _COUNTER_SLACK_DECIMALS]  # counter_decimals is 3 or more
+    slack = 10 ** (top - _COUNTER_SLACK_DECIMALS)  # counter_decimals is 3 or more
     for k in _COUNTERS:
         v = r[k]
         old = prev[k]
         if v is None or old is None:
             continue
         if d != dp:  # an EasyMeter's finer step: compare in the finer one (rare)
-            v *= _POW10[top - d]
-            old *= _POW10[top - dp]
+            v *= 10 ** (top - d)
+            old *= 10 ** (top - dp)
         if v < old - slack:
             return k
     return None

@@ -181,8 +181,8 @@ def test_every_captured_telegram_is_plausible(name, path):
     Framer(lambda status, crc, buf, n: found.append((status, crc, bytes(buf[:n])))).feed(open(path, "rb").read())
     assert [s for s, _, _ in found] == ["valid"]
     reading = dsmr.parse(found[0][2], None, found[0][1] != "ok")
-    checker = plausible.Checker()
-    assert checker.why(reading) is None and checker.why(reading) is None
+    why, baseline = plausible.check(reading, None)
+    assert why is None and plausible.check(reading, baseline) == (None, reading)
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

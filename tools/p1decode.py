@@ -44,7 +44,7 @@ def shown(reading):
 
 def decoder(out):
     """A framer whose telegrams are written to ``out`` as JSON lines."""
-    checker = plausible.Checker()
+    baseline = [None]  # plausible.check's, from one telegram to the next
 
     def on_telegram(status, crc, buf, n):
         rec = {"status": status, "crc": crc, "error": ERRORS.get(status), "reading": None}
@@ -54,7 +54,7 @@ def decoder(out):
                 r = dsmr.parse(buf, n, crc != "ok")
                 rec["reading"] = shown(r)
                 decimals = r["counter_decimals"]
-                why = checker.why(r)
+                why, baseline[0] = plausible.check(r, baseline[0])
                 if why is not None:
                     rec.update(status="implausible", error=ERRORS["implausible"] + why)
             except plausible.Implausible as e:

@@ -87,3 +87,17 @@ def test_format_check_gives_the_unit_shift():
     assert plausible.check_format(plausible.POWER, plausible.unit_code(b"W)", 0, 2), 9, 0) == 0
     assert raises(Implausible, plausible.check_format, plausible.POWER, plausible.unit_code(b"W)", 0, 2), 10, 0)
     assert plausible.unit_code(b"kvarh)", 0, 6) == -1 and plausible.unit_code(b")", 0, 1) == 0
+
+
+def test_check_keeps_the_last_reading_within_bounds_as_the_baseline():
+    a = _parse(b"1-0:1.8.1(000100.000*kWh)")
+    dip = _parse(b"1-0:1.8.1(000050.000*kWh)")
+    wild = dsmr.parse(make_telegram([b"1-0:1.8.1(000200.000*kWh)", b"1-0:32.7.0(-230.0*V)"]))
+    why, base = plausible.check(a, None)
+    assert why is None and base is a
+    why, base = plausible.check(wild, base)        # out of bounds: not a baseline
+    assert why == "voltage_l1_v" and base is a
+    why, base = plausible.check(dip, base)         # one dip is refused ...
+    assert why == "energy_import_t1" and base is dip
+    why, base = plausible.check(dip, base)         # ... a meter replaced costs one telegram
+    assert why is None
