@@ -98,30 +98,26 @@ def check_format(kind, unit, whole, decimals):
     return shift
 
 
+# field, lowest, highest: the physical bounds (README "Plausibility"), one flat
+# tuple (one object); the counters have no upper bound but their format.
+_BOUNDS = (
+    "voltage_l1_v", 0, _V_MAX, "voltage_l2_v", 0, _V_MAX, "voltage_l3_v", 0, _V_MAX,
+    "current_l1_a", 0, _I_MAX, "current_l2_a", 0, _I_MAX, "current_l3_a", 0, _I_MAX,
+    "power_l1_w", -_P_PHASE_MAX, _P_PHASE_MAX, "power_l2_w", -_P_PHASE_MAX, _P_PHASE_MAX,
+    "power_l3_w", -_P_PHASE_MAX, _P_PHASE_MAX,
+    "power_import_w", 0, _P_MAX, "power_export_w", 0, _P_MAX, "power_w", -_P_MAX, _P_MAX,
+    "average_power_15m_w", 0, _P_MAX, "monthly_power_peak_w", 0, _P_MAX,
+    "frequency_hz", _F_MIN, _F_MAX,
+)
+
+
 def bounds(r):
     """The first field of reading ``r`` outside its physical bounds, or None."""
-    for k in ("voltage_l1_v", "voltage_l2_v", "voltage_l3_v"):
-        v = r[k]
-        if v is not None and not 0 <= v <= _V_MAX:
-            return k
-    for k in ("current_l1_a", "current_l2_a", "current_l3_a"):
-        v = r[k]
-        if v is not None and not 0 <= v <= _I_MAX:
-            return k
-    for k in ("power_l1_w", "power_l2_w", "power_l3_w"):
-        v = r[k]
-        if v is not None and not -_P_PHASE_MAX <= v <= _P_PHASE_MAX:
-            return k
-    for k in ("power_import_w", "power_export_w", "average_power_15m_w", "monthly_power_peak_w"):
-        v = r[k]
-        if v is not None and not 0 <= v <= _P_MAX:
-            return k
-    v = r["power_w"]
-    if v is not None and not -_P_MAX <= v <= _P_MAX:
-        return "power_w"
-    v = r["frequency_hz"]
-    if v is not None and not _F_MIN <= v <= _F_MAX:
-        return "frequency_hz"
+    b = _BOUNDS
+    for i in range(0, len(b), 3):
+        v = r[b[i]]
+        if v is not None and not b[i + 1] <= v <= b[i + 2]:
+            return b[i]
     for k in _COUNTERS:
         v = r[k]
         if v is not None and v < 0:
