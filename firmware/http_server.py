@@ -180,15 +180,23 @@ class App:
 
     def __init__(self, before=None):
         self._routes = {}   # path -> {method: async handler(request) -> Response}
+        self._streamed = set()  # "METHOD path" of the routes that read their body themselves
         self.before = before or _pass  # async (request) -> Response, or None to route it
 
-    def route(self, path, methods=("GET",)):
+    def route(self, path, methods=("GET",), stream=False):
+        """Register a handler; ``stream``: it reads the body itself from ``req.body`` (a ``Body``),
+        which may then be as long as ``Server.max_stream``."""
         def register(handler):
             table = self._routes.setdefault(path, {})
             for m in methods:
                 table[m] = handler
+                if stream:
+                    self._streamed.add(m + " " + path)
             return handler
         return register
+
+    def streams(self, req):
+        return req.method + " " + req.path in self._streamed
 
     async def dispatch(self, req):
         """``before`` then the route: what the server does, in one call for tests."""
@@ -278,7 +286,7 @@ def _same(a, b):
 # The only headers anything here reads; the others are counted and skipped, so
 # a phone's long User-Agent and Accept lines cost no heap.
 _KEPT = (b"host", b"authorization", b"content-length", b"content-type", b"connection",
-         b"transfer-encoding")
+         b"transfer-encoding", b"x-sha256")
 
 
 _KEPT_LENGTHS = tuple(len(h) for h in _KEPT)
@@ -373,6 +381,45 @@ async def _drain(reader, left):
         left -= len(chunk)
 
 
+class Body:
+    """A body the handler reads itself (``App.route(stream=True)``): ``readinto`` gives up to
+    ``len(buf)`` of its bytes, 0 at its end, EOFError when the client stops early. Each
+    read has its own deadline, so a long upload lives as long as its bytes keep coming."""
+
+    def __init__(self, reader, conn, length, timeout_ms):
+        self._reader = reader
+        self._conn = conn
+        self.left = length
+        self._timeout_ms = timeout_ms
+
+    async def readinto(self, buf):
+        k = min(len(buf), self.left)
+        if not k:
+            return 0
+        part = self._conn.take(k)
+        n = len(part)
+        if n:
+            buf[:n] = part  # what came in with the head
+        else:
+            self._conn.deadline = ticks_add(ticks_ms(), self._timeout_ms)
+            n = await self._reader.readinto(buf[:k] if k < len(buf) else buf)
+            if not n:
+                raise EOFError("short body")
+        self.left -= n
+        return n
+
+    async def skip(self, timeout_ms):
+        """Read and drop what is left, through the connection's buffer, while it keeps coming."""
+        self._timeout_ms = timeout_ms
+        mv = self._conn.mv
+        try:
+            while self.left:
+                await self.readinto(mv)
+        except (OSError, EOFError):
+            pass
+        self._conn.pos = self._conn.n = 0
+
+
 async def _read_body(reader, conn, n, spool=None):
     """``n`` body bytes: into one bytearray allocated up front, or through the
     connection's buffer into the file ``spool`` (then its name is the body)."""
@@ -411,6 +458,7 @@ class Server:
     max_conns = 4           # of the ESP32's 16 sockets (docs/ARCHITECTURE.md, "Sockets")
     max_head = MAX_HEAD
     max_body = MAX_BODY
+    max_stream = 0x400000   # a streamed body (App.route(stream=True)): the handler checks its own limit
     # A body longer than spool_over goes to the file ``spool`` when one is set: an
     # 8 KB certificate upload then needs no 8 KB in one piece of a fragmented heap.
     spool = None
@@ -500,11 +548,27 @@ class Server:
             if length:  # the body is still on the wire: drained after the answer
                 await self._send(writer, conn, resp, False)
                 conn.deadline = 0
-                await self._discard(reader)
+                if self.app.streams(req):  # maybe megabytes: swallowed while they keep coming
+                    await Body(reader, conn, length, 0).skip(self.discard_s * 1000)
+                else:
+                    await self._discard(reader)
                 return False
             await self._send(writer, conn, resp, keep)
             return keep
-        if length:
+        if length and self.app.streams(req):
+            body = req.body = Body(reader, conn, length, self.read_timeout_s * 1000)
+            try:
+                resp = await handler(req)
+            except EOFError:
+                raise  # the client stopped sending: nobody to answer
+            except Exception as e:
+                resp = self._failed(req, e)
+            req.body = b""
+            if body.left:  # refused before its end: answer, then swallow the rest before closing
+                await self._send(writer, conn, resp, False)
+                await body.skip(self.discard_s * 1000)
+                return False
+        elif length:
             # One body at a time: four 8 KB uploads at once would not fit an ESP32
             # (and there is one spool file).
             async with self._body_lock:
@@ -593,7 +657,7 @@ class Server:
         if not length.isdigit():
             raise HttpError(400)
         n = int(length)
-        if n > self.max_body:
+        if n > (self.max_stream if self.app.streams(req) else self.max_body):
             raise HttpError(413)
         if n and req.method not in _BODY_METHODS:
             raise HttpError(400)  # a GET with a body: no route here reads one

@@ -45,6 +45,7 @@ class Hub:
         self.config_path = None       # where config.json lives, for the web API to save
         self.netman = None            # the network manager, for reconnect/AP requests
         self.restart = None           # app: restart() reboots the device after a moment
+        self.hw = None                # the hardware module (hw_esp32 / hw_host): the update's flash
         self._gap_ms = None           # the gap before the last telegram
         self._event = asyncio.Event()
         self._up_ms = 0               # uptime, folded from ticks (which wrap)

@@ -5,9 +5,11 @@ Same names as ``hw_esp32.py``. The P1 "UART" is a TCP connection to a meter
 or a file read once (``file:PATH``). The LED prints its colour, the button is
 pressed on a schedule (``--button``) or through a control file, the network is
 a fixed Ethernet link on 127.0.0.1, and the watchdog does nothing.
+The flash's two app slots are files that ``tools/sim.py`` (the bootloader) reads.
 ``main_host.py`` fills ``OPTIONS`` from the command line before the app starts.
 """
 import asyncio
+import json
 import os
 import sys
 
@@ -20,6 +22,8 @@ OPTIONS = {
     "ansi": False,         # colour the LED line (the launcher sets it on a terminal)
     "presses": [],         # [(start_ms, hold_ms)] after boot
     "control": None,       # file whose new lines ("short", "ap", "factory") press the button
+    "flash": None,         # folder of the app slots (tools/sim.py); None: no slots, like the stock layout
+    "slot": "ota_0",       # the slot the bootloader started
 }
 
 RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again
@@ -250,3 +254,131 @@ def reset():
 
 def state_dir():
     return OPTIONS["state_dir"]
+
+
+# --- the flash's app slots: esp32.Partition's interface, as far as the update uses it ---
+
+_SLOTS = ("ota_0", "ota_1")
+_SLOT_SIZE = 0x180000      # partitions-4MiB-ota.csv: 1.5 MiB each
+_BLOCK = 4096
+_ENOENT = 2
+_EINVAL = 22
+
+
+class Partition:
+    """An app slot in ``OPTIONS["flash"]``, a file per slot; ``otadata.json`` says which boots.
+
+    As on the ESP32: ``writeblocks(block, buf)`` erases what it covers (whole
+    4 KB blocks) and writes; with an offset it only programs, and flash can only
+    clear bits (an erased byte is 0xFF); ``set_boot`` refuses what is no image;
+    an app that ``set_boot`` selected runs "pending verify" until it calls
+    ``mark_app_valid_cancel_rollback``, else the bootloader (tools/sim.py) rolls back.
+    """
+
+    BOOT = 0
+    RUNNING = 1
+
+    def __init__(self, which):
+        flash = OPTIONS["flash"]
+        if flash is None:
+            raise OSError(_ENOENT)  # no app slots: what a stock install's get_next_update raises
+        if which == Partition.RUNNING:
+            which = OPTIONS["slot"]
+        elif which == Partition.BOOT:
+            which = (_otadata() or {}).get("slot", _SLOTS[0])
+        if which not in _SLOTS:
+            raise OSError(_ENOENT)
+        self.label = which
+        self._path = flash + "/" + which
+
+    def info(self):
+        i = _SLOTS.index(self.label)
+        return (0, 0x10 + i, 0x10000 + i * _SLOT_SIZE, _SLOT_SIZE, self.label, False)
+
+    def get_next_update(self):
+        return Partition(_SLOTS[1 - _SLOTS.index(self.label)])
+
+    def readblocks(self, block, buf, offset=0):
+        at = block * _BLOCK + offset
+        n = 0
+        try:
+            with open(self._path, "rb") as f:
+                f.seek(at)
+                n = f.readinto(buf) or 0
+        except OSError:
+            pass
+        for i in range(n, len(buf)):  # never written: erased flash
+            buf[i] = 0xFF
+
+    def writeblocks(self, block, buf, offset=None):
+        at = block * _BLOCK
+        if offset is None:
+            if len(buf) % _BLOCK:
+                raise OSError(_EINVAL)  # esp_partition_erase_range takes whole blocks
+            data = buf
+        else:
+            at += offset
+            data = bytearray(len(buf))
+            self.readblocks(0, data, at)
+            for i in range(len(data)):
+                data[i] &= buf[i]
+        if at + len(data) > _SLOT_SIZE:
+            raise OSError(_EINVAL)
+        with open(self._path, "r+b" if _exists(self._path) else "wb") as f:
+            f.seek(at)
+            f.write(data)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return _SLOT_SIZE // _BLOCK
+        if op == 5:
+            return _BLOCK
+        if op == 6:
+            ff = b"\xff" * 256
+            with open(self._path, "r+b" if _exists(self._path) else "wb") as f:
+                f.seek(arg * _BLOCK)
+                for _ in range(_BLOCK // 256):
+                    f.write(ff)
+            return 0
+        return None
+
+    def set_boot(self):
+        head = bytearray(1)
+        self.readblocks(0, head)
+        if head[0] != 0xE9:
+            raise OSError(_EINVAL)  # ESP-IDF verifies the image first: ESP_ERR_OTA_VALIDATE_FAILED
+        od = _otadata() or {"seq": 0}
+        _write_otadata({"seq": od["seq"] + 1, "slot": self.label, "state": "new"})
+
+    @staticmethod
+    def mark_app_valid_cancel_rollback():
+        od = _otadata()
+        if od is None:
+            raise OSError(_EINVAL)  # blank otadata: ESP-IDF says "running firmware is factory"
+        if od["slot"] == OPTIONS["slot"] and od["state"] != "valid":
+            od["state"] = "valid"
+            _write_otadata(od)
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _otadata():
+    """otadata.json ({"seq", "slot", "state"}), or None while blank (the bootloader then starts ota_0)."""
+    try:
+        with open(OPTIONS["flash"] + "/otadata.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_otadata(od):
+    path = OPTIONS["flash"] + "/otadata.json"
+    with open(path + ".tmp", "w") as f:
+        json.dump(od, f)
+    os.rename(path + ".tmp", path)

@@ -1,4 +1,4 @@
-"""The web API's rare requests: a config PATCH, a reset or restart, a Wi-Fi scan, a firmware upload.
+"""The web API's rare requests: a config PATCH, a reset or restart, a Wi-Fi scan.
 
 webapi.py imports this module for such a request and drops it again after
 (``WebServer._routes``, route ``action``): their code and messages are ~2 KB of
@@ -19,9 +19,6 @@ def answer(hub, req):
         return _reset(hub, req)
     if req.path == "/api/v1/wifi/scan":
         return _scan(hub)
-    if req.path == "/api/v1/firmware":
-        return error_response(501, "firmware update over HTTP is not available yet; "
-                                   "flash over USB (see the README)")
     return _patch_config(hub, req)
 
 

@@ -5,12 +5,15 @@ Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
     GET  /api/v1/config         settings, secrets shown as "********"
     PATCH /api/v1/config        JSON merge-patch; 400 {"error", "field"}; saved atomically
     GET  /api/v1/status         meter, network, MQTT, Modbus, counters, uptime, free heap
-    GET  /api/v1/firmware       version and build; POST: 501 (no OTA yet)
+    GET  /api/v1/firmware       version, build, app slots, the last update's outcome
+    POST /api/v1/firmware       the update: the image as an application/octet-stream body
+                                with ?sha256= (ota.py, loaded for it); 501 without app slots
     POST /api/v1/reset          reconnect to the network; {"restart": true}: reboot
     GET  /api/v1/wifi/scan      access points in range
     GET  /api, /api/v1/data, /api/v1/telegram   HomeWizard-compatible; open while
                                 ``Http.OpenData`` (default) so integrations need no password
-Writes must be ``Content-Type: application/json`` (415 otherwise): a form on
+Writes must be ``Content-Type: application/json`` (the firmware upload:
+``application/octet-stream``; 415 otherwise): a form on
 another web site cannot send that without the browser asking first, so the
 browser's cached password cannot be abused cross-site.
 Captive portal: the phones' connectivity probes, and in AP mode any request for a
@@ -88,8 +91,8 @@ class WebServer:
             r.headers["Retry-After"] = str(wait)
         if r is not None:
             return r
-        if req.method in _WRITES and req.content_type() != "application/json":
-            return error_response(415, "send Content-Type: application/json")
+        if req.method in _WRITES and req.content_type() != _body_type(req.path):
+            return error_response(415, "send Content-Type: " + _body_type(req.path))
         return None
 
     # -- routes ------------------------------------------------------------------
@@ -114,7 +117,6 @@ class WebServer:
         @app.route("/api/v1/config", methods=("PATCH",))
         @app.route("/api/v1/reset", methods=("POST",))
         @app.route("/api/v1/wifi/scan")
-        @app.route("/api/v1/firmware", methods=("POST",))
         async def action(req):
             # Rare requests: their code is loaded for the request and dropped after.
             return ondemand.call("webactions", "answer", hub, req)
@@ -126,7 +128,14 @@ class WebServer:
 
         @app.route("/api/v1/firmware")
         async def firmware(req):
-            return json_response(_firmware())
+            doc = _firmware()
+            doc.update(ondemand.call("ota", "info", hub))
+            return json_response(doc)
+
+        @app.route("/api/v1/firmware", methods=("POST",), stream=True)
+        async def update(req):
+            # The update's code and its 4 KB block buffer exist only while one runs.
+            return await ondemand.call("ota", "upload", hub, req)
 
         @app.route("/api")
         @app.route("/api/")
@@ -182,6 +191,10 @@ class WebServer:
         mem_free = getattr(gc, "mem_free", None)  # MicroPython only
         out["free_heap"] = mem_free() if mem_free else None
         return out
+
+
+def _body_type(path):
+    return "application/octet-stream" if path == "/api/v1/firmware" else "application/json"
 
 
 def _firmware():
