@@ -286,7 +286,7 @@ def _same(a, b):
 # The only headers anything here reads; the others are counted and skipped, so
 # a phone's long User-Agent and Accept lines cost no heap.
 _KEPT = (b"host", b"authorization", b"content-length", b"content-type", b"connection",
-         b"transfer-encoding", b"x-sha256")
+         b"transfer-encoding", b"x-sha256", b"expect")
 
 
 _KEPT_LENGTHS = tuple(len(h) for h in _KEPT)
@@ -557,6 +557,8 @@ class Server:
             return keep
         if length and self.app.streams(req):
             body = req.body = Body(reader, conn, length, self.read_timeout_s * 1000)
+            if req.headers.get("expect", "").lower() == "100-continue":  # curl, for a body over 1 MB
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             try:
                 resp = await handler(req)
             except EOFError:

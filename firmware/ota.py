@@ -20,6 +20,7 @@ the slot named, records the rollback.
 """
 import asyncio
 import binascii
+import gc
 import hashlib
 import json
 import os
@@ -133,11 +134,14 @@ async def upload(hub, req):
     if length > nxt.ioctl(4, 0) * BLOCK:
         return error_response(413, "%d bytes do not fit the %d-byte app slot" % (length, nxt.ioctl(4, 0) * BLOCK),
                               "Content-Length")
+    buf = await _block_buffer()
+    if buf is None:
+        return error_response(503, "out of memory for the upload's buffer: try again")
     state = hub.status["update"] = {"outcome": "in_progress", "stage": "upload", "bytes": 0, "total": length,
                                     "version": None}
     try:
-        bad, new = await _receive(req.body, nxt, head, length, sha, q.get("allow_downgrade") == "1",
-                                           state)
+        bad, new = await _receive(req.body, buf, nxt, head, length, sha, q.get("allow_downgrade") == "1",
+                                  state)
         if bad is None:
             nxt.writeblocks(0, b"\xe9", 0)  # now it is an image
             try:
@@ -167,6 +171,18 @@ async def upload(hub, req):
     return json_response({"result": "restarting", "version": new, "slot": _label(nxt)})
 
 
+async def _block_buffer():
+    """4 KB in one piece. A 64 KB heap has that free, but what a connection that just
+    closed still holds can split it for a moment: collect, and try again for up to a second."""
+    for _ in range(10):
+        gc.collect()
+        try:
+            return bytearray(BLOCK)
+        except MemoryError:
+            await asyncio.sleep_ms(100)
+    return None
+
+
 async def _fill(body, mv):
     """Read until ``mv`` is full; EOFError when the client stops early."""
     got = 0
@@ -178,9 +194,8 @@ async def _fill(body, mv):
     return got
 
 
-async def _receive(body, nxt, head, length, sha, allow_downgrade, state):
-    """Stream the body into ``nxt``: (refusal or None, the image's version)."""
-    buf = bytearray(BLOCK)
+async def _receive(body, buf, nxt, head, length, sha, allow_downgrade, state):
+    """Stream the body through ``buf`` into ``nxt``: (refusal or None, the image's version)."""
     mv = memoryview(buf)
     whole = hashlib.sha256()
     own = hashlib.sha256()   # the image's appended hash covers all but its last 32 bytes
@@ -215,8 +230,9 @@ async def _receive(body, nxt, head, length, sha, allow_downgrade, state):
     if walk.length != length:
         return ("the file is %d bytes but the image in it says %s: cut off or padded" % (
             length, walk.length if walk.length else "more"), "Content-Length"), version
-    if _hex(whole.digest()) != sha:
-        return ("SHA-256 of the upload is %s, not the %s given" % (_hex(whole.digest()), sha), "sha256"), version
+    got_sha = _hex(whole.digest())  # once: MicroPython's hash is final after digest()
+    if got_sha != sha:
+        return ("SHA-256 of the upload is %s, not the %s given" % (got_sha, sha), "sha256"), version
     if walk.hashed:
         tail = bytearray(32)
         nxt.readblocks((length - 32) // BLOCK, tail, (length - 32) % BLOCK)
