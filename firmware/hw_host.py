@@ -311,22 +311,25 @@ class Partition:
             buf[i] = 0xFF
 
     def writeblocks(self, block, buf, offset=None):
-        at = block * _BLOCK
-        if offset is None:
-            if len(buf) % _BLOCK:
-                raise OSError(_EINVAL)  # esp_partition_erase_range takes whole blocks
-            data = buf
-        else:
-            at += offset
-            data = bytearray(len(buf))
-            self.readblocks(0, data, at)
-            for i in range(len(data)):
-                data[i] &= buf[i]
-        if at + len(data) > _SLOT_SIZE:
-            raise OSError(_EINVAL)
+        at = block * _BLOCK + (offset or 0)
+        if (offset is None and len(buf) % _BLOCK) or at + len(buf) > _SLOT_SIZE:
+            raise OSError(_EINVAL)  # esp_partition_erase_range takes whole blocks
+        if offset is None:  # erase, then write: the bytes become buf
+            with open(self._path, "r+b" if _exists(self._path) else "wb") as f:
+                f.seek(at)
+                f.write(buf)
+            return
+        # Programming only clears bits: what is there already ANDs with buf.
+        old = bytearray(64)
         with open(self._path, "r+b" if _exists(self._path) else "wb") as f:
-            f.seek(at)
-            f.write(data)
+            for i in range(0, len(buf), 64):
+                k = min(64, len(buf) - i)
+                f.seek(at + i)
+                got = f.readinto(old) or 0
+                for j in range(k):
+                    old[j] = (old[j] if j < got else 0xFF) & buf[i + j]
+                f.seek(at + i)
+                f.write(memoryview(old)[:k])
 
     def ioctl(self, op, arg):
         if op == 4:

@@ -6,8 +6,11 @@ updating holds none of it, and the 4 KB block buffer exists only during an uploa
 The flash is ``hub.hw.Partition`` (``esp32.Partition`` on the device,
 ``hw_host.Partition`` in the simulator): the same calls either way.
 
-The upload (``upload``) goes one 4 KB block at a time into the slot the bootloader
-does not run, hashed as it passes. The image's first byte (0xE9) is held back,
+The upload (``upload``) goes into the slot the bootloader does not run, hashed as
+it passes: each 4 KB flash block is erased when the upload reaches it and
+programmed a 1 KB piece at a time. (One 4 KB buffer would save three flash
+program calls per block, but with a browser's connections open a 64 KB heap often
+has no 4 KB in one piece: measured, the largest was 2.4 KB.) The image's first byte (0xE9) is held back,
 0xFF in flash, until every check passed, so a cut-off or refused upload, or a
 power cut, never leaves anything bootable. Then ``set_boot`` and a restart.
 
@@ -33,7 +36,8 @@ from clock import ticks_diff, ticks_ms
 from http_server import error_response, json_response
 from version import VERSION
 
-BLOCK = const(4096)
+BLOCK = const(4096)         # a flash block: what an erase takes
+PIECE = const(1024)         # the upload's buffer: a quarter block, so a fragmented heap has room for it
 PROBATION_S = 60
 _STOCK = ("this installation has no app slots (stock MicroPython with .mpy files): install the p1gw "
           "image over USB (make flash), or update the files with make deploy")
@@ -134,7 +138,7 @@ async def upload(hub, req):
     if length > nxt.ioctl(4, 0) * BLOCK:
         return error_response(413, "%d bytes do not fit the %d-byte app slot" % (length, nxt.ioctl(4, 0) * BLOCK),
                               "Content-Length")
-    buf = await _block_buffer()
+    buf = await _piece_buffer()
     if buf is None:
         return error_response(503, "out of memory for the upload's buffer: try again")
     state = hub.status["update"] = {"outcome": "in_progress", "stage": "upload", "bytes": 0, "total": length,
@@ -171,13 +175,13 @@ async def upload(hub, req):
     return json_response({"result": "restarting", "version": new, "slot": _label(nxt)})
 
 
-async def _block_buffer():
-    """4 KB in one piece. A 64 KB heap has that free, but what a connection that just
-    closed still holds can split it for a moment: collect, and try again for up to a second."""
+async def _piece_buffer():
+    """PIECE bytes in one piece. What a connection that just closed still holds can split
+    the heap's free space for a moment: collect, and try again for up to a second."""
     for _ in range(10):
         gc.collect()
         try:
-            return bytearray(BLOCK)
+            return bytearray(PIECE)
         except MemoryError:
             await asyncio.sleep_ms(100)
     return None
@@ -203,12 +207,11 @@ async def _receive(body, buf, nxt, head, length, sha, allow_downgrade, state):
     walk = image_check.ImageLength()
     version = None
     got = 0
-    block = 0
     while got < length:
-        n = await _fill(body, mv[:min(BLOCK, length - got)])
+        n = await _fill(body, mv[:min(PIECE, length - got)])
         part = mv[:n]
         whole.update(part)
-        if not block:
+        if not got:
             bad = image_check.refusal(part, head, allow_downgrade)
             if bad is not None:
                 return bad, None
@@ -218,12 +221,12 @@ async def _receive(body, buf, nxt, head, length, sha, allow_downgrade, state):
         stop = n if walk.length is None else max(0, min(n, walk.length - 32 - got))
         own.update(part[:stop])
         own_fed += stop
-        if not block:
+        if not got:
             buf[0] = 0xFF  # held back: the slot holds no image until every check passed
-        for i in range(n, BLOCK):  # the last block, padded as erased flash
-            buf[i] = 0xFF
-        nxt.writeblocks(block, buf)
-        block += 1
+        block, offset = divmod(got, BLOCK)
+        if not offset:
+            nxt.ioctl(6, block)  # erase the block this piece starts
+        nxt.writeblocks(block, part, offset)
         got += n
         state["bytes"] = got
         await asyncio.sleep(0)  # a flash write takes a while: let Modbus in between

@@ -360,3 +360,53 @@ def test_stock_layout_answers_501(tmp_path, images):
         status, body = post(sim, images["b"])
         assert status == 501 and "make deploy" in body["error"]
         assert firmware(sim)["updates"] is False
+
+
+# --- the page's update form in headless Chromium ---------------------------------------
+
+def test_page_update_form_shows_progress_restart_and_the_new_version(tmp_path, images):
+    pytest.importorskip("selenium")
+    import tempfile
+    import shutil
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from test_page_chromium import CHROMEDRIVER, shot
+
+    path = tmp_path / ("p1gw-sim-%s.app.bin" % B)
+    path.write_bytes(images["b"])
+    profile = tempfile.mkdtemp(prefix="p1gw-chromium-")
+    opts = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--user-data-dir=" + profile, "--window-size=412,915"):
+        opts.add_argument(flag)
+    sim = gateway(tmp_path / "state")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": auth(sim)}})
+        driver.get("http://127.0.0.1:%d/" % sim.http_port)
+        text = lambda css: driver.find_element(By.CSS_SELECTOR, css).text  # noqa: E731
+        wait_for(lambda: text("#fw-run").startswith(A + " · slot ota_0"), 10, "the running version")
+        assert text("#fw-other") == "empty" and text("#fw-last") == "none yet"
+        # Every message the form shows, in order.
+        driver.execute_script("""window.fwLog = []; new MutationObserver(function () {
+            fwLog.push(document.getElementById('fw-msg').textContent); })
+            .observe(document.getElementById('fw-msg'), {childList: true, characterData: true, subtree: true});""")
+        driver.find_element(By.ID, "fw-file").send_keys(str(path))
+        driver.find_element(By.CSS_SELECTOR, "#f-fw button").click()
+        wait_for(lambda: "Updated: %s runs" % B in text("#fw-msg"), 60, "the page to show the new version: " + repr(driver.execute_script("return window.fwLog")) + sim.output()[-1500:])
+        log = driver.execute_script("return window.fwLog")
+        assert any(m.startswith("Uploading… ") for m in log), log
+        assert "Restarting… into %s" % B in log, log
+        assert driver.find_element(By.ID, "fw-prog").get_attribute("value") == "100"
+        wait_for(lambda: text("#fw-run").startswith(B + " · slot ota_1"), 10, "the new version in the list")
+        assert text("#fw-other") == A and text("#fw-last").startswith("ok (%s)" % B)
+        driver.execute_script("document.getElementById('firmware').scrollIntoView()")
+        shot(driver, "firmware", full=False)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        sim.meter.stop.set()
+        sim.kill()
