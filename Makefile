@@ -51,7 +51,8 @@ typecheck:
 
 # Refresh the README's screenshots of the config page (headless Chromium).
 screenshots: setup
-	P1GW_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q host_tests/test_page_chromium.py
+	P1GW_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q host_tests/test_page_chromium.py \
+		host_tests/test_ota_sim.py::test_page_update_form_shows_progress_restart_and_the_new_version
 
 # Rebuild firmware/www/index.html.gz from web/ after editing the page.
 web: setup

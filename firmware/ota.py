@@ -93,7 +93,7 @@ def info(hub):
     """GET /api/v1/firmware beyond version and build: slots and the last update's outcome."""
     slots = _slots(hub)
     rec = load(hub)
-    out = {"updates": slots is not None and image_check.record(slots[2]) is not None}
+    out = {"updates": slots is not None and image_check.record(slots[2]) is not None}  # type: dict[str, object]
     if slots:
         run, nxt, head = slots
         mine = image_check.record(head)
