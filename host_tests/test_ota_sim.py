@@ -7,6 +7,7 @@ container a device's .app.bin has. Broken images are made here with
 tools/esp32_image.py. Probation is 3 s instead of the device's 60 (``--probation``).
 """
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -67,11 +68,17 @@ class Meter:
             self.stop.wait(0.5)
 
 
+@contextlib.contextmanager
 def gateway(tmp_path, **kw):
+    """The p1gw image from the sim's flash, its meter sending; killed (a power cut) at the end."""
     sim = Sim(tmp_path, flash=True, probation=PROBATION_S, **kw).start()
     sim.meter = Meter(sim)
-    sim.wait_valid(1)
-    return sim
+    try:
+        sim.wait_valid(1)
+        yield sim
+    finally:
+        sim.meter.stop.set()
+        sim.kill()
 
 
 def auth(sim):
@@ -148,7 +155,7 @@ def assert_a_runs_and_nothing_else_boots(sim):
 
 
 class Modbus:
-    """A charger reading the EMPro block every 50 ms; latencies of the answers with data."""
+    """A charger reading the EMPro block every 10 ms; latencies of the answers with data."""
 
     def __init__(self, port):
         self.port = port
@@ -176,14 +183,13 @@ class Modbus:
                     self.failures.append(answer[7:9].hex())
                 else:
                     self.latencies.append((time.monotonic() - t) * 1000)
-                self.stop.wait(0.05)
+                self.stop.wait(0.01)
 
 
 # --- the update, and the rollbacks ---------------------------------------------------
 
 def test_update_a_to_b_with_make_ota_modbus_served_throughout(tmp_path, images):
-    sim = gateway(tmp_path)
-    try:
+    with gateway(tmp_path) as sim:
         charger = Modbus(sim.modbus_port)
         time.sleep(0.5)
         before = len(charger.latencies)
@@ -221,14 +227,10 @@ def test_update_a_to_b_with_make_ota_modbus_served_throughout(tmp_path, images):
         sim.kill()
         sim.start()
         assert firmware(sim)["version"] == B
-    finally:
-        sim.meter.stop.set()
-        sim.kill()
 
 
 def test_b_that_crashes_at_boot_is_rolled_back(tmp_path, images):
-    sim = gateway(tmp_path)
-    try:
+    with gateway(tmp_path) as sim:
         assert post(sim, images["crash"]) == (200, {"result": "restarting", "version": B, "slot": "ota_1"})
         sim.wait_running(2, 30)
         fw = firmware(sim)
@@ -236,14 +238,10 @@ def test_b_that_crashes_at_boot_is_rolled_back(tmp_path, images):
         assert fw["last"]["outcome"] == "rolled_back"
         assert fw["last"]["reason"] == "%s was rolled back: it did not start (crashed at boot)" % B
         assert "bootloader: ota_1 restarted without marking itself valid: rolling back to ota_0" in sim.output()
-    finally:
-        sim.meter.stop.set()
-        sim.kill()
 
 
 def test_b_that_never_gets_healthy_is_rolled_back(tmp_path, images):
-    sim = gateway(tmp_path)
-    try:
+    with gateway(tmp_path) as sim:
         assert post(sim, images["b"])[0] == 200
         sim.meter.stop.set()  # from now on B reads nothing from the meter A was reading
         sim.wait_running(2, 30)
@@ -255,18 +253,14 @@ def test_b_that_never_gets_healthy_is_rolled_back(tmp_path, images):
             B, PROBATION_S)
         assert fw["other_slot"]["version"] == B  # still there, never to boot again by itself
         assert sim_tool.otadata(sim.state_dir)["slot"] == "ota_0"
-    finally:
-        sim.kill()
 
 
 # --- refusals: the right status, A runs, nothing bootable ----------------------------
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory):
-    sim = gateway(tmp_path_factory.mktemp("refusals"))
-    yield sim
-    sim.meter.stop.set()
-    sim.kill()
+    with gateway(tmp_path_factory.mktemp("refusals")) as sim:
+        yield sim
 
 
 @pytest.mark.parametrize("case, expect", [
@@ -341,8 +335,7 @@ def test_second_upload_at_once_gets_409(gw, images):
 
 
 def test_kill_9_during_the_upload_boots_a_again(tmp_path, images):
-    sim = gateway(tmp_path)
-    try:
+    with gateway(tmp_path) as sim:
         s = start_upload(sim, images["b"], 0.5)
         wait_for(lambda: (firmware(sim)["last"] or {}).get("bytes", 0) > 0, 10, "the upload to be in progress")
         sim.kill()
@@ -350,9 +343,6 @@ def test_kill_9_during_the_upload_boots_a_again(tmp_path, images):
         sim.start()
         assert_a_runs_and_nothing_else_boots(sim)
         assert firmware(sim)["last"] is None
-    finally:
-        sim.meter.stop.set()
-        sim.kill()
 
 
 def test_stock_layout_answers_501(tmp_path, images):
@@ -366,27 +356,12 @@ def test_stock_layout_answers_501(tmp_path, images):
 
 def test_page_update_form_shows_progress_restart_and_the_new_version(tmp_path, images):
     pytest.importorskip("selenium")
-    import tempfile
-    import shutil
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from test_page_chromium import CHROMEDRIVER, shot
+    from test_page_chromium import chromium, shot
 
     path = tmp_path / ("p1gw-sim-%s.app.bin" % B)
     path.write_bytes(images["b"])
-    profile = tempfile.mkdtemp(prefix="p1gw-chromium-")
-    opts = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--user-data-dir=" + profile, "--window-size=412,915"):
-        opts.add_argument(flag)
-    sim = gateway(tmp_path / "state")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    try:
-        driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": auth(sim)}})
-        driver.get("http://127.0.0.1:%d/" % sim.http_port)
+    with gateway(tmp_path / "state") as sim, chromium(sim) as driver:
         text = lambda css: driver.find_element(By.CSS_SELECTOR, css).text  # noqa: E731
         wait_for(lambda: text("#fw-run").startswith(A + " · slot ota_0"), 10, "the running version")
         assert text("#fw-other") == "empty" and text("#fw-last") == "none yet"
@@ -396,7 +371,7 @@ def test_page_update_form_shows_progress_restart_and_the_new_version(tmp_path, i
             .observe(document.getElementById('fw-msg'), {childList: true, characterData: true, subtree: true});""")
         driver.find_element(By.ID, "fw-file").send_keys(str(path))
         driver.find_element(By.CSS_SELECTOR, "#f-fw button").click()
-        wait_for(lambda: "Updated: %s runs" % B in text("#fw-msg"), 60, "the page to show the new version: " + repr(driver.execute_script("return window.fwLog")) + sim.output()[-1500:])
+        wait_for(lambda: "Updated: %s runs" % B in text("#fw-msg"), 60, "the page to show the new version")
         log = driver.execute_script("return window.fwLog")
         assert any(m.startswith("Uploading… ") for m in log), log
         assert "Restarting… into %s" % B in log, log
@@ -405,8 +380,3 @@ def test_page_update_form_shows_progress_restart_and_the_new_version(tmp_path, i
         assert text("#fw-other") == A and text("#fw-last").startswith("ok (%s)" % B)
         driver.execute_script("document.getElementById('firmware').scrollIntoView()")
         shot(driver, "firmware", full=False)
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-        sim.meter.stop.set()
-        sim.kill()
