@@ -382,9 +382,10 @@ async def _drain(reader, left):
 
 
 class Body:
-    """A body the handler reads itself (``App.route(stream=True)``): ``readinto`` gives up to
-    ``len(buf)`` of its bytes, 0 at its end, EOFError when the client stops early. Each
-    read has its own deadline, so a long upload lives as long as its bytes keep coming."""
+    """A body the handler reads itself (``App.route(stream=True)``): ``readinto(mv)`` (a
+    memoryview: it is sliced, not copied) gives up to ``len(mv)`` of its bytes, 0 at its end,
+    EOFError when the client stops early or the connection breaks. Each read has its own
+    deadline, so a long upload lives as long as its bytes keep coming."""
 
     def __init__(self, reader, conn, length, timeout_ms):
         self._reader = reader
@@ -402,7 +403,10 @@ class Body:
             buf[:n] = part  # what came in with the head
         else:
             self._conn.deadline = ticks_add(ticks_ms(), self._timeout_ms)
-            n = await self._reader.readinto(buf[:k] if k < len(buf) else buf)
+            try:
+                n = await self._reader.readinto(buf[:k] if k < len(buf) else buf)
+            except OSError:  # reset: for the handler, the body just ends early
+                n = 0
             if not n:
                 raise EOFError("short body")
         self.left -= n
@@ -415,7 +419,7 @@ class Body:
         try:
             while self.left:
                 await self.readinto(mv)
-        except (OSError, EOFError):
+        except EOFError:
             pass
         self._conn.pos = self._conn.n = 0
 

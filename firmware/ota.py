@@ -2,7 +2,7 @@
 
 Loaded on demand (``ondemand.call``): by webapi for ``/api/v1/firmware`` and by
 the app at boot while an update waits for its verdict; a gateway that is not
-updating holds none of it, and the 4 KB block buffer exists only during an upload.
+updating holds none of it, and the upload's 1 KB buffer exists only during an upload.
 The flash is ``hub.hw.Partition`` (``esp32.Partition`` on the device,
 ``hw_host.Partition`` in the simulator): the same calls either way.
 
@@ -47,7 +47,7 @@ def _path(hub):
     return (hub.config_path or "config.json").rsplit("config.json", 1)[0] + "ota.json"
 
 
-def load(hub):
+def _load(hub):
     try:
         with open(_path(hub)) as f:
             return json.load(f)
@@ -92,7 +92,7 @@ def _version_in(part):
 def info(hub):
     """GET /api/v1/firmware beyond version and build: slots and the last update's outcome."""
     slots = _slots(hub)
-    rec = load(hub)
+    rec = _load(hub)
     out = {"updates": slots is not None and image_check.record(slots[2]) is not None}  # type: dict[str, object]
     if slots:
         run, nxt, head = slots
@@ -158,7 +158,7 @@ async def upload(hub, req):
         # Cut off: the client went away or stopped sending (the server's deadline).
         if state["bytes"]:
             nxt.ioctl(6, 0)
-        rec = load(hub)
+        rec = _load(hub)
         rec["cut_off"] = rec.get("cut_off", 0) + 1
         _save(hub, rec)
         print("ota: upload cut off after %d of %d bytes" % (state["bytes"], length))
@@ -168,7 +168,7 @@ async def upload(hub, req):
     net = hub.status.get("net") or {}
     _save(hub, {"outcome": "restarting", "version": new, "from": VERSION, "slot": _label(nxt),
                 "p1": hub.age_ms() is not None, "net": "ip" if net.get("ip") else "ap" if net.get("ap") else None,
-                "cut_off": load(hub).get("cut_off", 0)})
+                "cut_off": _load(hub).get("cut_off", 0)})
     print("ota: %s written to %s; restarting into it" % (new, _label(nxt)))
     if hub.restart is not None:
         hub.restart()
@@ -248,7 +248,7 @@ def _refuse(hub, nxt, version, bad):
     if nxt is not None:
         nxt.ioctl(6, 0)  # what was written: not even its first block stays
     message, field = bad
-    rec = load(hub)
+    rec = _load(hub)
     _save(hub, {"outcome": "rejected", "reason": message, "version": version, "from": VERSION,
                 "cut_off": rec.get("cut_off", 0)})
     print("ota: upload refused: %s" % message)
@@ -259,7 +259,7 @@ def _refuse(hub, nxt, version, bad):
 
 def after_boot(hub, probation_s=None):
     """At boot: record a rollback, or return the probation to run (a coroutine) for a new firmware."""
-    rec = load(hub)
+    rec = _load(hub)
     if rec.get("outcome") != "restarting":
         return None
     slots = _slots(hub)
