@@ -276,6 +276,9 @@ def _options(argv):
     ap.add_argument("--heap", help="MicroPython heap size (default: image %(image)s, stock %(stock)s; "
                     "env P1GW_HEAP)" % HEAP)
     ap.add_argument("--quiet", action="store_true", help="no line per telegram")
+    ap.add_argument("--no-dhcp", action="store_true",
+                    help="Ethernet with no DHCP answer (a cable to a charger): the link-local fallback, "
+                         "network timers in seconds")
     ap.add_argument("--probation", type=int, metavar="S",
                     help="seconds an updated firmware runs on probation before it marks itself valid "
                     "(default: the device's 60)")
@@ -356,7 +359,8 @@ def main(argv=None):
             cmd, env = firmware_command("tcp:127.0.0.1:%d" % meter.port, args.state_dir, args.heap,
                                         args.modbus_port, args.http_port, args.raw_port, args.mqtt,
                                         buttons, control, services=services, trace=not args.quiet,
-                                        ansi=tty, layout=layout, extra=extra, binary=binary)
+                                        ansi=tty, layout=layout, binary=binary,
+                                        extra=extra + (["--no-dhcp"] if args.no_dhcp else []))
             rc = subprocess.call(cmd, env=env, cwd=ROOT)
             if not (restarts(args.state_dir, rc) if layout == "image" else rc == RESET_EXIT):
                 return rc
