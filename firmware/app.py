@@ -132,7 +132,6 @@ class App:
         self.hub.config_path = self.config_path
         self.hub.netman = self.net  # pyright: ignore[reportAttributeAccessIssue]  (hub.py types it None)
         self.hub.restart = self.restart  # pyright: ignore[reportAttributeAccessIssue]
-        self.hub.hw = hw  # the update writes the flash's app slots (ota.py)
         self.button = button.Button(hw.Button(board))
         self.status = status.Status(self.hub, self.button)
         self.led = led.LedDriver(self.hw_led, self.status.state)
@@ -188,8 +187,12 @@ class App:
             asyncio.create_task(self._start_when_wanted(mod_name, ON_DEMAND[mod_name]))
         self.status.booting = False
         await asyncio.sleep(0)  # let the services open their sockets first
-        if _exists(self.config_path.rsplit("config.json", 1)[0] + "ota.json"):
-            # After an update: record a rollback, or put the new firmware on probation.
+        try:
+            os.stat(self.config_path.rsplit("config.json", 1)[0] + "ota.json")
+            updated = True
+        except OSError:
+            updated = False
+        if updated:  # record a rollback, or put the new firmware on probation
             probation = ondemand.call("ota", "after_boot", hub, self.host.get("probation_s"))
             if probation is not None:
                 asyncio.create_task(probation)
@@ -216,14 +219,6 @@ class App:
             await asyncio.sleep(ON_DEMAND_POLL_MS / 1000)
         gc.collect()
         self._start(find_services((mod_name,)))
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _differs_from_file(path, cfg):

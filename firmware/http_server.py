@@ -180,23 +180,24 @@ class App:
 
     def __init__(self, before=None):
         self._routes = {}   # path -> {method: async handler(request) -> Response}
-        self._streamed = set()  # "METHOD path" of the routes that read their body themselves
+        self.streamed = ()  # paths whose handler reads the body itself (a request with one)
         self.before = before or _pass  # async (request) -> Response, or None to route it
 
     def route(self, path, methods=("GET",), stream=False):
-        """Register a handler; ``stream``: it reads the body itself from ``req.body`` (a ``Body``),
-        which may then be as long as ``Server.max_stream``."""
+        """Register a handler; ``stream``: it reads a request's body itself from ``req.body``
+        (an ``http_body.Body``, loaded at the first such request), which may then be as long
+        as ``Server.max_stream``."""
         def register(handler):
             table = self._routes.setdefault(path, {})
             for m in methods:
                 table[m] = handler
-                if stream:
-                    self._streamed.add(m + " " + path)
+            if stream:
+                self.streamed += (path,)
             return handler
         return register
 
     def streams(self, req):
-        return req.method + " " + req.path in self._streamed
+        return req.path in self.streamed
 
     async def dispatch(self, req):
         """``before`` then the route: what the server does, in one call for tests."""
@@ -381,49 +382,6 @@ async def _drain(reader, left):
         left -= len(chunk)
 
 
-class Body:
-    """A body the handler reads itself (``App.route(stream=True)``): ``readinto(mv)`` (a
-    memoryview: it is sliced, not copied) gives up to ``len(mv)`` of its bytes, 0 at its end,
-    EOFError when the client stops early or the connection breaks. Each read has its own
-    deadline, so a long upload lives as long as its bytes keep coming."""
-
-    def __init__(self, reader, conn, length, timeout_ms):
-        self._reader = reader
-        self._conn = conn
-        self.left = length
-        self._timeout_ms = timeout_ms
-
-    async def readinto(self, buf):
-        k = min(len(buf), self.left)
-        if not k:
-            return 0
-        part = self._conn.take(k)
-        n = len(part)
-        if n:
-            buf[:n] = part  # what came in with the head
-        else:
-            self._conn.deadline = ticks_add(ticks_ms(), self._timeout_ms)
-            try:
-                n = await self._reader.readinto(buf[:k] if k < len(buf) else buf)
-            except OSError:  # reset: for the handler, the body just ends early
-                n = 0
-            if not n:
-                raise EOFError("short body")
-        self.left -= n
-        return n
-
-    async def skip(self, timeout_ms):
-        """Read and drop what is left, through the connection's buffer, while it keeps coming."""
-        self._timeout_ms = timeout_ms
-        mv = self._conn.mv
-        try:
-            while self.left:
-                await self.readinto(mv)
-        except EOFError:
-            pass
-        self._conn.pos = self._conn.n = 0
-
-
 async def _read_body(reader, conn, n, spool=None):
     """``n`` body bytes: into one bytearray allocated up front, or through the
     connection's buffer into the file ``spool`` (then its name is the body)."""
@@ -553,6 +511,7 @@ class Server:
                 await self._send(writer, conn, resp, False)
                 conn.deadline = 0
                 if self.app.streams(req):  # maybe megabytes: swallowed while they keep coming
+                    from http_body import Body
                     await Body(reader, conn, length, 0).skip(self.discard_s * 1000)
                 else:
                     await self._discard(reader)
@@ -560,6 +519,7 @@ class Server:
             await self._send(writer, conn, resp, keep)
             return keep
         if length and self.app.streams(req):
+            from http_body import Body  # the firmware upload's: not loaded by a gateway never updated
             body = req.body = Body(reader, conn, length, self.read_timeout_s * 1000)
             if req.headers.get("expect", "").lower() == "100-continue":  # curl, for a body over 1 MB
                 writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")

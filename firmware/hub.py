@@ -46,7 +46,6 @@ class Hub:
         self.netman = None            # the network manager, for reconnect/AP requests
         self.led = None               # the LED driver, for PUT /api/v1/identify
         self.restart = None           # app: restart() reboots the device after a moment
-        self.hw = None                # the hardware module (hw_esp32 / hw_host): the update's flash
         self._gap_ms = None           # the gap before the last telegram
         self._event = asyncio.Event()
         self._up_ms = 0               # uptime, folded from ticks (which wrap)

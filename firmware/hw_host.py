@@ -22,8 +22,8 @@ OPTIONS = {
     "presses": [],         # [(start_ms, hold_ms)] after boot
     "control": None,       # file whose new lines ("short", "ap", "factory") press the button
     "dhcp": True,          # False: Ethernet gets no DHCP answer (a cable straight to a charger)
-    "flash": None,         # folder of the app slots (tools/sim.py); None: no slots, like the stock layout
-    "slot": "ota_0",       # the slot the bootloader started
+    # "flash": folder of the app slots, "slot": the one the bootloader started (--flash, --slot:
+    # tools/sim.py); without them no slots, like the stock layout (hw_host_flash.py)
 }
 
 RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again

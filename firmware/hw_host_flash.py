@@ -57,11 +57,11 @@ class Partition:
     RUNNING = 1
 
     def __init__(self, which):
-        flash = OPTIONS["flash"]
+        flash = OPTIONS.get("flash")
         if flash is None:
             raise OSError(_ENOENT)  # no app slots: what a stock install's get_next_update raises
         if which == Partition.RUNNING:
-            which = OPTIONS["slot"]
+            which = OPTIONS.get("slot", _SLOTS[0])
         elif which == Partition.BOOT:
             which = (_otadata() or {}).get("slot", _SLOTS[0])
         if which not in _SLOTS:
@@ -136,6 +136,6 @@ class Partition:
         od = _otadata()
         if od is None:
             raise OSError(_EINVAL)  # blank otadata: ESP-IDF says "running firmware is factory"
-        if od["slot"] == OPTIONS["slot"] and od["state"] != "valid":
+        if od["slot"] == OPTIONS.get("slot", _SLOTS[0]) and od["state"] != "valid":
             od["state"] = "valid"
             _write_otadata(od)

@@ -3,8 +3,8 @@
 Loaded on demand (``ondemand.call``): by webapi for ``/api/v1/firmware`` and by
 the app at boot while an update waits for its verdict; a gateway that is not
 updating holds none of it, and the upload's 1 KB buffer exists only during an upload.
-The flash is ``hub.hw.Partition`` (``esp32.Partition`` on the device,
-``hw_host.Partition`` in the simulator): the same calls either way.
+The flash is ``Partition`` of the hardware module: ``esp32.Partition`` on the
+device (hw_esp32), ``hw_host.Partition`` in the simulator: the same calls either way.
 
 The upload (``upload``) goes into the slot the bootloader does not run, hashed as
 it passes: each 4 KB flash block is erased when the upload reaches it and
@@ -35,6 +35,11 @@ import supervisor
 from clock import ticks_diff, ticks_ms
 from http_server import error_response, json_response
 from version import VERSION
+
+try:
+    from hw_esp32 import Partition
+except ImportError:  # the simulator: there is no hw_esp32 in it (nor machine)
+    from hw_host import Partition
 
 BLOCK = const(4096)         # a flash block: what an erase takes
 PIECE = const(1024)         # the upload's buffer: a quarter block, so a fragmented heap has room for it
@@ -67,9 +72,8 @@ def _save(hub, rec):
 
 def _slots(hub):
     """(running slot, slot to update, the running image's head) or None without app slots."""
-    P = hub.hw.Partition
     try:
-        run = P(P.RUNNING)
+        run = Partition(Partition.RUNNING)  # pyright: ignore[reportArgumentType]  (the stubs say str: BOOT and RUNNING are ints)
         nxt = run.get_next_update()
     except OSError:
         return None
@@ -135,9 +139,9 @@ async def upload(hub, req):
     if not length:
         return error_response(411, "Content-Length required: send the image as the body", "Content-Length")
     run, nxt, head = slots
-    if length > nxt.ioctl(4, 0) * BLOCK:
-        return error_response(413, "%d bytes do not fit the %d-byte app slot" % (length, nxt.ioctl(4, 0) * BLOCK),
-                              "Content-Length")
+    size = (nxt.ioctl(4, 0) or 0) * BLOCK
+    if length > size:
+        return error_response(413, "%d bytes do not fit the %d-byte app slot" % (length, size), "Content-Length")
     buf = await _piece_buffer()
     if buf is None:
         return error_response(503, "out of memory for the upload's buffer: try again")
@@ -304,7 +308,7 @@ async def _probation(hub, rec, period_s):
     why = unhealthy(hub, rec, supervisor.crashes - crashes)
     if why is None:
         try:
-            hub.hw.Partition.mark_app_valid_cancel_rollback()
+            Partition.mark_app_valid_cancel_rollback()
         except OSError as e:
             why = "cannot mark itself valid (%r)" % e
     del hub.status["update"]

@@ -95,8 +95,10 @@ class WebServer:
             r.headers["Retry-After"] = str(wait)
         if r is not None:
             return r
-        if req.method in _WRITES and req.content_type() != _body_type(req.path):
-            return error_response(415, "send Content-Type: " + _body_type(req.path))
+        if req.method in _WRITES:
+            want = "application/octet-stream" if req.path == "/api/v1/firmware" else "application/json"
+            if req.content_type() != want:
+                return error_response(415, "send Content-Type: " + want)
         return None
 
     # -- routes ------------------------------------------------------------------
@@ -131,16 +133,14 @@ class WebServer:
             doc = self.status()  # once: json_response writes it twice (it measures first)
             return json_response(lambda write: jsonw.value(write, doc))
 
-        @app.route("/api/v1/firmware")
+        @app.route("/api/v1/firmware", methods=("GET", "POST"), stream=True)
         async def firmware(req):
+            # The update's code (and the upload's buffer) exist only for the request.
+            if req.method == "POST":
+                return await ondemand.call("ota", "upload", hub, req)
             doc = _firmware()
             doc.update(ondemand.call("ota", "info", hub))
             return json_response(doc)
-
-        @app.route("/api/v1/firmware", methods=("POST",), stream=True)
-        async def update(req):
-            # The update's code and its 4 KB block buffer exist only while one runs.
-            return await ondemand.call("ota", "upload", hub, req)
 
         @app.route("/api")
         @app.route("/api/")
@@ -196,10 +196,6 @@ class WebServer:
         mem_free = getattr(gc, "mem_free", None)  # MicroPython only
         out["free_heap"] = mem_free() if mem_free else None
         return out
-
-
-def _body_type(path):
-    return "application/octet-stream" if path == "/api/v1/firmware" else "application/json"
 
 
 def _firmware():
