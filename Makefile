@@ -13,7 +13,7 @@ ARGS   ?=
 PORT   ?= /dev/ttyUSB0
 BOARD  ?= esp32_devkitc
 
-.PHONY: screenshots web setup image sim test test-unit test-mp test-mpy typecheck test-integration bench firmware flash deploy repl clean
+.PHONY: screenshots web setup image sim sim-image ota test test-unit test-mp test-mpy typecheck test-integration bench firmware flash deploy repl clean
 
 setup:
 	@bash tools/setup_host.sh
@@ -24,6 +24,14 @@ image: setup
 
 sim: setup
 	@$(PY) tools/sim.py $(ARGS)
+
+# A firmware image for the simulator with another version string, to update a running sim
+# with (make ota HOST=127.0.0.1:8080 IMAGE=...): same container as a device's .app.bin.
+VERSION ?=
+OUT ?= build/sim-$(VERSION).bin
+sim-image: setup
+	@test -n "$(VERSION)" || { echo "make sim-image VERSION=9.9.9 [OUT=FILE]"; exit 2; }
+	@$(PY) tools/sim.py sim-image --version "$(VERSION)" --out "$(OUT)"
 
 test: setup image test-mpy typecheck test-mp test-unit
 
@@ -43,7 +51,8 @@ typecheck:
 
 # Refresh the README's screenshots of the config page (headless Chromium).
 screenshots: setup
-	P1GW_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q host_tests/test_page_chromium.py
+	P1GW_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest -q host_tests/test_page_chromium.py \
+		host_tests/test_ota_sim.py::test_page_update_form_shows_progress_restart_and_the_new_version
 
 # Rebuild firmware/www/index.html.gz from web/ after editing the page.
 web: setup
@@ -69,6 +78,15 @@ ifeq ($(FIRMWARE),)
 else
 	@$(PY) tools/deploy.py flash --port $(PORT) --board $(BOARD) --firmware "$(FIRMWARE)"
 endif
+
+# Update a gateway over the network: builds the image for BOARD (or sends IMAGE=file.app.bin),
+# then follows it through restart and probation. PASSWORD= or $$P1GW_PASSWORD, else asked.
+HOST ?=
+IMAGE ?=
+ota:
+	@test -n "$(HOST)" || { echo "make ota HOST=192.168.1.50 BOARD=wt32_eth01 [IMAGE=file.app.bin]"; exit 2; }
+	@$(FWPY) tools/ota_update.py --host "$(HOST)" $(if $(IMAGE),--image "$(IMAGE)",--board "$(BOARD)") \
+		$(if $(PASSWORD),--password "$(PASSWORD)")
 
 deploy: setup
 	$(PY) tools/deploy.py deploy --port $(PORT) --board $(BOARD)

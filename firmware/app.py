@@ -187,6 +187,15 @@ class App:
             asyncio.create_task(self._start_when_wanted(mod_name, ON_DEMAND[mod_name]))
         self.status.booting = False
         await asyncio.sleep(0)  # let the services open their sockets first
+        try:
+            os.stat(self.config_path.rsplit("config.json", 1)[0] + "ota.json")
+            updated = True
+        except OSError:
+            updated = False
+        if updated:  # record a rollback, or put the new firmware on probation
+            probation = ondemand.call("ota", "after_boot", hub, self.host.get("probation_s"))
+            if probation is not None:
+                asyncio.create_task(probation)
         gc.collect()
         print("app: running (serial %s, %d bytes heap free)" % (self.identity["serial"], gc.mem_free()))  # type: ignore[attr-defined]
         device = hub.status["device"] = {}  # updated in place: no new dict every second

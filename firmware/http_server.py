@@ -180,15 +180,24 @@ class App:
 
     def __init__(self, before=None):
         self._routes = {}   # path -> {method: async handler(request) -> Response}
+        self.streamed = ()  # paths whose handler reads the body itself (a request with one)
         self.before = before or _pass  # async (request) -> Response, or None to route it
 
-    def route(self, path, methods=("GET",)):
+    def route(self, path, methods=("GET",), stream=False):
+        """Register a handler; ``stream``: it reads a request's body itself from ``req.body``
+        (an ``http_body.Body``, loaded at the first such request), which may then be as long
+        as ``Server.max_stream``."""
         def register(handler):
             table = self._routes.setdefault(path, {})
             for m in methods:
                 table[m] = handler
+            if stream:
+                self.streamed += (path,)
             return handler
         return register
+
+    def streams(self, req):
+        return req.path in self.streamed
 
     async def dispatch(self, req):
         """``before`` then the route: what the server does, in one call for tests."""
@@ -278,7 +287,7 @@ def _same(a, b):
 # The only headers anything here reads; the others are counted and skipped, so
 # a phone's long User-Agent and Accept lines cost no heap.
 _KEPT = (b"host", b"authorization", b"content-length", b"content-type", b"connection",
-         b"transfer-encoding")
+         b"transfer-encoding", b"x-sha256", b"expect")
 
 
 _KEPT_LENGTHS = tuple(len(h) for h in _KEPT)
@@ -411,6 +420,7 @@ class Server:
     max_conns = 4           # of the ESP32's 16 sockets (docs/ARCHITECTURE.md, "Sockets")
     max_head = MAX_HEAD
     max_body = MAX_BODY
+    max_stream = 0x400000   # a streamed body (App.route(stream=True)): the handler checks its own limit
     # A body longer than spool_over goes to the file ``spool`` when one is set: an
     # 8 KB certificate upload then needs no 8 KB in one piece of a fragmented heap.
     spool = None
@@ -500,11 +510,31 @@ class Server:
             if length:  # the body is still on the wire: drained after the answer
                 await self._send(writer, conn, resp, False)
                 conn.deadline = 0
-                await self._discard(reader)
+                if self.app.streams(req):  # maybe megabytes: swallowed while they keep coming
+                    from http_body import Body
+                    await Body(reader, conn, length, 0).skip(self.discard_s * 1000)
+                else:
+                    await self._discard(reader)
                 return False
             await self._send(writer, conn, resp, keep)
             return keep
-        if length:
+        if length and self.app.streams(req):
+            from http_body import Body  # the firmware upload's: not loaded by a gateway never updated
+            body = req.body = Body(reader, conn, length, self.read_timeout_s * 1000)
+            if req.headers.get("expect", "").lower() == "100-continue":  # curl, for a body over 1 MB
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            try:
+                resp = await handler(req)
+            except EOFError:
+                raise  # the client stopped sending: nobody to answer
+            except Exception as e:
+                resp = self._failed(req, e)
+            req.body = b""
+            if body.left:  # refused before its end: answer, then swallow the rest before closing
+                await self._send(writer, conn, resp, False)
+                await body.skip(self.discard_s * 1000)
+                return False
+        elif length:
             # One body at a time: four 8 KB uploads at once would not fit an ESP32
             # (and there is one spool file).
             async with self._body_lock:
@@ -595,7 +625,7 @@ class Server:
         if not length.isdigit():
             raise HttpError(400)
         n = int(length)
-        if n > self.max_body:
+        if n > (self.max_stream if self.app.streams(req) else self.max_body):
             raise HttpError(413)
         if n and req.method not in _BODY_METHODS:
             raise HttpError(400)  # a GET with a body: no route here reads one

@@ -16,6 +16,9 @@ import asyncio
 
 import machine
 import network
+# The app slots of the p1gw image's OTA layout: MicroPython's own class, whose
+# calls the update uses (ota.py) hw_host.Partition mirrors for the simulator.
+from esp32 import Partition  # noqa: F401
 from machine import PWM, UART, Pin
 from micropython import const
 

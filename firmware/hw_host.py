@@ -5,6 +5,7 @@ Same names as ``hw_esp32.py``. The P1 "UART" is a TCP connection to a meter
 or a file read once (``file:PATH``). The LED prints its colour, the button is
 pressed on a schedule (``--button``) or through a control file, the network is
 a fixed Ethernet link on 127.0.0.1, and the watchdog does nothing.
+The flash's two app slots (``hw_host_flash.py``) are files that ``tools/sim.py`` (the bootloader) reads.
 ``main_host.py`` fills ``OPTIONS`` from the command line before the app starts.
 """
 import asyncio
@@ -21,6 +22,8 @@ OPTIONS = {
     "presses": [],         # [(start_ms, hold_ms)] after boot
     "control": None,       # file whose new lines ("short", "ap", "factory") press the button
     "dhcp": True,          # False: Ethernet gets no DHCP answer (a cable straight to a charger)
+    # "flash": folder of the app slots, "slot": the one the bootloader started (--flash, --slot:
+    # tools/sim.py); without them no slots, like the stock layout (hw_host_flash.py)
 }
 
 RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again
@@ -271,3 +274,12 @@ def reset():
 
 def state_dir():
     return OPTIONS["state_dir"]
+
+
+def __getattr__(name):
+    """``hw_host.Partition``: the simulated flash's app slots (``hw_host_flash.py``), loaded when
+    an update asks for them; hw_esp32's is MicroPython's own class, in flash."""
+    if name == "Partition":
+        from hw_host_flash import Partition
+        return Partition
+    raise AttributeError(name)

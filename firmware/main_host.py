@@ -12,7 +12,7 @@ import hw_host
 USAGE = """usage: micropython -X heapsize=64k -m main_host --p1 tcp:HOST:PORT|file:PATH
     --state-dir DIR [--modbus-port N] [--http-port N] [--raw-port N] [--mqtt URL]
     [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace] [--no-dhcp]
-    [--heap-log SECONDS]"""
+    [--heap-log SECONDS] [--flash DIR --slot ota_0|ota_1] [--probation SECONDS]"""
 
 
 def parse(argv):
@@ -65,6 +65,12 @@ def parse(argv):
             overrides["Http.Port"] = int(val)
         elif arg == "--raw-port":
             overrides["Http.RawPort"] = int(val)
+        elif arg == "--flash":
+            opts["flash"] = val
+        elif arg == "--slot":
+            opts["slot"] = val
+        elif arg == "--probation":
+            host["probation_s"] = int(val)
         elif arg == "--heap-log":
             host["heap_log_s"] = float(val)
         elif arg == "--mqtt":

@@ -6,6 +6,7 @@ from clock import ticks_diff, ticks_ms
 
 BACKOFF_MS = (1000, 60000)  # first wait after a crash, and the cap as it doubles
 STABLE_MS = 60000           # a task that ran this long before crashing starts over at the first wait
+crashes = 0                 # task crashes since boot: a new firmware on probation must have none (ota.py)
 
 
 async def supervise(name, start, backoff_ms=BACKOFF_MS, clock=ticks_ms, log=print):
@@ -14,6 +15,7 @@ async def supervise(name, start, backoff_ms=BACKOFF_MS, clock=ticks_ms, log=prin
     ``start`` builds a fresh coroutine (and, for a service, a fresh object)
     each time, so a restart begins from a clean state.
     """
+    global crashes
     first, cap = backoff_ms
     wait = first
     while True:
@@ -25,6 +27,7 @@ async def supervise(name, start, backoff_ms=BACKOFF_MS, clock=ticks_ms, log=prin
             raise
         except Exception as e:
             err = e
+            crashes += 1
         ran = ticks_diff(clock(), began)
         # Negative: a run past 2**29 ms (6 days), which an ESP32's ticks wrap.
         if ran < 0 or ran >= STABLE_MS:

@@ -1,5 +1,5 @@
-"""The web API's rare requests: a config PATCH, a reset or restart, a Wi-Fi scan, a firmware
-upload, HomeWizard's identify.
+"""The web API's rare requests: a config PATCH, a reset or restart, a Wi-Fi scan, HomeWizard's
+identify.
 
 webapi.py imports this module for such a request and drops it again after
 (``WebServer._routes``, route ``action``): their code and messages are ~2 KB of
@@ -23,9 +23,6 @@ def answer(hub, req):
         return _scan(hub)
     if req.path == "/api/v1/identify":
         return _identify(hub)
-    if req.path == "/api/v1/firmware":
-        return error_response(501, "firmware update over HTTP is not available yet; "
-                                   "flash over USB (see the README)")
     return _patch_config(hub, req)
 
 

@@ -5,7 +5,9 @@ Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
     GET  /api/v1/config         settings, secrets shown as "********"
     PATCH /api/v1/config        JSON merge-patch; 400 {"error", "field"}; saved atomically
     GET  /api/v1/status         meter, network, MQTT, Modbus, counters, uptime, free heap
-    GET  /api/v1/firmware       version and build; POST: 501 (no OTA yet)
+    GET  /api/v1/firmware       version, build, app slots, the last update's outcome
+    POST /api/v1/firmware       the update: the image as an application/octet-stream body
+                                with ?sha256= (ota.py, loaded for it); 501 without app slots
     POST /api/v1/reset          reconnect to the network; {"restart": true}: reboot
     GET  /api/v1/wifi/scan      access points in range
     GET  /api, /api/v1/data, /api/v1/telegram, /api/v1/system   HomeWizard-compatible; open
@@ -13,7 +15,8 @@ Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
     PUT  /api/v1/identify       blink the status LED (HomeWizard's identify; rate-limited: 429)
     GET  /api/v1/state          open, unrouted: 404, as a HomeWizard P1 meter answers (Home
                                 Assistant asks before it knows the device type)
-Writes must be ``Content-Type: application/json`` (415 otherwise): a form on
+Writes must be ``Content-Type: application/json`` (the firmware upload:
+``application/octet-stream``; 415 otherwise): a form on
 another web site cannot send that without the browser asking first, so the
 browser's cached password cannot be abused cross-site.
 Captive portal: the phones' connectivity probes, and in AP mode any request for a
@@ -92,8 +95,10 @@ class WebServer:
             r.headers["Retry-After"] = str(wait)
         if r is not None:
             return r
-        if req.method in _WRITES and req.content_type() != "application/json":
-            return error_response(415, "send Content-Type: application/json")
+        if req.method in _WRITES:
+            want = "application/octet-stream" if req.path == "/api/v1/firmware" else "application/json"
+            if req.content_type() != want:
+                return error_response(415, "send Content-Type: " + want)
         return None
 
     # -- routes ------------------------------------------------------------------
@@ -118,7 +123,6 @@ class WebServer:
         @app.route("/api/v1/config", methods=("PATCH",))
         @app.route("/api/v1/reset", methods=("POST",))
         @app.route("/api/v1/wifi/scan")
-        @app.route("/api/v1/firmware", methods=("POST",))
         @app.route("/api/v1/identify", methods=("PUT",))
         async def action(req):
             # Rare requests: their code is loaded for the request and dropped after.
@@ -129,9 +133,14 @@ class WebServer:
             doc = self.status()  # once: json_response writes it twice (it measures first)
             return json_response(lambda write: jsonw.value(write, doc))
 
-        @app.route("/api/v1/firmware")
+        @app.route("/api/v1/firmware", methods=("GET", "POST"), stream=True)
         async def firmware(req):
-            return json_response(_firmware())
+            # The update's code (and the upload's buffer) exist only for the request.
+            if req.method == "POST":
+                return await ondemand.call("ota", "upload", hub, req)
+            doc = _firmware()
+            doc.update(ondemand.call("ota", "info", hub))
+            return json_response(doc)
 
         @app.route("/api")
         @app.route("/api/")

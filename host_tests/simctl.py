@@ -11,6 +11,11 @@ config.json before boot; ``services`` limits which service modules start
 (default: all present); ``layout`` is "image" or "stock" and ``heap`` defaults
 to that layout's device budget (tools/sim.py); ``args`` are further main_host
 options (e.g. ``("--heap-log", "5")``). Leaving the ``with`` always kills the firmware.
+
+``flash=True`` runs the p1gw image as a device does, from the simulated flash
+(tools/sim.py): this build in ota_0 at the first start, then whatever the
+bootloader picks; a reset, or the end of a firmware on probation, starts the
+next boot by itself (``probation`` shortens the device's 60 s).
 """
 import atexit
 import json
@@ -67,7 +72,7 @@ class Sim:
 
     def __init__(self, state_dir, config=None, modbus_port=None, http_port=None, raw_port=None,
                  mqtt=None, services=None, heap=None, mac=None, buttons=(), boot_timeout=20, layout=None,
-                 args=()):
+                 args=(), flash=False, probation=None):
         self.state_dir = str(state_dir)
         self.config = config
         self.modbus_port = modbus_port or free_port()
@@ -81,7 +86,11 @@ class Sim:
         self.boot_timeout = boot_timeout
         self.layout = layout or LAYOUT
         self.args = tuple(args)
+        self.flash = flash
+        self.probation = probation
+        self.boots = 0          # firmware processes started (restarts included)
         self.proc = None
+        self._stopping = False
         self._lines = []
         self._lock = threading.Lock()
         self._p1 = None
@@ -100,6 +109,7 @@ class Sim:
     def start(self, wait=True):
         """Write the config, start the firmware and (``wait``) wait until it serves."""
         os.makedirs(self.state_dir, exist_ok=True)
+        self._stopping = False
         if self.config:
             path = os.path.join(self.state_dir, "config.json")
             try:
@@ -111,6 +121,8 @@ class Sim:
                 json.dump(merge(cfg, self.config), f)
             self.config = None  # once: a restart keeps what the firmware stored
         _sim.build(self.layout)
+        if self.flash and not os.path.exists(_sim.flash_dir(self.state_dir)):
+            _sim.flash_factory(self.state_dir)
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -118,14 +130,7 @@ class Sim:
         self._p1 = None
         self._p1_ready.clear()
         threading.Thread(target=self._accept_p1, args=(self._listener,), daemon=True).start()
-        cmd, env = _sim.firmware_command(
-            "tcp:127.0.0.1:%d" % self._listener.getsockname()[1], self.state_dir, self.heap,
-            self.modbus_port, self.http_port, self.raw_port, self.mqtt, buttons=self.buttons,
-            mac=self.mac, services=self.services, layout=self.layout, extra=self.args)
-        self.proc = subprocess.Popen(cmd, env=env, cwd=_sim.ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _LIVE.add(self)
-        threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
+        self._launch()
         if wait:
             self.wait_output("app: running", self.boot_timeout)
             for name, attr in _PORTS.items():
@@ -133,21 +138,51 @@ class Sim:
                     self.wait_listening(getattr(self, attr), self.boot_timeout)
         return self
 
+    def _launch(self):
+        binary, extra = None, []
+        if self.flash:
+            binary, extra = _sim.boot_args(self.state_dir, self._log, self.probation)
+        cmd, env = _sim.firmware_command(
+            "tcp:127.0.0.1:%d" % self._listener.getsockname()[1], self.state_dir, self.heap,
+            self.modbus_port, self.http_port, self.raw_port, self.mqtt, buttons=self.buttons,
+            mac=self.mac, services=self.services, layout=self.layout, extra=tuple(extra) + self.args,
+            binary=binary)
+        self.proc = subprocess.Popen(cmd, env=env, cwd=_sim.ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.boots += 1
+        _LIVE.add(self)
+        threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
+
+    def _log(self, line):
+        with self._lock:
+            self._lines.append(line + "\n")
+
     def _collect(self, proc):
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace")
             with self._lock:
                 self._lines.append(line)
+        rc = proc.wait()
+        # A device reboots: from the flash, the bootloader starts the next firmware.
+        if self.flash and self.proc is proc and not self._stopping and _sim.restarts(self.state_dir, rc):
+            self._log("sim: firmware ended (%d); booting again" % rc)
+            self._launch()
 
     def _accept_p1(self, listener):
-        try:
-            self._p1, _ = listener.accept()
-        except OSError:  # closed: the firmware stopped first
-            return
-        self._p1_ready.set()
+        # Every firmware process (a restart too) connects anew: the newest connection is the line.
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the firmware stopped first
+                return
+            old, self._p1 = self._p1, conn
+            if old:
+                old.close()
+            self._p1_ready.set()
 
     def stop(self, timeout=5):
         """Terminate the firmware (SIGTERM, then SIGKILL); return its exit status."""
+        self._stopping = True
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -158,6 +193,7 @@ class Sim:
 
     def kill(self):
         """SIGKILL the firmware at once (a power cut); return its exit status."""
+        self._stopping = True
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
         return self._close()
@@ -202,6 +238,11 @@ class Sim:
         """Wait until the firmware printed ``text``."""
         self._wait(lambda: text in self.output(), timeout, repr(text))
 
+    def wait_running(self, n, timeout=30):
+        """Wait until the ``n``-th firmware process (restarts included) is up and serving HTTP."""
+        self._wait(lambda: self.output().count("app: running") >= n, timeout, "boot %d to run" % n)
+        self.wait_listening(self.http_port, timeout)
+
     def wait_listening(self, port, timeout=10):
         """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
         def up():
@@ -214,9 +255,15 @@ class Sim:
 
     def _wait(self, cond, timeout, what):
         deadline = time.monotonic() + timeout
+        dead_since = None
         while not cond():
             if self.proc is None or self.proc.poll() is not None:
-                raise AssertionError("firmware exited while waiting for %s:\n%s" % (what, self.output()))
+                # From the flash, the bootloader starts the next firmware in a moment.
+                dead_since = dead_since or time.monotonic()
+                if not self.flash or time.monotonic() - dead_since > 5:
+                    raise AssertionError("firmware exited while waiting for %s:\n%s" % (what, self.output()))
+            else:
+                dead_since = None
             if time.monotonic() > deadline:
                 raise AssertionError("timed out waiting for %s:\n%s" % (what, self.output()))
             time.sleep(0.05)

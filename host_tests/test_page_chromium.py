@@ -6,6 +6,7 @@ the telegrams. Screenshots go to build/screenshots/ as test artifacts;
 ``make screenshots`` writes them to docs/ for the README instead.
 """
 import base64
+import contextlib
 import os
 import shutil
 import tempfile
@@ -24,8 +25,9 @@ SHOTS = os.environ.get("P1GW_SCREENSHOTS") or os.path.join(ROOT, "build", "scree
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
+@contextlib.contextmanager
+def chromium(sim):
+    """Headless Chromium on a phone-sized window, logged in to ``sim`` (its Basic auth on every request)."""
     assert os.path.exists(CHROMEDRIVER), "Debian chromedriver missing: make setup installs it (as root)"
     profile = tempfile.mkdtemp(prefix="p1gw-chromium-")
     opts = webdriver.ChromeOptions()
@@ -33,21 +35,29 @@ def page(tmp_path_factory):
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--user-data-dir=" + profile, "--window-size=412,915"):
         opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        token = base64.b64encode(("user:" + sim.identity["api_password"]).encode()).decode()
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + token}})
+        driver.set_window_size(412, 915)
+        driver.get("http://127.0.0.1:%d/" % sim.http_port)
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
     with start(tmp_path_factory.mktemp("page")) as sim:
         sim.meter = Meter(sim)
         sim.wait_valid(1)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
         try:
-            token = base64.b64encode(("user:" + sim.identity["api_password"]).encode()).decode()
-            driver.execute_cdp_cmd("Network.enable", {})
-            driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + token}})
-            driver.set_window_size(412, 915)
-            driver.get("http://127.0.0.1:%d/" % sim.http_port)
-            yield driver, sim
+            with chromium(sim) as driver:
+                yield driver, sim
         finally:
-            driver.quit()
             sim.meter.stop.set()
-            shutil.rmtree(profile, ignore_errors=True)
 
 
 def text(driver, css):

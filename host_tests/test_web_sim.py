@@ -140,11 +140,15 @@ def test_status_reports_meter_network_services_counters_heap(http):
     assert st["free_heap"] > 0 and st["uptime_s"] >= 0 and st["firmware"]["version"]
 
 
-def test_firmware_get_and_post_501(http):
+def test_firmware_without_app_slots_answers_501(http):
+    # This sim runs without its simulated flash (test_ota_sim.py has the updates).
     code, fw = http.json("GET", "/api/v1/firmware")
-    assert code == 200 and fw["version"] and fw["build"]
+    assert code == 200 and fw["version"] and fw["build"] and fw["updates"] is False
+    code, err = http.json("POST", "/api/v1/firmware?sha256=" + "0" * 64, b"\xe9" * 64,
+                          headers={"Content-Type": "application/octet-stream"})
+    assert code == 501 and "make deploy" in err["error"]
     code, err = http.json("POST", "/api/v1/firmware", {})
-    assert code == 501 and "not available" in err["error"]
+    assert code == 415 and "application/octet-stream" in err["error"]
 
 
 def test_reset_reconnects(http):

@@ -44,6 +44,9 @@ board definition in ``sys.implementation._build`` (``P1GW_ESP32``,
 own ``version.VERSION`` is frozen.
 """
 import argparse
+import functools
+import hashlib
+import operator
 import os
 import re
 import runpy
@@ -159,6 +162,78 @@ def read_app(app):
     return {"chip": _chip_name(struct.unpack_from("<H", app, 12)[0]), "version_field": field,
             "version": rec[0] if rec else None, "board": rec[1] if rec else None,
             "idf": _cstr(app[144:176]), "built": (_cstr(app[128:144]) + " " + _cstr(app[112:128])).strip()}
+
+
+# An app image's layout (ESP-IDF's esp_image_format.h), as esptool's elf2image writes it:
+# a 24-byte header (0xE9, segment count, SPI settings, entry address, then the
+# extended header: chip id at bytes 12-13, hash_appended at byte 23), segments of
+# (load address, length, data), zero padding so the XOR checksum of all segment
+# data (seeded 0xEF) is the last byte of a 16-byte line, then, with hash_appended,
+# the SHA-256 of everything before it.
+HEADER = 24
+CHECKSUM_SEED = 0xEF
+APP_DESC_SIZE = 256
+
+
+def app_desc(record, project="micropython", idf="v" + IDF_VERSION, date="", time=""):
+    """An ``esp_app_desc_t``: magic, the version field holding ``record``, project, time, date, IDF."""
+    d = bytearray(APP_DESC_SIZE)
+    struct.pack_into("<I", d, 0, APP_DESC_MAGIC)
+    for off, size, text in ((16, 32, record), (48, 32, project), (80, 16, time), (96, 16, date), (112, 32, idf)):
+        raw = text.encode()[:size - 1]
+        d[off:off + len(raw)] = raw
+    return bytes(d)
+
+
+def app_image(chip, desc, payload, load=(0x3F400020, 0x400D0020)):
+    """An app image for ``chip`` (a name, or a chip id for a deliberately foreign one):
+    the app description ``desc`` as the first segment (so it lands at byte 32), ``payload``
+    as the second, then checksum and SHA-256, as esptool lays out what ESP-IDF builds."""
+    chip_id = CHIP_ID[chip] if isinstance(chip, str) else chip
+    segments = [desc, payload + b"\0" * (-len(payload) % 4)]   # segment lengths are word-aligned
+    out = bytearray(struct.pack("<BBBBI", 0xE9, len(segments), 2, 0x20, load[1]))
+    out += struct.pack("<B3sHBHH4sB", 0xEE, b"\0\0\0", chip_id, 0, 0, 0xFFFF, b"\0" * 4, 1)
+    checksum = CHECKSUM_SEED
+    for addr, data in zip(load, segments):
+        out += struct.pack("<II", addr, len(data)) + data
+        checksum ^= _xor(data)
+    out += b"\0" * (15 - len(out) % 16) + bytes([checksum])
+    return bytes(out + hashlib.sha256(out).digest())
+
+
+def _xor(data):
+    return functools.reduce(operator.xor, data, 0)
+
+
+def app_segments(app, exact=True):
+    """[(load address, data)] of an app image after checking what ESP-IDF's bootloader checks:
+    the magic byte, the segments inside the file, the checksum and (when the header says
+    one is appended) the SHA-256. ImageError says what is wrong. ``exact``: nothing may
+    follow the image (a file; in an app slot, the rest of the slot may)."""
+    if len(app) < HEADER or app[0] != 0xE9:
+        raise ImageError("not an ESP app image: it does not start with 0xE9")
+    pos, segments, checksum = HEADER, [], CHECKSUM_SEED
+    for _ in range(app[1]):
+        if pos + 8 > len(app):
+            raise ImageError("cut off in segment %d's header" % len(segments))
+        addr, size = struct.unpack_from("<II", app, pos)
+        data = app[pos + 8:pos + 8 + size]
+        if len(data) != size:
+            raise ImageError("cut off in segment %d" % len(segments))
+        segments.append((addr, data))
+        checksum ^= _xor(data)
+        pos += 8 + size
+    pos += 15 - pos % 16
+    if pos >= len(app) or app[pos] != checksum:
+        raise ImageError("checksum does not match: the image is damaged or cut off")
+    pos += 1
+    if app[23] == 1:
+        if app[pos:pos + 32] != hashlib.sha256(app[:pos]).digest():
+            raise ImageError("its appended SHA-256 does not match: the image is damaged")
+        pos += 32
+    if exact and pos != len(app):
+        raise ImageError("%d bytes after the image's end" % (len(app) - pos))
+    return segments
 
 
 def partitions(table):

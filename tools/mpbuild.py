@@ -97,14 +97,15 @@ def stock():
     _link(prog, "micropython")
 
 
-def image():
+def image(manifest=IMAGE_MANIFEST, build=IMAGE_BUILD):
     """The image binary, with this checkout's firmware frozen as it stands now; its path.
 
     It lives in the checkout's build/ (the source and the stock binary in the
     shared .venv), so two checkouts never freeze each other's firmware.
+    Another ``manifest`` (a staged copy of firmware/) builds in its own ``build``.
     """
     stock()
-    return _unix(IMAGE_BUILD, IMAGE_MANIFEST)
+    return _unix(build, manifest)
 
 
 if __name__ == "__main__":

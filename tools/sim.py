@@ -7,13 +7,25 @@ meter (tools/meter_sim.py) or to a replay of telegram files (--meter).
 Everything binds to 127.0.0.1. Two layouts, as a device can be installed:
 the p1gw image (firmware frozen in, the default) or stock MicroPython with the
 firmware cross-compiled to .mpy files, as `make deploy` lays them out.
+
+The p1gw image runs from a simulated flash with two app slots
+(``<state-dir>/flash/``: ``ota_0``, ``ota_1``, ``otadata.json``), and this file
+plays ESP-IDF's bootloader (``boot``): it starts the slot otadata selects, and
+when a firmware that ``set_boot`` selected restarts without having marked itself
+valid, it rolls back to the other slot. A slot holds an ESP app image
+(``tools/esp32_image.py``) whose code segment is the 32-bit MicroPython binary:
+``make sim-image`` writes one for any version, the firmware's update
+(``firmware/ota.py``) takes it over HTTP as a device takes its ``.app.bin``.
 """
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -30,8 +42,14 @@ RESET_EXIT = 3  # hw_host.reset(): start the firmware again
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import build_web  # noqa: E402
+import esp32_image  # noqa: E402
 import meter_sim  # noqa: E402
 import mpbuild  # noqa: E402
+
+# The simulated device: an ESP32 (chip id 0 in its images) of board "sim".
+CHIP = "esp32"
+BOARD = "sim"
+SLOTS = ("ota_0", "ota_1")
 
 
 def default_heap(layout):
@@ -71,14 +89,152 @@ def build(layout="image", out=BUILD):
     return out
 
 
+# --- the flash and the bootloader ----------------------------------------------
+
+def flash_dir(state_dir):
+    return os.path.join(state_dir, "flash")
+
+
+def sim_image(binary, version):
+    """The app image of the sim's device: the MicroPython ``binary`` as its code, version record
+    ``p1gw:<version>:sim``, laid out as ESP-IDF lays out a device's app (tools/esp32_image.py)."""
+    with open(binary, "rb") as f:
+        code = f.read()
+    desc = esp32_image.app_desc(esp32_image.version_record(version, BOARD), idf="unix port " + mpbuild.VERSION,
+                                date=time.strftime("%b %d %Y"), time=time.strftime("%H:%M:%S"))
+    return esp32_image.app_image(CHIP, desc, code)
+
+
+def _write(path, data, mode=0o644):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def flash_factory(state_dir, binary=None):
+    """What `make flash ERASE=0` does to a device: this build's image in ota_0, otadata blank."""
+    flash = flash_dir(state_dir)
+    os.makedirs(flash, exist_ok=True)
+    _write(os.path.join(flash, "ota_0"), sim_image(binary or mpbuild.IMAGE, esp32_image.firmware_version()))
+    try:
+        os.remove(os.path.join(flash, "otadata.json"))
+    except FileNotFoundError:
+        pass
+
+
+def otadata(state_dir):
+    """The flash's otadata ({"seq", "slot", "state"}), or None while blank."""
+    try:
+        with open(os.path.join(flash_dir(state_dir), "otadata.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def boot(state_dir, log=print):
+    """Play ESP-IDF's bootloader: (slot label, path of its code to run) or SystemExit.
+
+    otadata blank: ota_0 first. A slot ``set_boot`` selected ("new") starts as
+    "pending_verify"; if it is still that at the next boot, the firmware restarted
+    without marking itself valid: it is "aborted" and the other slot starts. A slot
+    whose image fails the bootloader's checks (magic, chip, checksum, hash) is skipped.
+    """
+    flash = flash_dir(state_dir)
+    od = otadata(state_dir)
+    order = list(SLOTS)
+    if od is not None:
+        other = SLOTS[1 - SLOTS.index(od["slot"])]
+        if od["state"] == "pending_verify":
+            log("bootloader: %s restarted without marking itself valid: rolling back to %s" % (od["slot"], other))
+            od["state"] = "aborted"
+        elif od["state"] == "new":
+            od["state"] = "pending_verify"
+        order = [other] if od["state"] == "aborted" else [od["slot"], other]
+    for label in order:
+        try:
+            with open(os.path.join(flash, label), "rb") as f:
+                app = f.read()
+            segments = esp32_image.app_segments(app, exact=False)
+            chip = esp32_image.read_app(app)["chip"]
+        except OSError:
+            continue  # never written
+        except esp32_image.ImageError as e:
+            log("bootloader: %s: %s" % (label, e))
+            continue
+        if chip != CHIP:
+            log("bootloader: %s: image for %s" % (label, chip))
+            continue
+        if od is not None and label != od["slot"]:
+            od.update(slot=label, state="valid")  # the fallback
+        if od is not None:
+            _write(os.path.join(flash, "otadata.json"), json.dumps(od).encode())
+        code = os.path.join(flash, "run-" + label)
+        _write(code, segments[1][1], 0o755)  # "loaded into RAM"
+        return label, code
+    raise SystemExit("bootloader: no bootable app in %s" % flash)
+
+
+def boot_args(state_dir, log=print, probation=None):
+    """(binary, main_host options) to start the p1gw image from the simulated flash."""
+    label, code = boot(state_dir, log)
+    extra = ["--flash", flash_dir(state_dir), "--slot", label]
+    if probation is not None:
+        extra += ["--probation", str(probation)]
+    return code, extra
+
+
+def restarts(state_dir, rc):
+    """Whether the device starts again after the firmware ended with ``rc``: a reset, or any
+    end of a firmware on probation (a crash there is a reboot into the bootloader's rollback)."""
+    od = otadata(state_dir)
+    return rc == RESET_EXIT or (od is not None and od["state"] == "pending_verify")
+
+
+def build_version(version):
+    """The image binary with ``version`` frozen in as version.VERSION (a staged copy of firmware/); its path."""
+    stage = os.path.join(ROOT, "build", "sim-image")
+    fw = os.path.join(stage, "firmware")
+    os.makedirs(fw, exist_ok=True)
+    for name in os.listdir(FIRMWARE):
+        if name.endswith(".py"):
+            src = os.path.join(FIRMWARE, name)
+            dst = os.path.join(fw, name)
+            with open(src) as f:
+                text = f.read()
+            if name == "version.py":
+                text = text.replace('VERSION = "%s"' % esp32_image.firmware_version(), 'VERSION = "%s"' % version)
+            if not os.path.exists(dst) or open(dst).read() != text:
+                with open(dst, "w") as f:
+                    f.write(text)
+    for name in os.listdir(fw):
+        if not os.path.exists(os.path.join(FIRMWARE, name)):
+            os.remove(os.path.join(fw, name))
+    build = os.path.join(stage, "unix")
+    if not os.path.exists(build):  # start from the image's objects: only the frozen code is new
+        mpbuild.image()
+        shutil.copytree(mpbuild.IMAGE_BUILD, build, symlinks=True)
+    return mpbuild.image(os.path.join(fw, "manifest.py"), build)
+
+
+def write_sim_image(version, out):
+    esp32_image.version_record(version, BOARD)  # refuse what does not fit before building
+    data = sim_image(build_version(version), version)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    _write(out, data)
+    print("%s: p1gw %s for the simulator, %d bytes" % (out, version, len(data)))
+
+
 def firmware_command(p1, state_dir, heap=None, modbus_port=None, http_port=None, raw_port=None,
                      mqtt=None, buttons=(), control=None, mac=None, services=None, trace=True,
-                     ansi=False, layout="image", extra=()):
+                     ansi=False, layout="image", extra=(), binary=None):
     """The command line and environment that start the firmware in the 32-bit unix port.
 
-    ``extra``: further main_host options, e.g. ("--heap-log", "5").
+    ``extra``: further main_host options, e.g. ("--heap-log", "5"); ``binary``: the
+    program to run instead of the layout's (a slot's code, from ``boot_args``).
     """
-    binary = mpbuild.IMAGE if layout == "image" else mpbuild.STOCK
+    binary = binary or (mpbuild.IMAGE if layout == "image" else mpbuild.STOCK)
     cmd = [binary, "-X", "heapsize=" + (heap or default_heap(layout)), "-m", "main_host",
            "--p1", p1, "--state-dir", state_dir]
     for opt, val in (("--modbus-port", modbus_port), ("--http-port", http_port),
@@ -123,6 +279,9 @@ def _options(argv):
     ap.add_argument("--no-dhcp", action="store_true",
                     help="Ethernet with no DHCP answer (a cable to a charger): the link-local fallback, "
                          "network timers in seconds")
+    ap.add_argument("--probation", type=int, metavar="S",
+                    help="seconds an updated firmware runs on probation before it marks itself valid "
+                    "(default: the device's 60)")
     return ap.parse_args(argv)
 
 
@@ -146,10 +305,28 @@ def _keys(control):
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
 
+def _sim_image_main(argv):
+    ap = argparse.ArgumentParser(prog="make sim-image VERSION=... OUT=...",
+                                 description="Write a simulator firmware image with this version string.")
+    ap.add_argument("--version", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    try:
+        write_sim_image(a.version, a.out)
+    except ValueError as e:
+        sys.exit(str(e))
+    return 0
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim-image"]:
+        return _sim_image_main(argv[1:])
     args = _options(argv)
     layout = "stock" if args.stock else "image"
     build(layout)
+    if layout == "image":  # the device flashed with this build, its filesystem kept
+        flash_factory(args.state_dir)
     os.makedirs(args.state_dir, exist_ok=True)
     if args.meter:
         telegrams = meter_sim.replay(args.meter)
@@ -171,19 +348,21 @@ def main(argv=None):
     print("  web / api    http://127.0.0.1:%d/" % args.http_port)
     print("  raw stream   127.0.0.1:%d" % args.raw_port)
     print("  mqtt         %s" % (args.mqtt or "off (--mqtt URL)"))
-    print("  state dir    %s" % args.state_dir)
+    print("  state dir    %s%s" % (args.state_dir, " (app slots in flash/)" if layout == "image" else ""))
     if tty:
         print("  button       keys: s short press, a hold 5 s (AP), f hold 10 s (factory reset); Ctrl-C quits")
         threading.Thread(target=_keys, args=(control,), daemon=True).start()
     buttons = args.button
     try:
         while True:
+            binary, extra = boot_args(args.state_dir, probation=args.probation) if layout == "image" else (None, [])
             cmd, env = firmware_command("tcp:127.0.0.1:%d" % meter.port, args.state_dir, args.heap,
                                         args.modbus_port, args.http_port, args.raw_port, args.mqtt,
                                         buttons, control, services=services, trace=not args.quiet,
-                                        ansi=tty, layout=layout, extra=("--no-dhcp",) if args.no_dhcp else ())
+                                        ansi=tty, layout=layout, binary=binary,
+                                        extra=extra + (["--no-dhcp"] if args.no_dhcp else []))
             rc = subprocess.call(cmd, env=env, cwd=ROOT)
-            if rc != RESET_EXIT:
+            if not (restarts(args.state_dir, rc) if layout == "image" else rc == RESET_EXIT):
                 return rc
             buttons = ()  # scheduled presses happen once, not after every reset
             print("sim: firmware reset; starting it again")

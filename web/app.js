@@ -111,7 +111,7 @@ all("input[type=password]").forEach(function (el) {
   el.parentNode.insertBefore(box, el.nextSibling);
 });
 all("select").forEach(function (el) { el.addEventListener("change", toggle); });
-all("form").forEach(function (f) {
+all("form:not(#f-fw)").forEach(function (f) {
   f.addEventListener("submit", function (e) { e.preventDefault(); save(f); });
   f.addEventListener("input", function () { $(".msg", f).textContent = ""; });  // no stale "Saved."
 });
@@ -135,5 +135,82 @@ $("#reconnect").addEventListener("click", function () { reset({}, "Reconnecting�
 $("#restart").addEventListener("click", function () {
   reset({restart: true}, "Restarting… the values above come back in a few seconds.");
 });
+// Firmware: what runs, the other slot, the last update; the update form.
+function sha256(m) {  // crypto.subtle exists only on https pages, and the gateway serves http
+  var K = [], H = [], W = [], i, j, p = 2, n = 0;
+  for (; n < 64; p++) {
+    for (j = 2; j * j <= p && p % j; j++);
+    if (j * j > p) { if (n < 8) H[n] = Math.pow(p, 1 / 2) * 4294967296 | 0; K[n++] = Math.pow(p, 1 / 3) * 4294967296 | 0; }
+  }
+  var L = m.length, e = (L + 72) >> 6 << 6, d = new Uint8Array(e);
+  d.set(m); d[L] = 128;
+  for (i = 1; i < 9; i++) d[e - i] = i < 5 ? (L * 8 >>> (8 * i - 8)) & 255 : (L / 536870912 >>> (8 * i - 40)) & 255;
+  function r(x, k) { return x >>> k | x << (32 - k); }
+  for (i = 0; i < e; i += 64) {
+    var a = H[0], b = H[1], c = H[2], f = H[3], g = H[4], h = H[5], k = H[6], l = H[7], t, u;
+    for (j = 0; j < 64; j++) {
+      if (j < 16) W[j] = d[i + 4 * j] << 24 | d[i + 4 * j + 1] << 16 | d[i + 4 * j + 2] << 8 | d[i + 4 * j + 3];
+      else { t = W[j - 15]; u = W[j - 2]; W[j] = W[j - 16] + (r(t, 7) ^ r(t, 18) ^ t >>> 3) + W[j - 7] + (r(u, 17) ^ r(u, 19) ^ u >>> 10) | 0; }
+      t = l + (r(g, 6) ^ r(g, 11) ^ r(g, 25)) + (g & h ^ ~g & k) + K[j] + W[j] | 0;
+      u = (r(a, 2) ^ r(a, 13) ^ r(a, 22)) + (a & b ^ a & c ^ b & c) | 0;
+      l = k; k = h; h = g; g = f + t | 0; f = c; c = b; b = a; a = t + u | 0;
+    }
+    H[0] = H[0] + a | 0; H[1] = H[1] + b | 0; H[2] = H[2] + c | 0; H[3] = H[3] + f | 0;
+    H[4] = H[4] + g | 0; H[5] = H[5] + h | 0; H[6] = H[6] + k | 0; H[7] = H[7] + l | 0;
+  }
+  return H.map(function (v) { return ("0000000" + (v >>> 0).toString(16)).slice(-8); }).join("");
+}
+function fwLast(u) {
+  if (!u) return "none yet";
+  if (u.outcome === "in_progress") return u.stage === "upload" ? "receiving " + (u.version || "") + ": " + u.bytes + " of " + u.total + " bytes"
+    : u.version + " on probation, " + u.left_s + " s left";
+  return u.outcome.replace("_", " ") + (u.version ? " (" + u.version + ")" : "") + (u.reason ? ": " + u.reason : "");
+}
+function fwShow() {
+  return api("GET", "/api/v1/firmware").then(function (r) {
+    var f = r.body;
+    show("fw-run", f.version + (f.slot ? " · slot " + f.slot + " · board " + f.board : ""));
+    show("fw-other", f.other_slot ? (f.other_slot.version || "empty") : "–");
+    show("fw-last", fwLast(f.last));
+    if (!f.updates) { show("fw-msg", "Updates over the network need the p1gw image; this installation is updated with make deploy."); $("#f-fw button").disabled = true; }
+    return f;
+  });
+}
+function fwWait(version, from, msg) {  // through the restart and the probation
+  setTimeout(function () {
+    fwShow().then(function (f) {
+      var u = f.last || {};
+      if (f.version === version && u.outcome === "ok") { msg.className = "msg ok"; msg.textContent = "Updated: " + version + " runs and passed its checks."; return; }
+      if (f.version === from && u.outcome === "rolled_back") { msg.className = "msg bad"; msg.textContent = "Rolled back to " + from + ": " + u.reason; return; }
+      if (f.version === version) msg.textContent = version + " is running, on probation…";
+      fwWait(version, from, msg);
+    }).catch(function () { fwWait(version, from, msg); });
+  }, 1000);
+}
+$("#f-fw").addEventListener("submit", function (e) {
+  e.preventDefault();
+  var file = $("#fw-file").files[0], msg = $("#fw-msg"), prog = $("#fw-prog"), from = $("#fw-run").textContent.split(" ")[0];
+  msg.className = "msg";
+  if (!file) { msg.textContent = "Choose the firmware file first."; return; }
+  msg.textContent = "Reading the file…";
+  var rd = new FileReader();
+  rd.onload = function () {
+    var data = new Uint8Array(rd.result), x = new XMLHttpRequest();
+    x.open("POST", "/api/v1/firmware?sha256=" + sha256(data) + ($("#fw-down").checked ? "&allow_downgrade=1" : ""));
+    x.setRequestHeader("Content-Type", "application/octet-stream");
+    prog.classList.remove("hide"); prog.value = 0;
+    x.upload.onprogress = function (ev) { prog.value = Math.round(ev.loaded * 100 / ev.total); msg.textContent = "Uploading… " + prog.value + " %"; };
+    x.onload = function () {
+      var j = {}; try { j = JSON.parse(x.responseText); } catch (err) { }
+      if (x.status === 200) { prog.value = 100; msg.textContent = "Restarting… into " + j.version; fwWait(j.version, from, msg); return; }
+      prog.classList.add("hide"); msg.className = "msg bad";
+      msg.textContent = "Not updated: " + (j.error || "HTTP " + x.status) + " (the running firmware is unchanged)";
+    };
+    x.onerror = function () { prog.classList.add("hide"); msg.className = "msg bad"; msg.textContent = "Not updated: the upload broke off."; };
+    x.send(data);
+  };
+  rd.readAsArrayBuffer(file);
+});
 api("GET", "/api/v1/config").then(function (r) { cfg = r.body; fill(); });
+fwShow();
 status();

@@ -432,3 +432,63 @@ def test_json_is_streamed_in_pieces_with_its_exact_length():
     r = c.get("/big")
     assert r.status == 200 and r.json() == doc
     assert int(r.headers["content-length"]) == len(r.body) > 1500
+
+
+# --- streamed bodies (App.route(stream=True)): the firmware upload --------------------
+
+def _stream_app():
+    app = App()
+
+    @app.route("/up", methods=("POST",), stream=True)
+    async def up(req):
+        buf = bytearray(100)
+        mv = memoryview(buf)
+        total = 0
+        ones = 0
+        while True:
+            n = await req.body.readinto(mv)
+            if not n:
+                break
+            total += n
+            ones += bytes(mv[:n]).count(b"1")
+            if req.query == "stop" and total >= 1000:
+                return error_response(400, "enough", "body")
+        return json_response({"len": total, "ones": ones})
+
+    return app
+
+
+def _upload(path, body, extra=""):
+    return ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (path, len(body), extra)).encode() + body
+
+
+def test_streamed_body_may_exceed_max_body_and_is_read_in_pieces():
+    body = b"01" * (MAX_BODY + 1000)
+    c = TestClient(Server(_stream_app()))
+    rs = c.raw(_upload("/up", body) + b"GET /up HTTP/1.1\r\nHost: x\r\n\r\n", chunk=333)
+    assert rs[0].status == 200 and rs[0].json() == {"len": len(body), "ones": MAX_BODY + 1000}
+    assert rs[1].status == 405  # keep-alive: the next request is read after the body
+
+
+def test_streamed_body_refused_midway_is_answered_and_the_rest_swallowed():
+    c = TestClient(Server(_stream_app()))
+    rs = c.raw(_upload("/up?stop", b"1" * 50000) + b"GET /up HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert [r.status for r in rs] == [400]  # then closed: the GET after the body is not served
+    assert rs[0].headers["connection"] == "close" and c.writer.closed
+
+
+def test_streamed_body_cut_short_gets_no_answer():
+    c = TestClient(Server(_stream_app()))
+    assert c.raw(_upload("/up", b"1" * 50000)[:-100]) == []
+    assert c.writer.closed
+
+
+def test_streamed_body_gets_100_continue_when_asked():
+    c = TestClient(Server(_stream_app()))
+    c.raw(_upload("/up", b"11", "Expect: 100-continue\r\n"))
+    assert bytes(c.writer.out).startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")
+
+
+def test_a_body_over_max_body_is_still_413_on_other_routes():
+    c = TestClient(Server(_stream_app()))
+    assert c.raw(_upload("/other", b"1" * (MAX_BODY + 1)))[0].status == 413
