@@ -8,8 +8,15 @@ stream's write() (which sends or copies it) with no await between. A request
 allocates next to nothing: deadlines are
 not an ``asyncio.wait_for`` per read (two tasks, a timer and an exception each
 time, ~2 KB of garbage per request at 40 requests a second), but one sweep a
-second over the connections, which cancels a client that stopped mid-frame,
-stopped reading, or idled past ``Modbus.IdleTimeoutS``.
+second over the connections, which cancels a client that stopped mid-frame
+(a started frame must be whole within ``FRAME_S``), stopped reading, or idled
+past ``Modbus.IdleTimeoutS``.
+
+Slots: up to ``Modbus.MaxClients`` connections. When all are taken, a new
+connection takes the slot of the one that has gone longest without a request
+(closing it) rather than being refused: a charger that reconnects after a
+Wi-Fi hiccup always gets in, however its old connection or anyone else's
+lingers.
 
 Stale data is never served as live data: when the last valid telegram is older
 than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
@@ -27,7 +34,7 @@ import ondemand
 import reading as _reading
 from clock import ticks_diff, ticks_ms
 from hub import rhythm_ms
-from streams import close_stream
+from streams import close_stream, listen
 from version import revision
 
 # MeterType -> template module, imported only when chosen (RAM: ~3 KB each).
@@ -39,6 +46,7 @@ FIRMWARE_REVISION = revision()
 _AUTO_MIN_MS = const(5000)
 _DRAIN_S = const(10)    # longest wait for a client to take a response, without an idle timeout
 _STATUS_S = const(1)          # refresh the stale flag this often without telegrams
+FRAME_S = const(2)            # a started request must be whole within this (~2 s past the sweep)
 
 
 def stale_after_ms(stale_after_s, interval_ms):
@@ -54,12 +62,13 @@ def stale_after_ms(stale_after_s, interval_ms):
 class ModbusServer:
     def __init__(self, hub):
         self.hub = hub
-        self.status = {"clients": 0, "requests": 0, "exceptions": 0, "refused": 0,
+        self.status = {"clients": 0, "requests": 0, "exceptions": 0, "evicted": 0,
                        "dropped": 0, "stale": True, "failsafe": False}
         hub.status["modbus"] = self.status
         self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
         self._failsafe_amps = None  # the current the fail-safe image was built with
-        self._conns = []          # [task, since_ms, limit_s] per client, for the sweep
+        # [task, since_ms, limit_s, last_request_ms] per client: for the sweep and eviction
+        self._conns = []
         self._out = bytearray(modbus_frame.MAX_ADU)
         self._load(self._wanted())
 
@@ -110,8 +119,7 @@ class ModbusServer:
 
     async def run(self):
         hub = self.hub
-        server = await asyncio.start_server(self._serve, hub.bind,
-                                            hub.config["Modbus"]["Port"], backlog=2)
+        server = await listen(self._serve, hub.bind, hub.config["Modbus"]["Port"], backlog=2)
         try:
             seq = hub.seq
             while True:
@@ -128,20 +136,35 @@ class ModbusServer:
 
     def _sweep(self, now):
         """Cancel each client whose current wait outlived its limit (see the module doc)."""
-        for conn in self._conns:
-            task, since, limit_s = conn
-            if task is not None and limit_s and ticks_diff(now, since) > limit_s * 1000:
-                conn[0] = None  # tells the task it timed out, not that the service stops
-                task.cancel()
+        for i in range(len(self._conns) - 1, -1, -1):  # backwards: _drop removes
+            conn = self._conns[i]
+            if conn[2] and ticks_diff(now, conn[1]) > conn[2] * 1000:
+                self._drop(conn)
+
+    def _drop(self, conn):
+        """Free ``conn``'s slot now and cancel its task (which closes the socket)."""
+        task = conn[0]
+        conn[0] = None  # tells the task it was dropped, not that the service stops
+        self._conns.remove(conn)
+        self.status["clients"] -= 1
+        task.cancel()
+
+    def _make_room(self, now):
+        """Drop the connection longest without a request while every slot is taken."""
+        while self._conns and len(self._conns) >= self.hub.config["Modbus"]["MaxClients"]:
+            oldest = self._conns[0]
+            for conn in self._conns:
+                if ticks_diff(oldest[3], conn[3]) > 0:
+                    oldest = conn
+            self.status["evicted"] += 1
+            self._drop(oldest)
 
     async def _serve(self, reader, writer):
         st = self.status
-        if st["clients"] >= self.hub.config["Modbus"]["MaxClients"]:
-            st["refused"] += 1
-            await close_stream(writer)
-            return
+        now = ticks_ms()
+        self._make_room(now)
         st["clients"] += 1
-        conn = [asyncio.current_task(), ticks_ms(), 0]
+        conn = [asyncio.current_task(), now, 0, now]
         self._conns.append(conn)
         try:
             req = bytearray(modbus_frame.REQUEST)
@@ -151,9 +174,10 @@ class ModbusServer:
             while True:
                 conn[1] = ticks_ms()
                 conn[2] = self.hub.config["Modbus"]["IdleTimeoutS"]
-                if not await _read_adu(reader, mreq):
+                if not await _read_adu(reader, mreq, conn):
                     st["dropped"] += 1
                     break
+                conn[3] = ticks_ms()
                 ok = self.data_ok()   # may switch the image: read it after
                 n = modbus_frame.answer(req, out, self._img, ok)
                 st["requests"] += 1
@@ -170,16 +194,23 @@ class ModbusServer:
         except (OSError, EOFError, MemoryError):
             pass   # peer gone or reset, or no heap for its buffers now: just close
         finally:
-            self._conns.remove(conn)
-            st["clients"] -= 1
+            if conn[0] is not None:
+                self._conns.remove(conn)
+                st["clients"] -= 1
             await close_stream(writer)
 
 
-async def _read_adu(reader, mreq):
+async def _read_adu(reader, mreq, conn):
     """Read one request ADU into ``mreq`` (what fits; the rest is read and
-    dropped); False for a header no client sends."""
+    dropped); False for a header no client sends. Once its first bytes are in,
+    the rest must follow within FRAME_S (``conn``'s limit, for the sweep)."""
     head = modbus_frame.HEADER
-    await _read_exactly(reader, mreq, 0, head)
+    got = await reader.readinto(mreq[:head])
+    if not got:
+        raise EOFError
+    conn[1] = ticks_ms()
+    conn[2] = FRAME_S
+    await _read_exactly(reader, mreq, got, head)
     n = modbus_frame.header_length(mreq)
     if n < 0:
         return False

@@ -1,5 +1,6 @@
 """asyncio stream helpers shared by the TCP services."""
 import asyncio
+import errno
 
 
 async def close_stream(writer):
@@ -11,15 +12,49 @@ async def close_stream(writer):
         pass
 
 
+class PortInUse(OSError):
+    """A listener's port is taken by another program: one line says it all."""
+
+
+async def listen(handler, host, port, backlog=5):
+    """``asyncio.start_server``; a port already in use raises PortInUse naming it."""
+    try:
+        return await asyncio.start_server(handler, host, port, backlog=backlog)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise PortInUse("port %d on %s is in use by another program" % (port, host))
+        raise
+
+
 async def serve(handler, host, port):
     """Accept connections with ``handler`` until cancelled, then close the listener.
 
     MicroPython's asyncio has no ``serve_forever``: the task just waits.
     """
-    srv = await asyncio.start_server(handler, host, port)
+    srv = await listen(handler, host, port)
     try:
         while True:
             await asyncio.sleep(3600)
     finally:
         srv.close()
         await srv.wait_closed()
+
+
+def peer_ip(writer):
+    """The client's IPv4 address as 4 bytes; b"" when the stream does not say.
+
+    MicroPython's asyncio gives the address ``accept()`` returned: a
+    ``(host, port)`` tuple on the ESP32, a raw ``sockaddr_in`` on the unix port.
+    """
+    try:
+        addr = writer.get_extra_info("peername")
+    except (AttributeError, KeyError):
+        return b""
+    if isinstance(addr, tuple):
+        try:
+            return bytes(int(p) for p in addr[0].split("."))
+        except (ValueError, AttributeError):
+            return b""
+    if addr is not None and len(addr) >= 8:
+        return bytes(addr[4:8])
+    return b""

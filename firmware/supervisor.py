@@ -3,6 +3,7 @@ import asyncio
 import sys
 
 from clock import ticks_diff, ticks_ms
+from streams import PortInUse
 
 BACKOFF_MS = (1000, 60000)  # first wait after a crash, and the cap as it doubles
 STABLE_MS = 60000           # a task that ran this long before crashing starts over at the first wait
@@ -31,6 +32,8 @@ async def supervise(name, start, backoff_ms=BACKOFF_MS, clock=ticks_ms, log=prin
             wait = first
         if err is None:
             log("app: %s returned; starting it again" % name)
+        elif isinstance(err, PortInUse):  # not a bug: no traceback
+            log("app: %s cannot listen: %s; trying again in %d ms" % (name, err, wait))
         else:
             log("app: %s crashed (%s: %s); restarting in %d ms" % (name, type(err).__name__, err, wait))
             if hasattr(sys, "print_exception"):
