@@ -23,7 +23,7 @@ from micropython import const
 
 import jsonw
 from clock import ticks_add, ticks_diff, ticks_ms
-from streams import close_stream, peer_ip
+from streams import close_stream, evictee, peer_ip
 
 MAX_HEAD = const(2048)      # request line + headers; a phone browser sends ~700 bytes
 MAX_HEADERS = const(32)
@@ -55,6 +55,9 @@ class _Sink:
 
     def __init__(self, stream):
         self.stream = stream
+        # Whatever a response that failed half-way left (the socket reset under
+        # its write, a MemoryError in its body) is not the start of this one's.
+        _SINK_BUF[:] = b""
 
     def write(self, piece):
         buf = _SINK_BUF
@@ -394,7 +397,7 @@ class _Conn:
         self.task = None  # type: asyncio.Task | None
         self.deadline = 0  # ticks_ms by which the current wait must end; 0 = none
         self.addr = addr   # the client's address (streams.peer_ip)
-        self.waiting = 0   # ticks_ms it began waiting for a request head; None while serving one
+        self.idle = 0      # ticks_ms it began waiting for a request head; None while serving one
 
     def take(self, k):
         """Consume up to ``k`` buffered bytes; return the view of them."""
@@ -507,22 +510,20 @@ class Server:
     def _make_room(self, addr):
         """Whether a connection from ``addr`` may have a slot, once this frees one.
 
-        Over the limit (all slots, or ``max_per_address`` from ``addr``), the
-        connection that has waited longest for a request head (of ``addr``'s
-        own, for the latter) is dropped; False when every one is busy answering.
+        Over the limit (all slots, or ``max_per_address`` from ``addr``), a
+        connection waiting for a request head is dropped (streams.evictee; of
+        ``addr``'s own, for the latter); False when every one is busy answering.
         """
         mine = 0
         for conn in self._conns:
             if conn.addr == addr:
                 mine += 1
-        own = mine >= self.max_per_address
-        if not own and self.active < self.max_conns:
+        if mine >= self.max_per_address:
+            victim = evictee(self._conns, addr)
+        elif self.active >= self.max_conns:
+            victim = evictee(self._conns)
+        else:
             return True
-        victim = None
-        for conn in self._conns:
-            if conn.waiting is not None and (not own or conn.addr == addr) and \
-                    (victim is None or ticks_diff(victim.waiting, conn.waiting) > 0):
-                victim = conn
         if victim is None:
             return False
         self.counters["evicted"] += 1
@@ -549,13 +550,13 @@ class Server:
             self._conns.append(conn)
             wait_s = self.head_timeout_s
             while True:
-                conn.waiting = ticks_ms()
-                conn.deadline = ticks_add(conn.waiting, wait_s * 1000)
+                conn.idle = ticks_ms()
+                conn.deadline = ticks_add(conn.idle, wait_s * 1000)
                 wait_s = self.idle_timeout_s
                 try:
                     req = await self._read_request(reader, conn)
                 except HttpError as e:
-                    conn.waiting = None
+                    conn.idle = None
                     self.counters["bad_requests"] += 1
                     await self._send(writer, conn, error_response(e.status, _REASONS[e.status]), False)
                     conn.deadline = 0
@@ -563,7 +564,7 @@ class Server:
                     break
                 if req is None:
                     break
-                conn.waiting = None
+                conn.idle = None
                 conn.deadline = ticks_add(ticks_ms(), self.read_timeout_s * 1000)
                 req.peer = addr
                 self.counters["requests"] += 1

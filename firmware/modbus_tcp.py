@@ -14,9 +14,10 @@ past ``Modbus.IdleTimeoutS``.
 
 Slots: up to ``Modbus.MaxClients`` connections. When all are taken, a new
 connection takes the slot of the one that has gone longest without a request
-(closing it) rather than being refused: a charger that reconnects after a
-Wi-Fi hiccup always gets in, however its old connection or anyone else's
-lingers.
+(closing it), of the client address holding the most slots, rather than
+being refused (streams.evictee): a charger that reconnects after a Wi-Fi
+hiccup always gets in, however its old connection or anyone else's lingers,
+and one address that fills the slots only ever pushes out its own.
 
 Stale data is never served as live data: when the last valid telegram is older
 than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
@@ -34,7 +35,7 @@ import ondemand
 import reading as _reading
 from clock import ticks_diff, ticks_ms
 from hub import rhythm_ms
-from streams import close_stream, listen
+from streams import close_stream, evictee, listen, peer_ip
 from version import revision
 
 # MeterType -> template module, imported only when chosen (RAM: ~3 KB each).
@@ -67,8 +68,7 @@ class ModbusServer:
         hub.status["modbus"] = self.status
         self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
         self._failsafe_amps = None  # the current the fail-safe image was built with
-        # [task, since_ms, limit_s, last_request_ms] per client: for the sweep and eviction
-        self._conns = []
+        self._conns = []          # _Client per connection: for the sweep and eviction
         self._out = bytearray(modbus_frame.MAX_ADU)
         self._load(self._wanted())
 
@@ -138,33 +138,23 @@ class ModbusServer:
         """Cancel each client whose current wait outlived its limit (see the module doc)."""
         for i in range(len(self._conns) - 1, -1, -1):  # backwards: _drop removes
             conn = self._conns[i]
-            if conn[2] and ticks_diff(now, conn[1]) > conn[2] * 1000:
+            if conn.limit_s and ticks_diff(now, conn.since) > conn.limit_s * 1000:
                 self._drop(conn)
 
     def _drop(self, conn):
         """Free ``conn``'s slot now and cancel its task (which closes the socket)."""
-        task = conn[0]
-        conn[0] = None  # tells the task it was dropped, not that the service stops
+        task, conn.task = conn.task, None  # None: it was dropped, the service is not stopping
         self._conns.remove(conn)
         self.status["clients"] -= 1
         task.cancel()
 
-    def _make_room(self, now):
-        """Drop the connection longest without a request while every slot is taken."""
-        while self._conns and len(self._conns) >= self.hub.config["Modbus"]["MaxClients"]:
-            oldest = self._conns[0]
-            for conn in self._conns:
-                if ticks_diff(oldest[3], conn[3]) > 0:
-                    oldest = conn
-            self.status["evicted"] += 1
-            self._drop(oldest)
-
     async def _serve(self, reader, writer):
         st = self.status
-        now = ticks_ms()
-        self._make_room(now)
+        conn = _Client(asyncio.current_task(), peer_ip(writer))
+        while self._conns and len(self._conns) >= self.hub.config["Modbus"]["MaxClients"]:
+            st["evicted"] += 1
+            self._drop(evictee(self._conns))
         st["clients"] += 1
-        conn = [asyncio.current_task(), now, 0, now]
         self._conns.append(conn)
         try:
             req = bytearray(modbus_frame.REQUEST)
@@ -172,12 +162,12 @@ class ModbusServer:
             out = self._out
             mout = memoryview(out)
             while True:
-                conn[1] = ticks_ms()
-                conn[2] = self.hub.config["Modbus"]["IdleTimeoutS"]
+                conn.since = ticks_ms()
+                conn.limit_s = self.hub.config["Modbus"]["IdleTimeoutS"]
                 if not await _read_adu(reader, mreq, conn):
                     st["dropped"] += 1
                     break
-                conn[3] = ticks_ms()
+                conn.idle = ticks_ms()
                 ok = self.data_ok()   # may switch the image: read it after
                 n = modbus_frame.answer(req, out, self._img, ok)
                 st["requests"] += 1
@@ -185,19 +175,32 @@ class ModbusServer:
                     st["exceptions"] += 1
                 writer.write(mout[:n])
                 # A client that sends but never reads must not hold a slot for good.
-                conn[1] = ticks_ms()
-                conn[2] = conn[2] or _DRAIN_S
+                conn.since = ticks_ms()
+                conn.limit_s = conn.limit_s or _DRAIN_S
                 await writer.drain()
         except asyncio.CancelledError:
-            if conn[0] is not None:
+            if conn.task is not None:
                 raise  # the service is stopping
         except (OSError, EOFError, MemoryError):
             pass   # peer gone or reset, or no heap for its buffers now: just close
         finally:
-            if conn[0] is not None:
+            if conn.task is not None:
                 self._conns.remove(conn)
                 st["clients"] -= 1
             await close_stream(writer)
+
+
+class _Client:
+    """One connection's task and the wait the sweep checks."""
+
+    __slots__ = ("task", "addr", "since", "limit_s", "idle")
+
+    def __init__(self, task, addr):
+        self.task = task      # None once dropped (timed out or its slot taken)
+        self.addr = addr      # the client's address (streams.peer_ip)
+        self.since = 0        # ticks_ms the current wait began
+        self.limit_s = 0      # how long it may last (0: for ever)
+        self.idle = ticks_ms()  # its last request (or the connect): the eviction order
 
 
 async def _read_adu(reader, mreq, conn):
@@ -208,8 +211,8 @@ async def _read_adu(reader, mreq, conn):
     got = await reader.readinto(mreq[:head])
     if not got:
         raise EOFError
-    conn[1] = ticks_ms()
-    conn[2] = FRAME_S
+    conn.since = ticks_ms()
+    conn.limit_s = FRAME_S
     await _read_exactly(reader, mreq, got, head)
     n = modbus_frame.header_length(mreq)
     if n < 0:

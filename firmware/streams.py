@@ -2,6 +2,8 @@
 import asyncio
 import errno
 
+from clock import ticks_diff
+
 
 async def close_stream(writer):
     """Close a stream writer, ignoring a peer that is already gone."""
@@ -58,3 +60,26 @@ def peer_ip(writer):
     if addr is not None and len(addr) >= 8:
         return bytes(addr[4:8])
     return b""
+
+
+def evictee(conns, addr=None):
+    """The connection whose slot a newcomer takes, or None.
+
+    Each of ``conns`` has ``addr`` (peer_ip) and ``idle`` (ticks_ms since when
+    it waits for its client; None while busy: never taken). Of the idle ones
+    of ``addr``, or when None of the address holding the most connections
+    (so one client address filling the slots only ever loses its own), the
+    one idle longest.
+    """
+    best = None
+    most = 0
+    for c in conns:
+        if c.idle is None or (addr is not None and c.addr != addr):
+            continue
+        n = 0
+        for d in conns:
+            if d.addr == c.addr:
+                n += 1
+        if best is None or n > most or (n == most and ticks_diff(best.idle, c.idle) > 0):
+            best, most = c, n
+    return best

@@ -46,6 +46,36 @@ def test_get_routes_to_handler_with_query():
     assert r.headers["content-type"] == "application/json"
 
 
+class _ResetWriter(_Writer):
+    """A client that hung up: the socket's write raises after ``ok`` writes."""
+
+    def __init__(self, ok):
+        super().__init__()
+        self.ok = ok
+
+    def write(self, data):
+        if self.ok <= 0:
+            raise OSError(104)  # ECONNRESET
+        self.ok -= 1
+        super().write(data)
+
+
+def test_a_response_cut_by_a_reset_leaves_nothing_for_the_next_connection():
+    from _http_client import _Reader
+    app = App()
+
+    @app.route("/big")
+    async def big(req):
+        return json_response(["s" * 100] * 9)  # in pieces, more than one 512-byte buffer
+
+    server = Server(app)
+    req = b"GET /big HTTP/1.1\r\nConnection: close\r\n\r\n"
+    asyncio.run(server.handle(_Reader(req), _ResetWriter(1)))   # its second piece hits the reset
+    client = TestClient(server)
+    client.get("/nothing-here")
+    assert bytes(client.writer.out).startswith(b"HTTP/1.1 404 ")
+
+
 def test_json_written_in_pieces_is_one_body_with_its_length():
     r = _client().get("/written")
     assert r.status == 200 and r.headers["content-type"] == "application/json"
