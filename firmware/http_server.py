@@ -397,7 +397,8 @@ class _Conn:
         self.task = None  # type: asyncio.Task | None
         self.deadline = 0  # ticks_ms by which the current wait must end; 0 = none
         self.addr = addr   # the client's address (streams.peer_ip)
-        self.idle = 0      # ticks_ms it began waiting for a request head; None while serving one
+        # ticks_ms it began waiting for a request head; None while serving one
+        self.idle = 0  # type: int | None
 
     def take(self, k):
         """Consume up to ``k`` buffered bytes; return the view of them."""
