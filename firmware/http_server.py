@@ -251,9 +251,8 @@ class BasicAuth:
         self.failures = 0  # wrong passwords from every address, for the status
         n = self.table_size
         self._addrs = bytearray(4 * n)
-        self._fails = [0] * n    # wrong passwords in a row (0: the row is free)
-        self._until = [0] * n    # ticks_ms the row's lock ends
-        self._last = [0] * n     # ticks_ms of the row's last wrong password
+        self._fails = bytearray(n)  # wrong passwords in a row, up to 255 (0: the row is free)
+        self._last = [0] * n        # ticks_ms of the row's last wrong password: its lock starts there
 
     def _row(self, addr, now):
         """``addr``'s row; else a free one (count 0) that takes it; else the shared last row."""
@@ -297,17 +296,16 @@ class BasicAuth:
                 self._fails[i] = 0  # the shared row stays: it counts other addresses too
             return "ok"
         self.failures += 1
-        self._fails[i] += 1
+        self._fails[i] = min(self._fails[i] + 1, 255)
         self._last[i] = now
-        over = self._fails[i] - self.free_failures
-        if over > 0:
-            self._until[i] = ticks_add(now, min(1000 << min(over - 1, 8), self.max_delay_ms))
         return "bad"
 
     def _left_ms(self, i, now):
-        if self._fails[i] <= self.free_failures:
+        """How long row ``i`` stays locked: 1 s after the 4th wrong password, doubling to 16 s."""
+        over = self._fails[i] - self.free_failures
+        if over <= 0:
             return 0
-        return ticks_diff(self._until[i], now)
+        return min(1000 << min(over - 1, 8), self.max_delay_ms) - ticks_diff(now, self._last[i])
 
     def retry_after_s(self, addr=b""):
         """Whole seconds until ``addr``'s credentials are checked again (0: not locked)."""

@@ -14,17 +14,13 @@ async def close_stream(writer):
         pass
 
 
-class PortInUse(OSError):
-    """A listener's port is taken by another program: one line says it all."""
-
-
 async def listen(handler, host, port, backlog=5):
-    """``asyncio.start_server``; a port already in use raises PortInUse naming it."""
+    """``asyncio.start_server``; a port already in use raises OSError(EADDRINUSE, text naming it)."""
     try:
         return await asyncio.start_server(handler, host, port, backlog=backlog)
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
-            raise PortInUse("port %d on %s is in use by another program" % (port, host))
+            raise OSError(errno.EADDRINUSE, "port %d on %s is in use by another program" % (port, host))
         raise
 
 

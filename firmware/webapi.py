@@ -176,6 +176,7 @@ class WebServer:
         out["http"] = {"auth_failures": self.auth.failures, "active": self.server.active,
                        "requests": self.server.counters["requests"],
                        "refused": self.server.counters["refused"],
+                       "evicted": self.server.counters["evicted"],
                        "bad_requests": self.server.counters["bad_requests"]}
         out["serial"] = hub.identity["serial"]
         out["firmware"] = _firmware()

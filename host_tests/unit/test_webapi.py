@@ -59,3 +59,16 @@ def test_a_patch_that_finds_no_heap_is_told_to_try_again_not_that_its_json_is_ba
     before = hub.config
     r = webactions._patch_config(hub, _NoHeapBody())
     assert r.status == 503 and hub.config is before
+
+
+def test_own_host_is_the_devices_address_or_name_and_nothing_else():
+    from webapi import own_host
+    net = {"ip": "192.168.1.50", "ap": False}
+    for host in (None, "192.168.1.50", "192.168.1.50:80", "p1gw-240ac4000001", "P1GW-240AC4000001.local",
+                 "p1gw-240ac4000001.fritz.box:80"):
+        assert own_host(host, net, "240AC4000001"), host
+    for host in ("", "evil.example", "p1gw.evil.example", "p1gw-240ac4000002.local", "10.10.10.10",
+                 "localhost", "[::1]", "192.168.1.5", "p1gw-240ac4000001x.local"):
+        assert not own_host(host, net, "240AC4000001"), host
+    assert own_host("10.10.10.10", {"ip": None, "ap": True}, "240AC4000001")
+    assert own_host("localhost:8080", {"ip": "127.0.0.1"}, "240AC4000001")
