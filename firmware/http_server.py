@@ -517,10 +517,8 @@ class Server:
         for conn in self._conns:
             if conn.addr == addr:
                 mine += 1
-        if mine >= self.max_per_address:
-            victim = evictee(self._conns, addr)
-        elif self.active >= self.max_conns:
-            victim = evictee(self._conns)
+        if mine >= self.max_per_address or self.active >= self.max_conns:
+            victim = evictee(self._conns, addr, mine >= self.max_per_address)
         else:
             return True
         if victim is None:

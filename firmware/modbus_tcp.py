@@ -14,10 +14,10 @@ past ``Modbus.IdleTimeoutS``.
 
 Slots: up to ``Modbus.MaxClients`` connections. When all are taken, a new
 connection takes the slot of the one that has gone longest without a request
-(closing it), of the client address holding the most slots, rather than
-being refused (streams.evictee): a charger that reconnects after a Wi-Fi
-hiccup always gets in, however its old connection or anyone else's lingers,
-and one address that fills the slots only ever pushes out its own.
+(closing it), of the client address that holds the most slots counting the
+newcomer, rather than being refused (streams.evictee): a charger that
+reconnects after a Wi-Fi hiccup always gets in, first in place of its own
+old connection, and an address that fills the slots pushes out its own.
 
 Stale data is never served as live data: when the last valid telegram is older
 than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
@@ -153,7 +153,7 @@ class ModbusServer:
         conn = _Client(asyncio.current_task(), peer_ip(writer))
         while self._conns and len(self._conns) >= self.hub.config["Modbus"]["MaxClients"]:
             st["evicted"] += 1
-            self._drop(evictee(self._conns))
+            self._drop(evictee(self._conns, conn.addr))
         st["clients"] += 1
         self._conns.append(conn)
         try:

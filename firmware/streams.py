@@ -58,21 +58,22 @@ def peer_ip(writer):
     return b""
 
 
-def evictee(conns, addr=None):
-    """The connection whose slot a newcomer takes, or None.
+def evictee(conns, addr, own=False):
+    """The connection whose slot a newcomer from ``addr`` takes, or None.
 
     Each of ``conns`` has ``addr`` (peer_ip) and ``idle`` (ticks_ms since when
     it waits for its client; None while busy: never taken). Of the idle ones
-    of ``addr``, or when None of the address holding the most connections
-    (so one client address filling the slots only ever loses its own), the
-    one idle longest.
+    of the address that would hold the most connections with the newcomer's
+    (``addr``'s own only, with ``own``), the one idle longest. So a client
+    reconnecting first replaces its own old connection, and addresses filling
+    the slots push out their own before a connection of anyone else's.
     """
     best = None
     most = 0
     for c in conns:
-        if c.idle is None or (addr is not None and c.addr != addr):
+        if c.idle is None or (own and c.addr != addr):
             continue
-        n = 0
+        n = 1 if c.addr == addr else 0
         for d in conns:
             if d.addr == c.addr:
                 n += 1

@@ -26,7 +26,13 @@ def test_evictee_is_the_longest_idle_of_the_address_holding_the_most_and_never_a
     charger = _C(b"\x01", 100)           # idle longest, but its address holds one slot
     a1, a2, a3 = _C(b"\x02", 300), _C(b"\x02", 200), _C(b"\x02", None)
     conns = [charger, a1, a2, a3]
-    assert evictee(conns) is a2
-    assert evictee(conns, b"\x01") is charger
-    assert evictee([_C(b"\x01", 500), _C(b"\x02", 400)]).idle == 400  # a tie: the longest idle
-    assert evictee([_C(b"\x01", None)]) is None
+    assert evictee(conns, b"\x03") is a2
+    assert evictee(conns, b"\x01", own=True) is charger
+    assert evictee([_C(b"\x01", 500), _C(b"\x02", 400)], b"\x03").idle == 400  # a tie: the longest idle
+    assert evictee([_C(b"\x01", None)], b"\x03") is None
+
+
+def test_evictee_counts_the_newcomer_so_a_client_replaces_its_own_connection_first():
+    old_charger, other, fresh = _C(b"\x01", 300), _C(b"\x02", 100), _C(b"\x03", 400)
+    assert evictee([old_charger, other, fresh], b"\x01") is old_charger   # not the longer idle other
+    assert evictee([old_charger, other, fresh], b"\x04") is other
