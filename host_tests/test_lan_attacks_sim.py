@@ -186,6 +186,22 @@ def test_one_address_cannot_hold_every_http_slot(sim):
         s.close()
 
 
+def test_idle_keep_alive_connections_yield_their_slots_to_a_new_client(sim):
+    kept = []
+    for i in range(4):  # four clients each keeping its connection open after a request
+        c = http.client.HTTPConnection("127.0.0.1", sim.http_port, timeout=3,
+                                       source_address=("127.0.0.%d" % (2 + i), 0))
+        c.request("GET", "/api/v1/data")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200 and r.getheader("Connection") == "keep-alive"
+        kept.append(c)
+    assert _get(sim, "/api/v1/data", "127.0.0.1")[0] == 200
+    assert closed_within(kept[0].sock, 1)  # the one idle longest gave its slot
+    for c in kept:
+        c.close()
+
+
 # --- password guessing -----------------------------------------------------------------------
 
 def _get(sim, path, source, password=None, host=None):
