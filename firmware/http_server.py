@@ -234,8 +234,9 @@ class BasicAuth:
     itself. A success clears the address's count; so do ``forget_ms`` without
     a wrong password.
 
-    The table has ``table_size`` rows, allocated once. An address with no
-    wrong password has no row. When every row but the last is held by an
+    The table has ``table_size`` rows, allocated once, at the first wrong
+    password (most gateways never see one). An address with no wrong password
+    has no row. When every row but the last is held by an
     address still guessing, further addresses share the last row, and its
     lock: many addresses guessing at once are slowed down together.
     """
@@ -249,14 +250,20 @@ class BasicAuth:
         self._expected = ("%s:%s" % (user, password)).encode()
         self._clock = clock
         self.failures = 0  # wrong passwords from every address, for the status
+        self._fails = bytearray()  # empty: no table until there is a wrong password
+
+    def _table(self):
         n = self.table_size
         self._addrs = bytearray(4 * n)
         self._fails = bytearray(n)  # wrong passwords in a row, up to 255 (0: the row is free)
         self._last = [0] * n        # ticks_ms of the row's last wrong password: its lock starts there
 
     def _row(self, addr, now):
-        """``addr``'s row; else a free one (count 0) that takes it; else the shared last row."""
-        addr = addr or _NO_ADDR
+        """``addr``'s row; else a free one (count 0) that takes it; else the shared last row.
+        -1 while there is no table (no wrong password yet)."""
+        if not self._fails:
+            return -1
+        addr = addr or b"\0\0\0\0"
         fails, addrs = self._fails, self._addrs
         free = -1
         for i in range(self.table_size - 1):
@@ -292,16 +299,21 @@ class BasicAuth:
         except Exception:  # binascii.Error (CPython) / ValueError (MicroPython)
             given = b""
         if _same(given, self._expected):
-            if i < self.table_size - 1:
+            if 0 <= i < self.table_size - 1:
                 self._fails[i] = 0  # the shared row stays: it counts other addresses too
             return "ok"
         self.failures += 1
+        if i < 0:
+            self._table()
+            i = self._row(addr, now)
         self._fails[i] = min(self._fails[i] + 1, 255)
         self._last[i] = now
         return "bad"
 
     def _left_ms(self, i, now):
         """How long row ``i`` stays locked: 1 s after the 4th wrong password, doubling to 16 s."""
+        if i < 0:
+            return 0
         over = self._fails[i] - self.free_failures
         if over <= 0:
             return 0
@@ -313,8 +325,6 @@ class BasicAuth:
         left = self._left_ms(self._row(addr, now), now)
         return (left + 999) // 1000 if left > 0 else 0
 
-
-_NO_ADDR = b"\0\0\0\0"
 
 
 def _same(a, b):

@@ -9,7 +9,7 @@ allocates next to nothing: deadlines are
 not an ``asyncio.wait_for`` per read (two tasks, a timer and an exception each
 time, ~2 KB of garbage per request at 40 requests a second), but one sweep a
 second over the connections, which cancels a client that stopped mid-frame
-(a started frame must be whole within ``FRAME_S``), stopped reading, or idled
+(a started frame must be whole within ``_FRAME_S``), stopped reading, or idled
 past ``Modbus.IdleTimeoutS``.
 
 Slots: up to ``Modbus.MaxClients`` connections. When all are taken, a new
@@ -47,7 +47,7 @@ FIRMWARE_REVISION = revision()
 _AUTO_MIN_MS = const(5000)
 _DRAIN_S = const(10)    # longest wait for a client to take a response, without an idle timeout
 _STATUS_S = const(1)          # refresh the stale flag this often without telegrams
-FRAME_S = const(2)            # a started request must be whole within this (~2 s past the sweep)
+_FRAME_S = const(2)          # a started request must be whole within this (~2 s past the sweep)
 
 
 def stale_after_ms(stale_after_s, interval_ms):
@@ -193,8 +193,6 @@ class ModbusServer:
 class _Client:
     """One connection's task and the wait the sweep checks."""
 
-    __slots__ = ("task", "addr", "since", "limit_s", "idle")
-
     def __init__(self, task, addr):
         self.task = task      # None once dropped (timed out or its slot taken)
         self.addr = addr      # the client's address (streams.peer_ip)
@@ -206,13 +204,13 @@ class _Client:
 async def _read_adu(reader, mreq, conn):
     """Read one request ADU into ``mreq`` (what fits; the rest is read and
     dropped); False for a header no client sends. Once its first bytes are in,
-    the rest must follow within FRAME_S (``conn``'s limit, for the sweep)."""
+    the rest must follow within _FRAME_S (``conn``'s limit, for the sweep)."""
     head = modbus_frame.HEADER
     got = await reader.readinto(mreq[:head])
     if not got:
         raise EOFError
     conn.since = ticks_ms()
-    conn.limit_s = FRAME_S
+    conn.limit_s = _FRAME_S
     await _read_exactly(reader, mreq, got, head)
     n = modbus_frame.header_length(mreq)
     if n < 0:
