@@ -73,7 +73,7 @@ class WebServer:
     async def _before(self, req):
         net = self.hub.status.get("net") or {}
         ap = net.get("ap")
-        own = own_host(req.headers.get("host"), net, self.hub.identity["serial"])
+        own = own_host(req.headers.get("host"), net, self.hub.identity["serial"], self.hub.bind)
         if req.path in _PROBES or (ap and not own):
             return redirect(AP_URL)
         if not own:
@@ -191,15 +191,16 @@ class WebServer:
         return out
 
 
-def own_host(host, net, serial):
+def own_host(host, net, serial, bind="0.0.0.0"):
     """Whether a request's ``Host`` header names this device (the port ignored).
 
     Ours: no Host at all (not a browser); the address it has on the network
     (``net["ip"]``); 10.10.10.10 while the access point is up; its host name
     ``p1gw-<serial>``, alone or with any domain after it (``.local``, the
-    router's DHCP domain: MicroPython does not tell which one it gave); and
-    ``localhost`` when its address is the loopback (the simulator). A web
-    site's own name is none of these: the serial in ours is not known to it.
+    router's DHCP domain: MicroPython does not tell which one it gave); and,
+    when it listens on a loopback address ``bind`` (the simulator), that
+    address and ``localhost``. A web site's own name is none of these: the
+    serial in ours is not known to it.
     """
     if host is None:
         return True
@@ -210,8 +211,8 @@ def own_host(host, net, serial):
     ip = net.get("ip")
     if name == ip or (name == "10.10.10.10" and net.get("ap")):
         return True
-    if name == "localhost":
-        return bool(ip) and ip.startswith("127.")
+    if bind.startswith("127.") and (name == bind or name == "localhost"):
+        return True
     label = name.partition(".")[0]
     return label == "p1gw-" + serial.lower()
 

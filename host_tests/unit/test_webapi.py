@@ -71,4 +71,7 @@ def test_own_host_is_the_devices_address_or_name_and_nothing_else():
                  "localhost", "[::1]", "192.168.1.5", "p1gw-240ac4000001x.local"):
         assert not own_host(host, net, "240AC4000001"), host
     assert own_host("10.10.10.10", {"ip": None, "ap": True}, "240AC4000001")
-    assert own_host("localhost:8080", {"ip": "127.0.0.1"}, "240AC4000001")
+    # The simulator listens on 127.0.0.1 whatever address its network stand-in shows.
+    assert own_host("localhost:8080", {"ip": "169.254.82.126"}, "240AC4000001", "127.0.0.1")
+    assert own_host("127.0.0.1:8080", {"ip": "169.254.82.126"}, "240AC4000001", "127.0.0.1")
+    assert not own_host("0.0.0.0", {"ip": "192.168.1.50"}, "240AC4000001", "0.0.0.0")
