@@ -64,16 +64,16 @@ def _trace(hub):
 
     def show(what, detail):
         c = hub.counters
-        head = "p1: valid=%d crc_mismatch=%d malformed=%d too_long=%d parse_error=%d" % (
-            c["valid"], c["crc_mismatch"], c["malformed"], c["too_long"], c["parse_error"])
+        head = "p1: valid=%d crc_mismatch=%d malformed=%d too_long=%d parse_error=%d implausible=%d" % (
+            c["valid"], c["crc_mismatch"], c["malformed"], c["too_long"], c["parse_error"], c["implausible"])
         if what == "valid":
             r = detail
             print("%s | %s W | L1 %s V %s A | L2 %s V %s A | L3 %s V %s A | import %s kWh" % (
                 head, r["power_w"], r["voltage_l1_v"], r["current_l1_a"], r["voltage_l2_v"],
                 r["current_l2_a"], r["voltage_l3_v"], r["current_l3_a"],
                 None if r["energy_import"] is None else fixed_text(r["energy_import"], r["counter_decimals"])))
-        elif what == "parse_error":
-            print("%s | parse error: %s" % (head, detail))
+        elif what == "parse_error" or what == "implausible":
+            print("%s | %s: %s" % (head, what.replace("_", " "), detail))
         else:
             print("%s | %s" % (head, what))
     return show

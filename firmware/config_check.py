@@ -32,7 +32,7 @@ SCHEMA = {
              "ClientCert": ("pem", "CERTIFICATE"), "ClientKey": ("pem", "PRIVATE KEY")},
     "Modbus": {"Port": ("i", 1, 65535), "MaxClients": ("i", 1, 8), "IdleTimeoutS": ("i", 0, 86400),
                "StaleAfterS": ("i", 0, 3600), "StalePolicy": ("e", ("exception", "failsafe")),
-               "FailsafeCurrentA": ("f", 0, 100)},
+               "FailsafeCurrentA": ("f", 1, 100)},  # 0 A would tell a charger the house is idle
     "P1": {"Baud": ("e", ("auto", "115200", "9600")), "SmartyKey": ("hex", 16, True),
            "SmartyAad": ("hex", 17, False), "Passthrough": ("b",)},
     "Http": {"Port": ("i", 1, 65535), "OpenData": ("b",), "RawPort": ("i", 1, 65535)},
@@ -102,7 +102,10 @@ def check(spec, v):
         if len(v.encode()) > spec[1]:
             raise ValueError("longer than %d bytes" % spec[1])
         for c in v:
-            if ord(c) < 32 or ord(c) == 127:
+            o = ord(c)
+            # C0, DEL and C1 controls (U+0085 is a line break too), and Unicode's line
+            # and paragraph separators: each would split a topic or a log line.
+            if o < 32 or 127 <= o <= 159 or o == 0x2028 or o == 0x2029:
                 raise ValueError("contains a control character")
             if len(spec) > 2 and c in spec[2]:  # e.g. MQTT wildcards or "/" in a topic level
                 raise ValueError("may not contain " + " or ".join(spec[2]))

@@ -11,6 +11,7 @@ from binascii import unhexlify
 
 from micropython import const
 
+import plausible
 from p1time import dsmr_timestamp
 from reading import TOTAL_FIELDS, new_reading
 
@@ -53,25 +54,26 @@ _ENERGY = {
     _k(1, 2, 8, 2): "energy_export_t2",
 }
 
-# Simple numeric lines: OBIS -> (field, unit shift). The shift turns the
-# telegram's unit into the field's: W fields take kW x1000 (the "k" prefix adds 3).
+# Instantaneous values: OBIS -> (field, quantity kind). The kind gives the
+# units and digits a meter may send (plausible.py); a value in kW is
+# stored in W.
 _NUMERIC = {
-    _k(1, 1, 7, 0): ("power_import_w", 0),
-    _k(1, 2, 7, 0): ("power_export_w", 0),
-    _k(1, 21, 7, 0): ("power_l1_w", 0),
-    _k(1, 41, 7, 0): ("power_l2_w", 0),
-    _k(1, 61, 7, 0): ("power_l3_w", 0),
-    _k(1, 22, 7, 0): ("_export_l1", 0),
-    _k(1, 42, 7, 0): ("_export_l2", 0),
-    _k(1, 62, 7, 0): ("_export_l3", 0),
-    _k(1, 32, 7, 0): ("voltage_l1_v", 0),
-    _k(1, 52, 7, 0): ("voltage_l2_v", 0),
-    _k(1, 72, 7, 0): ("voltage_l3_v", 0),
-    _k(1, 31, 7, 0): ("current_l1_a", 0),
-    _k(1, 51, 7, 0): ("current_l2_a", 0),
-    _k(1, 71, 7, 0): ("current_l3_a", 0),
-    _k(1, 14, 7, 0): ("frequency_hz", 0),
-    _k(1, 1, 4, 0): ("average_power_15m_w", 0),
+    _k(1, 1, 7, 0): ("power_import_w", plausible.POWER),
+    _k(1, 2, 7, 0): ("power_export_w", plausible.POWER),
+    _k(1, 21, 7, 0): ("power_l1_w", plausible.POWER),
+    _k(1, 41, 7, 0): ("power_l2_w", plausible.POWER),
+    _k(1, 61, 7, 0): ("power_l3_w", plausible.POWER),
+    _k(1, 22, 7, 0): ("_export_l1", plausible.POWER),
+    _k(1, 42, 7, 0): ("_export_l2", plausible.POWER),
+    _k(1, 62, 7, 0): ("_export_l3", plausible.POWER),
+    _k(1, 32, 7, 0): ("voltage_l1_v", plausible.VOLTAGE),
+    _k(1, 52, 7, 0): ("voltage_l2_v", plausible.VOLTAGE),
+    _k(1, 72, 7, 0): ("voltage_l3_v", plausible.VOLTAGE),
+    _k(1, 31, 7, 0): ("current_l1_a", plausible.CURRENT),
+    _k(1, 51, 7, 0): ("current_l2_a", plausible.CURRENT),
+    _k(1, 71, 7, 0): ("current_l3_a", plausible.CURRENT),
+    _k(1, 14, 7, 0): ("frequency_hz", plausible.FREQUENCY),
+    _k(1, 1, 4, 0): ("average_power_15m_w", plausible.POWER),
 }
 
 # Integer counters: OBIS -> field.
@@ -100,6 +102,8 @@ _UNIT_GJ = const(0x47)       # "GJ"
 
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
+
+_MAX_CHARS = const(20)  # a number's digits and point: the widest real one has 16
 
 _CHANNEL_SHIFT = const(25)
 _BASE_MASK = const(0x1FFFFFF)
@@ -145,7 +149,7 @@ def _obis(buf, i, end):
     return key if a else key | b << _CHANNEL_SHIFT
 
 
-def _number(buf, i, end, shift, r=None):
+def _number(buf, i, end, shift, r=None, kind=-1):
     """Read "[-]digits[.digits][*unit]" at buf[i:end] scaled by 10**shift.
 
     A unit starting with "k" multiplies by 1000. Whole results are ints, others
@@ -153,6 +157,8 @@ def _number(buf, i, end, shift, r=None):
     With ``r``, the reading, the number is a meter counter: always an exact int,
     in steps of 10**-r["counter_decimals"], which a number with more decimals
     raises for every counter of the reading (``_finer``).
+    With ``kind`` (plausible.POWER, ...), the unit and the count of digits must
+    be what a meter sends for that quantity, else plausible.Implausible.
     """
     neg = i < end and buf[i] == 0x2D
     if neg:
@@ -163,6 +169,8 @@ def _number(buf, i, end, shift, r=None):
     while j < end:
         ch = buf[j]
         if 0x30 <= ch <= 0x39:
+            if j - i >= _MAX_CHARS:  # stop before a 400-digit value costs a 400-digit int
+                raise (ValueError if kind < 0 else plausible.Implausible)("too many digits")
             mant = mant * 10 + ch - 0x30
             if dec >= 0:
                 dec += 1
@@ -176,7 +184,11 @@ def _number(buf, i, end, shift, r=None):
     if j >= end or buf[j] != _STAR and buf[j] != _RPAREN:
         # "23x*V", "0.244 *kW": a damaged digit or an odd unit, never a shorter number
         raise ValueError("junk after a number")
-    if j < end and buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
+    if kind >= 0:
+        whole = j - i if dec < 0 else j - i - dec - 1
+        unit = plausible.unit_code(buf, j + 1, end) if buf[j] == _STAR else 0
+        shift += plausible.check_format(kind, unit, whole, dec if dec > 0 else 0)
+    elif buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
         shift += 3
     exp = shift - (dec if dec > 0 else 0)
     if not -len(_POW10) < exp < len(_POW10):
@@ -278,6 +290,7 @@ def parse(buf, n=None, strict=True):
         if buf[pos] == 0x21:  # "!"
             break
         spec = None
+        measured = False         # a line whose value a charger may be served
         try:
             if buf[pos] == _LPAREN:
                 # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
@@ -298,11 +311,12 @@ def parse(buf, n=None, strict=True):
             key &= _BASE_MASK
             v0 = paren + 1  # first value's first byte
             spec = _NUMERIC.get(key)
+            measured = ch == 0 and (spec is not None or key in _ENERGY)
             if ch == 0 and key in _ENERGY:
-                r[_ENERGY[key]] = _number(buf, v0, line_end, -3, r)
+                r[_ENERGY[key]] = _number(buf, v0, line_end, -3, r, plausible.ENERGY)
             elif spec is not None and ch == 0:
-                field, shift = spec
-                v = _number(buf, v0, line_end, shift)
+                field, kind = spec
+                v = _number(buf, v0, line_end, 0, None, kind)
                 if field[0] == "_":
                     if exports is None:
                         exports = [None, None, None]
@@ -322,7 +336,8 @@ def parse(buf, n=None, strict=True):
                 r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
             elif key == _PEAK_BE:
                 ts = dsmr_timestamp(buf, v0, line_end)
-                r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
+                r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0,
+                                                    None, plausible.POWER)
                 r["monthly_power_peak_timestamp"] = ts
             elif 1 <= ch <= 4:
                 if key == _METER_ID or key == _METER_ID_ALT:
@@ -346,12 +361,16 @@ def parse(buf, n=None, strict=True):
                     pending_ts = dsmr_timestamp(buf, v0, line_end)
                     # The unit is the line's last group: ...(0-1:24.2.1)(m3)
                     pending_unit = buf[buf.rfind(b"(", v0, line_end) + 1]
-        except ValueError:
+        except ValueError as e:
             # The CRC vouches for these bytes: a line we can't read is the meter's
             # own format. Skip it, as dsmr_parser does, and keep the rest; but not
-            # a power, voltage or current (unit shift 0), which Modbus would serve
-            # as 0 (spare capacity to a charger) where stale data gets exception 04.
-            if strict or spec is not None and spec[1] == 0:
+            # a power, voltage, current or energy counter: the meter sent a value
+            # no meter can mean (nan*kWh), and left out it would read as 0 (spare
+            # capacity to a charger) where stale data gets exception 04. Without
+            # a CRC an unreadable line is damage: the telegram is malformed.
+            if measured and not strict and not isinstance(e, plausible.Implausible):
+                raise plausible.Implausible(e.args[0])
+            if strict or measured:
                 raise
         pos = eol + 1
 

@@ -3,7 +3,8 @@
 Map and encoding as PRODUCT.md section 3 states them: float32 and uint32 low
 word first ("CD AB": 123.456 = 0x42F6E979 is sent as 0xE979, 0x42F6). Values a
 P1 meter does not measure (reactive/apparent power, power factor, neutral
-current) read 0; see README.md, "EMPro register map", for the full table.
+current) read 0; a value this meter does not send (phases.py) is missing:
+exception 04. See README.md, "EMPro register map", for the full table.
 """
 from micropython import const
 
@@ -62,7 +63,7 @@ def build(img, reading, serial, firmware):
 
     ll = phases.ll_voltages(reading)
     for i in range(3):
-        img.f32(_R_V_LL + 2 * i, ll[i] if ll else 0.0)
+        img.f32(_R_V_LL + 2 * i, ll[i])
         img.f32(_R_V_LN + 2 * i, value(reading, phases.VOLTAGE[i]))
         img.f32(_R_I + 2 * i, value(reading, phases.CURRENT[i]))
         p = value(reading, phases.POWER[i])

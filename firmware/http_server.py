@@ -645,6 +645,8 @@ class Server:
 
     def _failed(self, req, e):
         self.counters["errors"] += 1
+        if isinstance(e, MemoryError):  # the heap, not a bug: as everywhere else, 503 and try again
+            return error_response(503, "out of memory: try again")
         print("http: %s %s: %r" % (req.method, req.path, e))
         return error_response(500, "internal error")
 

@@ -42,8 +42,10 @@ def answer(req, out, img, data_ok):
 
     ``req`` holds the header and the PDU, or its first REQUEST bytes: no
     request this server answers with data is longer.
-    ``img`` is a RegImage (FC03 reads its ``holding`` image when it has one); ``data_ok`` False makes reads of live (measured)
-    blocks fail with exception 04 instead of serving stale values.
+    ``img`` is a RegImage (FC03 reads its ``holding`` image when it has one);
+    ``data_ok`` False makes reads of live (measured) blocks fail with exception
+    04 instead of serving stale values, as does a read covering a value the
+    meter did not send (``img.lacks``).
     Unit id and transaction id are echoed; exceptions set fc | 0x80.
     """
     fc = req[7]
@@ -63,7 +65,7 @@ def answer(req, out, img, data_ok):
     i = img.locate(addr, qty)
     if i < 0:
         return _exception(out, fc, _ILLEGAL_ADDRESS)
-    if img.live[i] and not data_ok:
+    if img.live[i] and (not data_ok or img.lacks(i, addr, qty)):
         return _exception(out, fc, _DEVICE_FAILURE)
     regs = img.front            # one reference: one telegram
     o = img.offsets[i] + 2 * (addr - img.starts[i])

@@ -1,6 +1,8 @@
 """The P1 driver: UART bytes -> (Smarty decryption) -> framer -> parser -> hub.
 
-One read buffer serves every chunk; per valid telegram it allocates only the
+A telegram that parses but carries a value no meter sends (plausible.py) is
+counted as ``implausible`` and not published: the last good reading stays
+until it goes stale. One read buffer serves every chunk; per valid telegram it allocates only the
 reading dict. The raw bytes the hub keeps are copied into a buffer of their own,
 allocated at boot (``RAW_INITIAL``) and again only for a longer telegram: a meter sends
 telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
@@ -12,6 +14,7 @@ telegram framed to its CRC that fails it only was damaged: no reason to switch).
 from binascii import unhexlify
 
 import dsmr
+import plausible
 from clock import ticks_diff, ticks_ms
 from framer import Framer
 
@@ -41,6 +44,8 @@ class P1Reader:
         self.framer = Framer(self._on_telegram)
         self.counters = self.framer.counters
         self.counters["parse_error"] = 0
+        self.counters["implausible"] = 0
+        self._baseline = None  # the last reading within bounds (plausible.check)
         hub.counters = self.counters
         self._passthrough = p1["Passthrough"]
         self.smarty = None
@@ -83,12 +88,20 @@ class P1Reader:
             return
         try:
             reading = dsmr.parse(buf, n, crc != "ok")  # a matching CRC: skip odd lines
+            why, self._baseline = plausible.check(reading, self._baseline)
+        except plausible.Implausible as e:
+            why = e.args[0]
         except Exception as e:  # ValueError for bad input; anything else is counted, never fatal
             self.counters["parse_error"] += 1
             if self.log:
                 self.log("parse_error", "%s: %s" % (type(e).__name__, e))
             return
-        self._since = self.clock()
+        self._since = self.clock()  # parsed: the right speed, even if the values are nonsense
+        if why is not None:
+            self.counters["implausible"] += 1
+            if self.log:
+                self.log("implausible", why)
+            return
         self.hub.publish(reading, self._keep(buf, n))
         if self.log:
             self.log("valid", reading)

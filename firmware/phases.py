@@ -2,8 +2,13 @@
 
 A P1 meter sends L-N voltages, unsigned currents and per-phase power; meters
 emulated over Modbus also report line-to-line voltages, sums and averages.
-Absent fields count as missing, never as 0 V: derivations that need them
-return 0 instead of a plausible-looking wrong number.
+A value the meter did not send is None, never 0 (a charger reads 0 A as
+spare capacity): the register image marks it missing and a read of it gets
+exception 04 (regmap, modbus_frame). A value is derived only where the
+physics is exact: total power as the sum of the phases, the one phase of a
+1-phase meter as the total, line-to-line voltages from all three L-N ones.
+A phase the meter does not have (a 1-phase meter's L2 and L3) is 0: nothing
+flows there.
 """
 from math import sqrt
 
@@ -12,10 +17,27 @@ CURRENT = ("current_l1_a", "current_l2_a", "current_l3_a")
 POWER = ("power_l1_w", "power_l2_w", "power_l3_w")
 
 
+def _sent(reading, i):
+    return reading[VOLTAGE[i]] is not None or reading[CURRENT[i]] is not None \
+        or reading[POWER[i]] is not None
+
+
+def absent(reading, i):
+    """Whether phase ``i`` (0..2) is one the meter does not have: it sends L1 and nothing of it."""
+    return i > 0 and not _sent(reading, i) and _sent(reading, 0)
+
+
 def value(reading, field):
-    """The field as a float, 0.0 when the meter does not send it."""
+    """A phase's field as a float; 0.0 on an absent phase; None when the meter did not send it."""
     v = reading[field]
-    return 0.0 if v is None else float(v)
+    if v is not None:
+        return float(v)
+    i = ord(field[-3]) - 0x31  # "voltage_l2_v": the phase digit
+    if absent(reading, i):
+        return 0.0
+    if i == 0 and field == POWER[0] and absent(reading, 1) and absent(reading, 2):
+        return total_power(reading)  # a 1-phase meter's total is its L1
+    return None
 
 
 def line_to_line(a, b):
@@ -28,16 +50,18 @@ def line_to_line(a, b):
 
 
 def ll_voltages(reading):
-    """(V12, V23, V31), or None unless all three L-N voltages are present."""
+    """(V12, V23, V31); 0.0 each on a meter without three phases, None each unless all three L-N are sent."""
+    if absent(reading, 1) or absent(reading, 2):
+        return 0.0, 0.0, 0.0
     v1, v2, v3 = (reading[k] for k in VOLTAGE)
     if v1 is None or v2 is None or v3 is None:
-        return None
+        return None, None, None
     return line_to_line(v1, v2), line_to_line(v2, v3), line_to_line(v3, v1)
 
 
 def mean_ll_voltage(ll):
-    """Mean of ll_voltages() (0.0 when they are unknown)."""
-    return (ll[0] + ll[1] + ll[2]) / 3 if ll else 0.0
+    """Mean of ll_voltages() (None when they are unknown)."""
+    return None if ll[0] is None else (ll[0] + ll[1] + ll[2]) / 3
 
 
 def frequency(reading):
@@ -46,40 +70,51 @@ def frequency(reading):
     return 50.0 if f is None else f
 
 
-def mean_ln_voltage(reading):
-    """Mean of the L-N voltages present (a 1-phase meter: its L1), 0.0 if none."""
-    total = 0.0
-    n = 0
-    for k in VOLTAGE:
-        v = reading[k]
-        if v is not None:
-            total += v
-            n += 1
-    return total / n if n else 0.0
+def phase_count(reading):
+    """The phases the meter has: 1 or 3."""
+    return 1 if absent(reading, 1) and absent(reading, 2) else 3
 
 
-def sum_current(reading):
-    """Sum of the phase currents present, 0.0 if none."""
+def _sum(reading, fields):
+    """Sum of ``fields`` over the meter's phases; None if one of them was not sent."""
     total = 0.0
-    for k in CURRENT:
-        v = reading[k]
+    for i in range(3):
+        v = reading[fields[i]]
         if v is not None:
             total += v
+        elif not absent(reading, i):
+            return None
     return total
 
 
+def mean_ln_voltage(reading):
+    """Mean of the L-N voltages of the meter's phases (a 1-phase meter: its L1); None if one is missing."""
+    total = _sum(reading, VOLTAGE)
+    return None if total is None else total / phase_count(reading)
+
+
+def sum_current(reading):
+    """Sum of the phase currents; None if one of the meter's phases sent none."""
+    return _sum(reading, CURRENT)
+
+
 def total_power(reading):
-    """Net active power in W, negative when exporting; 0.0 if unknown."""
+    """Net active power in W, negative when exporting: 1.7.0 - 2.7.0, else the sum of the phases; or None.
+
+    A reading from dsmr has power_w whenever it has either of 1.7.0 and 2.7.0.
+    """
     p = reading["power_w"]
     if p is not None:
         return float(p)
     imp = reading["power_import_w"]
     exp = reading["power_export_w"]
-    if imp is None and exp is None:
-        return 0.0
-    return float(imp or 0) - float(exp or 0)
+    if imp is not None or exp is not None:
+        return float(imp or 0) - float(exp or 0)
+    return _sum(reading, POWER)
 
 
 def load_type(power):
-    """Sign of a phase's active power: 1 importing (load), -1 exporting, 0 none/unknown."""
+    """Sign of a phase's active power: 1 importing (load), -1 exporting, 0 none; None if unknown."""
+    if power is None:
+        return None
     return 1 if power > 0 else -1 if power < 0 else 0

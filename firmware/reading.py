@@ -87,14 +87,14 @@ def new_reading() -> dict:
 
 
 def counter(reading, field, decimals):
-    """Counter ``field`` as a float in steps of 10**-decimals of its unit; 0.0 when absent.
+    """Counter ``field`` as a float in steps of 10**-decimals of its unit; None when absent.
 
     For the Modbus registers, whose float32 holds about 7 digits: ``decimals``
     3 gives Wh, 0 kWh.
     """
     n = reading[field]
     if n is None:
-        return 0.0
+        return None
     return scaled(n, reading["counter_decimals"] - decimals)
 
 

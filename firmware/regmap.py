@@ -5,7 +5,9 @@ value of a reading into the back buffer; ``commit()`` swaps it in whole, so a
 request that takes ``image.front`` once answers from exactly one telegram.
 Both buffers are allocated once: nothing grows per telegram or per request.
 Registers inside a block that no value covers stay 0 (masters read across
-such gaps, e.g. OpenEMS reads 57 registers from EMPro 0x8006).
+such gaps, e.g. OpenEMS reads 57 registers from EMPro 0x8006). A value
+written as None is one the meter did not send: its registers are marked
+missing (``lacks``), and a read that covers one is refused, never served as 0.
 ``holding``: the image FC03 reads where it differs from FC04's (the SDM630's
 settings); None, FC03 and FC04 read the same registers (the EMPro).
 """
@@ -27,6 +29,8 @@ class RegImage:
         self.low_word_first = low_word_first
         self.front = bytearray(size)
         self._back = bytearray(size)
+        self.missing = bytearray(size // 2)  # 1 per register of the front whose value is unknown
+        self._back_missing = bytearray(size // 2)
         self.holding = None  # type: RegImage | None
         self.holding_serial = None  # type: str | None  # the serial ``holding`` was written for
 
@@ -37,22 +41,33 @@ class RegImage:
                 return i
         return -1
 
-    def _at(self, addr, nregs):
+    def lacks(self, i, addr, qty):
+        """Whether registers addr..addr+qty-1 of block ``i`` hold a value the meter did not send."""
+        r = self.offsets[i] // 2 + addr - self.starts[i]
+        return self.missing.find(b"\x01", r, r + qty) >= 0
+
+    def _at(self, addr, nregs, value=0):
+        """The back buffer's offset of ``addr``; marks its ``nregs`` registers missing when ``value`` is None."""
         i = self.locate(addr, nregs)
         if i < 0:  # a template bug, never client input
             raise ValueError("register 0x%04X not mapped" % addr)
-        return self.offsets[i] + 2 * (addr - self.starts[i])
+        o = self.offsets[i] + 2 * (addr - self.starts[i])
+        flag = value is None
+        for k in range(o // 2, o // 2 + nregs):
+            self._back_missing[k] = flag
+        return o
 
     def commit(self):
         """Swap the back buffer (just written) in as the served image."""
         self.front, self._back = self._back, self.front
+        self.missing, self._back_missing = self._back_missing, self.missing
 
     # -- writers: each targets the back buffer ---------------------------
 
     def f32(self, addr, value):
-        """IEEE 754 float32 at addr, addr+1 in the template's word order."""
-        o = self._at(addr, 2)
-        struct.pack_into(">f", self._back, o, value)
+        """IEEE 754 float32 at addr, addr+1 in the template's word order; None: missing."""
+        o = self._at(addr, 2, value)
+        struct.pack_into(">f", self._back, o, value or 0.0)
         if self.low_word_first:
             self._swap_words(o)
 
@@ -63,7 +78,7 @@ class RegImage:
             self._swap_words(o)
 
     def s16(self, addr, value):
-        struct.pack_into(">h", self._back, self._at(addr, 1), value)
+        struct.pack_into(">h", self._back, self._at(addr, 1, value), value or 0)
 
     def text(self, addr, nregs, s):
         """ASCII, two characters per register, the first one in the LOW byte; 0-padded."""

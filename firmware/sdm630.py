@@ -8,7 +8,8 @@ transcribed in reaper7/SDM_Energy_Meter (SDM.h) and merlokk/SmartHome
 0x002E mean I, 0x0030 sum I, 0x0034 total P, 0x0046 frequency, 0x0048 import
 kWh, 0x004A export kWh, 0x00C8 V L1-L2, 0x00CE mean V L-L, 0x00E0 neutral I,
 0x0156 total kWh. Energy is in kWh here (EMPro: Wh). Values a P1 meter does not
-measure (VA, VAr, power factor, phase angle, neutral current) read 0.
+measure (VA, VAr, power factor, phase angle, neutral current) read 0; a value
+this meter does not send (phases.py) is missing: exception 04.
 
 Every address a real SDM630 answers is answered: its three input-register
 ranges 30001-30108 (0x0000-0x006B), 30201-30270 (0x00C8-0x010D) and
@@ -108,10 +109,6 @@ def build(img, reading, serial, firmware):
         _settings(img.holding, serial)
         img.holding_serial = serial
     value = phases.value
-    n = 0
-    for k in phases.CURRENT:
-        if reading[k] is not None:
-            n += 1
     ll = phases.ll_voltages(reading)
     for i in range(3):
         img.f32(_R_V_LN + 2 * i, value(reading, phases.VOLTAGE[i]))
@@ -120,7 +117,7 @@ def build(img, reading, serial, firmware):
         img.f32(_R_V_LL + 2 * i, ll[i] if ll else 0.0)
     i_sum = phases.sum_current(reading)
     img.f32(_R_V_LN_MEAN, phases.mean_ln_voltage(reading))
-    img.f32(_R_I_MEAN, i_sum / n if n else 0.0)
+    img.f32(_R_I_MEAN, None if i_sum is None else i_sum / phases.phase_count(reading))
     img.f32(_R_I_SUM, i_sum)
     img.f32(_R_P, phases.total_power(reading))
     img.f32(_R_FREQ, phases.frequency(reading))
@@ -135,4 +132,6 @@ def _total(reading):
     """Import + export in kWh, added as exact counts before the one conversion to float."""
     imp = reading["energy_import"]
     exp = reading["energy_export"]
-    return scaled((imp or 0) + (exp or 0), reading["counter_decimals"])
+    if imp is None or exp is None:
+        return None
+    return scaled(imp + exp, reading["counter_decimals"])

@@ -7,6 +7,7 @@ the stock layout's heap that a running gateway needs a few times a day, not
 all the time. ``answer(hub, req)`` is the response; nothing here awaits.
 """
 import config
+import ondemand
 from http_server import error_response, json_response
 from netman import networks
 
@@ -28,6 +29,19 @@ def answer(hub, req):
     return _patch_config(hub, req)
 
 
+def _body_pieces(body):
+    """The request body as pieces of bytes: itself, or a spooled file's contents a piece at a time."""
+    if not isinstance(body, str):
+        yield body
+        return
+    with open(body, "rb") as f:
+        while True:
+            piece = f.read(256)
+            if not piece:
+                return
+            yield piece
+
+
 def _patch_config(hub, req):
     try:
         changes = req.json()
@@ -41,6 +55,14 @@ def _patch_config(hub, req):
         new, restart = config.patch(hub.config, changes)
     except config.ConfigError as e:
         return error_response(400, e.message, e.field)
+    try:
+        # MicroPython's json took {"a": 1,} and [1,,2]: the syntax is checked
+        # before saving, once the config rules are dropped (never both in the heap).
+        ondemand.call("jsoncheck", "check", _body_pieces(req.body))
+    except MemoryError:
+        return error_response(503, "out of memory: try again")
+    except ValueError:
+        return error_response(400, "body is not valid JSON")
     try:
         config.save(hub.config_path or "config.json", new)
     except OSError as e:

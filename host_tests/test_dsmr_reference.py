@@ -173,6 +173,18 @@ def test_reading_matches_dsmr_parser(name):
             assert got == want, field
 
 
+@pytest.mark.parametrize("name,path", telegram_files(), ids=[p for _, p in telegram_files()])
+def test_every_captured_telegram_is_plausible(name, path):
+    # A real meter's telegram must never be counted as implausible (plausible.py, README).
+    import plausible
+    found = []
+    Framer(lambda status, crc, buf, n: found.append((status, crc, bytes(buf[:n])))).feed(open(path, "rb").read())
+    assert [s for s, _, _ in found] == ["valid"]
+    reading = dsmr.parse(found[0][2], None, found[0][1] != "ok")
+    why, baseline = plausible.check(reading, None)
+    assert why is None and plausible.check(reading, baseline) == (None, reading)
+
+
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_fields_the_reference_lacks_are_null_or_derived(name):
     """A field neither dsmr_parser nor our derivations produce must be None, never 0."""

@@ -181,16 +181,19 @@ def test_sdm630_template_high_word_first(tmp_path):
             c.close()
 
 
-def test_dsmr4_telegram_reads_voltage_zero(sim):
+def test_dsmr4_voltages_it_does_not_send_get_exception_04_its_currents_and_power_are_served(sim):
     r = fed(sim, "v4_2.p1")
+    s = connect(sim)
     c = client(sim)
     try:
-        v = floats(c, 0x8000, 9)
-        assert v[:6] == [0.0] * 6
-        assert [v[7], v[8]] == pytest.approx([r["current_l1_a"], r["current_l2_a"]])
+        for addr, qty in ((0x8000, 2), (0x8006, 6), (0x8006, 57), (0x803B, 4)):
+            assert raw_read(s, 3, addr, qty)[7:] == bytes([0x83, 4]), hex(addr)
+        assert floats(c, 0x800E, 3) == pytest.approx([r["current_l%d_a" % n] for n in (1, 2, 3)])
         assert close(floats(c, 0x8016, 1)[0], r["power_w"])
+        assert floats(c, 0x801E, 3) == pytest.approx([r["power_l%d_w" % n] for n in (1, 2, 3)])
     finally:
         c.close()
+        s.close()
 
 
 def test_identification_registers(sim):

@@ -77,3 +77,12 @@ def test_smarty_capture_decodes_with_its_key_and_a_wrong_key_is_named():
     r = subprocess.run([sys.executable, TOOL, "--key", os.urandom(16).hex(), "-"], input=frame,
                        capture_output=True, check=True)
     assert r.stdout == b"" and b"1 failed authentication (wrong --key or --aad?)" in r.stderr
+
+
+def test_an_implausible_telegram_is_named_so():
+    from telegram_edit import with_crc
+    body = raw("v5.p1")
+    body = body[:body.index(b"!") + 1].replace(b"1-0:32.7.0(0230.0*V)", b"1-0:32.7.0(-230.0*V)")
+    recs = run(["-"], with_crc(body) + raw("v5.p1"))
+    assert [r["status"] for r in recs] == ["implausible", "valid"]
+    assert recs[0]["error"].endswith("voltage_l1_v")

@@ -248,6 +248,9 @@ BAD = [
     ({"MeterType": "Acme"}, "MeterType"),
     ({"Modbus": {"Port": 70000}}, "Modbus.Port"),
     ({"Modbus": {"FailsafeCurrentA": "6"}}, "Modbus.FailsafeCurrentA"),
+    ({"Modbus": {"FailsafeCurrentA": 0}}, "Modbus.FailsafeCurrentA"),
+    ({"MQTT": {"Site": "ho\u0085me"}}, "MQTT.Site"),
+    ({"MQTT": {"Site": "ho\u2028me"}}, "MQTT.Site"),
     ({"P1": {"SmartyKey": "abc"}}, "P1.SmartyKey"),
     ({"MQTT": {"CaCert": "not a pem"}}, "MQTT.CaCert"),
     ({"Nope": 1}, "Nope"),
@@ -262,6 +265,24 @@ def test_invalid_field_is_400_naming_it_and_nothing_saved(http, sim, patch, fiel
     code, body = http.json("PATCH", "/api/v1/config", patch)
     assert code == 400 and body["field"] == field and body["error"]
     assert stored(sim) == before
+
+
+@pytest.mark.parametrize("body", [b'{"MQTT": {"Site": "home"},}', b'{"MQTT": {"Site": "home" "Username": "u"}}',
+                                  b'{"Modbus": {"FailsafeCurrentA": 1e-400}}'])
+def test_json_no_standard_parser_takes_or_a_failsafe_current_of_0_is_refused(http, sim, body):
+    before = stored(sim)
+    code, _, data = http.request("PATCH", "/api/v1/config", body)
+    assert code == 400, data
+    assert stored(sim) == before
+
+
+def test_free_heap_is_a_steady_figure_not_the_garbage_of_the_moment(http):
+    seen = []
+    for _ in range(20):
+        seen.append(http.json("GET", "/api/v1/status")[1]["free_heap"])
+        time.sleep(0.1)
+    # Read without a collection it jumped between 2 KB and 75 KB within seconds.
+    assert max(seen) - min(seen) < 4096, seen
 
 
 def test_patch_changes_only_given_fields(http, sim):

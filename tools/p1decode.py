@@ -19,6 +19,7 @@ sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests",
 
 import dsmr  # noqa: E402
 import jsonw  # noqa: E402
+import plausible  # noqa: E402
 from framer import Framer  # noqa: E402
 from reading import COUNTER_DECIMALS, TOTAL_FIELDS, TOTAL_NAMES  # noqa: E402
 
@@ -26,6 +27,7 @@ ERRORS = {
     "crc_mismatch": "CRC in the telegram does not match its contents",
     "malformed": "telegram cut off, its CRC lost or not hex, or a \"!\" inside a line",
     "too_long": "telegram longer than the framer's buffer",
+    "implausible": "a value no meter sends (README, Plausibility): ",
 }
 
 
@@ -42,6 +44,8 @@ def shown(reading):
 
 def decoder(out):
     """A framer whose telegrams are written to ``out`` as JSON lines."""
+    baseline = [None]  # plausible.check's, from one telegram to the next
+
     def on_telegram(status, crc, buf, n):
         rec = {"status": status, "crc": crc, "error": ERRORS.get(status), "reading": None}
         decimals = COUNTER_DECIMALS
@@ -50,6 +54,11 @@ def decoder(out):
                 r = dsmr.parse(buf, n, crc != "ok")
                 rec["reading"] = shown(r)
                 decimals = r["counter_decimals"]
+                why, baseline[0] = plausible.check(r, baseline[0])
+                if why is not None:
+                    rec.update(status="implausible", error=ERRORS["implausible"] + why)
+            except plausible.Implausible as e:
+                rec.update(status="implausible", error=ERRORS["implausible"] + str(e))
             except ValueError as e:
                 rec.update(status="malformed", error=str(e))
         jsonw.value(out.write, rec, TOTAL_NAMES, decimals)

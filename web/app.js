@@ -89,6 +89,9 @@ function status() {
     show("p", num(m.power_w)); show("p1", num(m.power_l1_w)); show("p2", num(m.power_l2_w)); show("p3", num(m.power_l3_w));
     show("s-meter", m.model ? m.model + " · DSMR " + m.protocol_version : "no telegram yet");
     show("s-age", (m.age_ms == null ? (m.telegrams ? "over an hour ago" : "never") : (m.age_ms / 1000).toFixed(1) + " s ago") + (m.telegrams ? " (" + m.telegrams + " telegrams)" : ""));
+    var c = s.counters || {};
+    show("s-bad", c.valid == null ? "–" : (c.implausible || 0) + " implausible · " + (c.crc_mismatch || 0) + " CRC errors · " +
+      ((c.malformed || 0) + (c.parse_error || 0) + (c.too_long || 0)) + " unreadable");
     show("s-net", (n.iface || "–") + " · " + (n.ip || "no address") + (n.link_local ? " (link-local: no DHCP server, still asking)" : "") + (n.rssi != null ? " · " + n.rssi + " dBm" : "") + (n.mdns ? " · " + n.mdns : "") + (n.ap ? " · access point on" : ""));
     show("s-mqtt", !q || !q.enabled ? "off" : (q.connected ? "connected" : "not connected") + (q.last_error ? " · " + q.last_error : ""));
     show("s-modbus", b ? b.clients + " client(s), " + b.requests + " requests" : "–");

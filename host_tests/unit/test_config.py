@@ -266,6 +266,9 @@ def test_enabling_mqtt_needs_a_broker():
 
 def test_numbers_have_ranges():
     assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": -1}})
+    # 0 A tells a charger the house is idle; 1e-400 arrives as 0.0.
+    assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": 0}})
+    assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": json.loads("1e-400")}})
     assert _rejects("Modbus.FailsafeCurrentA", {"Modbus": {"FailsafeCurrentA": "6"}})
     cfg, _ = config.patch(config.defaults(), {"Modbus": {"FailsafeCurrentA": 10}})
     assert cfg["Modbus"]["FailsafeCurrentA"] == 10.0
@@ -292,6 +295,10 @@ def test_certificates_must_be_pem_and_a_client_cert_needs_its_key():
 
 def test_text_fields_refuse_control_characters():
     assert _rejects("MQTT.Site", {"MQTT": {"Site": "a\nb"}})
+    for c in ("\x7f", "\x85", "\x9f", "\u2028", "\u2029"):  # DEL, C1 (NEL), line/paragraph separators
+        assert _rejects("MQTT.Site", {"MQTT": {"Site": "ho" + c + "me"}}), repr(c)
+        assert _rejects("MQTT.Username", {"MQTT": {"Username": "ho" + c + "me"}}), repr(c)
+    assert _error({"MQTT": {"Site": "h\u00f6me \u20ac"}}) is None
 
 
 def test_an_escaped_surrogate_pair_is_stored_as_the_character_it_encodes():

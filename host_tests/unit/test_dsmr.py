@@ -1,15 +1,23 @@
 import dsmr
+from plausible import Implausible
 from reading import FIELDS
 from _support import make_telegram, raises, telegram
 
 
 def test_a_line_that_cannot_be_read_is_an_error_when_strict_and_skipped_when_not():
-    t = make_telegram([b"1-0:1.7.0(01.500*kW)", b"0-0:1.0.0(1701X)", b"1-0:1.8.1(x*kWh)",
+    t = make_telegram([b"1-0:1.7.0(01.500*kW)", b"0-0:1.0.0(1701X)",
                        b"0-0:96.14.0()", b"1-0:31.7.0(003*A)", b"garbage"])
     assert raises(ValueError, dsmr.parse, t)
     r = dsmr.parse(t, None, False)
-    assert (r["power_import_w"], r["timestamp"], r["energy_import_t1"], r["tariff"],
-            r["current_l1_a"]) == (1500, None, None, None, 3)
+    assert (r["power_import_w"], r["timestamp"], r["tariff"], r["current_l1_a"]) == (1500, None, None, 3)
+
+
+def test_an_unreadable_energy_counter_with_a_crc_is_implausible_not_left_out():
+    # Left out, Modbus would serve 0 Wh as the meter's counter.
+    for line in (b"1-0:1.8.1(nan*kWh)", b"1-0:1.8.1(x*kWh)", b"1-0:2.8.2()"):
+        t = make_telegram([b"1-0:1.7.0(01.500*kW)", line])
+        assert raises(Implausible, dsmr.parse, t, None, False), line
+        assert raises(ValueError, dsmr.parse, t), line  # without a CRC: damage, malformed
 
 
 def test_a_damaged_digit_is_an_error_never_a_shorter_number():

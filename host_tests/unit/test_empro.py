@@ -64,13 +64,46 @@ def test_line_to_line_voltage_uses_phasor_difference_for_unbalanced_phases():
     assert close(_f(img, 0x803B), sum(_f(img, 0x8000 + 2 * i) for i in range(3)) / 3)
 
 
-def test_line_to_line_voltage_zero_unless_all_three_phases_present():
+def test_a_voltage_the_meter_did_not_send_is_missing_with_what_is_derived_from_it():
     r = reading_3phase()
     r["voltage_l3_v"] = None
     img = _image(r)
+    i = img.locate(0x8000, 2)
+    for addr in (0x8000, 0x8002, 0x8004, 0x800A, 0x803B, 0x803D):
+        assert img.lacks(i, addr, 2), hex(addr)
+    assert not img.lacks(i, 0x8006, 4)       # L1, L2 voltage were sent
+    assert not img.lacks(i, 0x800C, 0x803B - 0x800C)  # frequency .. system current
+
+
+def test_a_1_phase_meter_serves_its_missing_phases_as_0_and_its_total_as_l1():
+    r = reading.new_reading()
+    r.update({"voltage_l1_v": 231.0, "current_l1_a": 4.0, "power_w": 900, "power_import_w": 900,
+              "power_export_w": 0})
+    img = _image(r)
+    assert not img.lacks(img.locate(0x8000, 0x3F), 0x8000, 0x3F)
+    assert _f(img, 0x801E) == 900.0 and _f(img, 0x8020) == 0.0 and _f(img, 0x8010) == 0.0
     assert [_f(img, 0x8000 + 2 * i) for i in range(3)] == [0.0, 0.0, 0.0]
-    assert _f(img, 0x803B) == 0.0
-    assert close(_f(img, 0x803D), (r["voltage_l1_v"] + r["voltage_l2_v"]) / 2)
+    assert _f(img, 0x803D) == 231.0 and _f(img, 0x8039) == 4.0
+
+
+def test_power_without_power_lines_is_missing_but_the_sum_of_the_phases_is_exact():
+    r = reading_3phase()
+    r["power_w"] = r["power_import_w"] = r["power_export_w"] = None
+    img = _image(r)
+    assert close(_f(img, 0x8016), 1100.0 - 650.0 + 2750.0)
+    r["power_l2_w"] = None
+    img = _image(r)
+    i = img.locate(0x8016, 2)
+    assert img.lacks(i, 0x8016, 2) and img.lacks(i, 0x8020, 2) and img.lacks(i, 0x8037, 1)
+    assert not img.lacks(i, 0x801E, 2) and not img.lacks(i, 0x800E, 6)
+
+
+def test_energy_the_meter_did_not_send_is_missing_not_0_wh():
+    r = reading_3phase()
+    r["energy_export"] = None
+    img = _image(r)
+    i = img.locate(0x8100, 8)
+    assert not img.lacks(i, 0x8100, 2) and img.lacks(i, 0x8106, 2) and img.lacks(i, 0x8100, 8)
 
 
 def test_frequency_nominal_unless_meter_sends_it():

@@ -29,6 +29,10 @@ def _app():
     async def boom(req):
         raise ValueError("bug")
 
+    @app.route("/noheap", methods=("PATCH",))
+    async def noheap(req):
+        raise MemoryError("memory allocation failed, allocating 2048 bytes")
+
     @app.route("/oserror")
     async def oserror(req):
         raise OSError(12290)  # e.g. a Wi-Fi scan that fails: the handler's error, not the socket's
@@ -183,6 +187,12 @@ def test_handler_exception_is_500_and_counted():
     s = Server(_app())
     r = TestClient(s).get("/boom")
     assert r.status == 500 and s.counters["errors"] == 1
+
+
+def test_a_handler_that_finds_no_heap_is_503_try_again_not_500():
+    s = Server(_app())
+    r = TestClient(s).request("PATCH", "/noheap", b"{}")
+    assert r.status == 503 and b"out of memory" in r.body and s.counters["errors"] == 1
 
 
 def test_keep_alive_serves_pipelined_requests_in_order():

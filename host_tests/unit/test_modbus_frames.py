@@ -101,3 +101,14 @@ def test_odd_start_read_across_values():
     whole = _answer(request(3, 0x8000, 63), img=img)[9:]
     part = _answer(request(3, 0x8039, 6), img=img)[9:]
     assert part == whole[2 * 0x39:2 * 0x3F]
+
+
+def test_a_read_covering_a_value_the_meter_did_not_send_gets_exception_04():
+    r = reading_3phase()
+    r["voltage_l1_v"] = r["voltage_l2_v"] = r["voltage_l3_v"] = None  # DSMR 4: no voltages
+    img = empro.new_image()
+    empro.build(img, r, "SER", 7)
+    assert _answer(request(4, 0x8006, 57), img=img)[7:] == bytes([0x84, 4])  # OpenEMS's block
+    assert _answer(request(3, 0x8006, 2), img=img)[7:] == bytes([0x83, 4])
+    currents = _answer(request(3, 0x800E, 6), img=img)  # what the meter sends is served
+    assert currents[7] == 3 and currents[8] == 12 and currents[9:] != bytes(12)

@@ -93,6 +93,17 @@ def test_failsafe_current_changed_while_stale_is_served_at_once():
     assert [f32_cdab(*regs(srv._img, 0x800E + 2 * i, 2)) for i in range(3)] == [25.0] * 3
 
 
+def test_failsafe_before_the_first_telegram_has_no_energy_counters_to_serve():
+    # 0 Wh would be a counter the meter never sent: that block answers exception 04.
+    srv, hub, clock = _server(StalePolicy="failsafe", FailsafeCurrentA=16.0)
+    assert srv.data_ok()
+    out = bytearray(mf.MAX_ADU)
+    n = mf.answer(request(3, 0x8100, 2), out, srv._img, True)
+    assert bytes(out[7:n]) == bytes([0x83, 4])
+    n = mf.answer(request(3, 0x800E, 6), out, srv._img, True)
+    assert out[7] == 3 and f32_cdab(*regs(srv._img, 0x800E, 2)) == 16.0
+
+
 class _Closed:
     """A client stream; the server gives up before reading from it here."""
 

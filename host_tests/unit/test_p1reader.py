@@ -229,3 +229,17 @@ def test_raw_copy_grows_for_a_longer_telegram():
     assert len(longer) > len(reader._raw)
     _feed(reader, longer)
     assert bytes(hub.raw) == longer and len(reader._raw) >= len(longer)
+
+
+def test_an_implausible_telegram_is_counted_and_the_last_good_reading_stays():
+    good = telegram("v5.p1")
+    body = good[:good.index(b"!") + 1]
+    reader, hub = _reader()
+    _feed(reader, good)
+    first = hub.reading
+    _feed(reader, _with_crc(body.replace(b"1-0:1.7.0(00.244*kW)", b"1-0:1.7.0(99999.999*kW)")))
+    _feed(reader, _with_crc(body.replace(b"1-0:1.8.1(000004.426*kWh)", b"1-0:1.8.1(000004.000*kWh)")))
+    assert hub.counters["implausible"] == 2 and hub.counters["parse_error"] == 0
+    assert hub.seq == 1 and hub.reading is first
+    _feed(reader, good)
+    assert hub.seq == 2

@@ -1,4 +1,6 @@
 """The web API's status document, built without sockets."""
+import json
+
 import config
 import reading
 from hub import Hub
@@ -49,6 +51,8 @@ def test_homewizard_data_route_writes_exact_counters():
 class _NoHeapBody:
     """A PATCH whose body finds no heap to be parsed in."""
 
+    body = b'{"MQTT": {"Site": "home"}}'
+
     def json(self):
         raise MemoryError("memory allocation failed, allocating 3001 bytes")
 
@@ -59,6 +63,22 @@ def test_a_patch_that_finds_no_heap_is_told_to_try_again_not_that_its_json_is_ba
     before = hub.config
     r = webactions._patch_config(hub, _NoHeapBody())
     assert r.status == 503 and hub.config is before
+
+
+class _Body:
+    def __init__(self, body):
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def test_a_patch_with_a_trailing_comma_is_400_not_json_and_nothing_changes():
+    import webactions
+    hub = Hub(config.defaults(), {"serial": "240AC4000001", "api_password": "pw"})
+    before = hub.config
+    r = webactions._patch_config(hub, _Body(b'{"Modbus": {"FailsafeCurrentA": 10},}'))
+    assert r.status == 400 and hub.config is before
 
 
 def test_own_host_is_the_devices_address_or_name_and_nothing_else():
