@@ -2,9 +2,12 @@
 
 Built for a 64 KB heap and hostile networks: the request head is capped
 (431), bodies need a Content-Length of at most 8 KB (413), every read and write
-has a deadline so a slow client cannot hold a connection, and connections over
-the limit get a static 503 instead of a queue. A malformed request gets an error
-response and a closed socket, never an exception in the loop.
+has a deadline so a slow client cannot hold a connection, and a connection
+over the limit takes the slot of the one that has waited longest for a request
+(an idle keep-alive, or a head still trickling in), or gets a static 503 when
+every slot is busy answering. One client address never holds every slot. A
+malformed request gets an error response and a closed socket, never an
+exception in the loop.
 
 ``Server.handle(reader, writer)`` is the whole protocol; it only needs
 ``readinto`` (``read`` for a refused body) and ``write``/``drain``/``close``,
@@ -20,7 +23,7 @@ from micropython import const
 
 import jsonw
 from clock import ticks_add, ticks_diff, ticks_ms
-from streams import close_stream
+from streams import close_stream, evictee, peer_ip
 
 MAX_HEAD = const(2048)      # request line + headers; a phone browser sends ~700 bytes
 MAX_HEADERS = const(32)
@@ -32,8 +35,8 @@ _REASONS = {
     200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request",
     401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
     411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error",
-    501: "Not Implemented", 503: "Service Unavailable",
+    421: "Misdirected Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+    501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 }
 
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
@@ -52,6 +55,9 @@ class _Sink:
 
     def __init__(self, stream):
         self.stream = stream
+        # Whatever a response that failed half-way left (the socket reset under
+        # its write, a MemoryError in its body) is not the start of this one's.
+        _SINK_BUF[:] = b""
 
     def write(self, piece):
         buf = _SINK_BUF
@@ -87,7 +93,7 @@ class HttpError(Exception):
 class Request:
     """One parsed request; header names are lower case."""
 
-    __slots__ = ("method", "path", "query", "version", "headers", "body")
+    __slots__ = ("method", "path", "query", "version", "headers", "body", "peer")
 
     def __init__(self, method, path, query, version, headers):
         self.method = method
@@ -98,6 +104,7 @@ class Request:
         # The body, up to Content-Length: bytes in RAM, or (a large one, when
         # the server spools) the name of the file that holds it.
         self.body = b""  # type: bytes | bytearray | str
+        self.peer = b""  # the client's IPv4 address, 4 bytes (b"": unknown)
 
     def json(self):
         """The body parsed as JSON; ValueError (or UnicodeError) when it is not."""
@@ -225,55 +232,108 @@ class App:
 
 
 class BasicAuth:
-    """Basic credentials check that slows down guessing without holding connections.
+    """Basic credentials check that slows down guessing per client address,
+    without holding connections.
 
-    After ``free_failures`` wrong passwords in a row, each further failure locks
-    the check for a while (doubling up to ``max_delay_ms``). While locked, any
-    credentials are answered "locked" at once, unchecked: guessing gets nowhere
-    and no connection waits. A success resets the count.
+    After ``free_failures`` wrong passwords in a row from one address, each
+    further failure locks the check for that address for a while (doubling up
+    to ``max_delay_ms``): 10 checks in the first minute, then one per 16 s.
+    While locked, that address's credentials are answered "locked" at once,
+    unchecked; other addresses are checked as usual, so a guesser slows only
+    itself. A success clears the address's count; so do ``forget_ms`` without
+    a wrong password.
+
+    The table has ``table_size`` rows, allocated once, at the first wrong
+    password (most gateways never see one). An address with no wrong password
+    has no row. When every row but the last is held by an
+    address still guessing, further addresses share the last row, and its
+    lock: many addresses guessing at once are slowed down together.
     """
 
     free_failures = 3
     max_delay_ms = 16000
+    forget_ms = 600000
+    table_size = 8
 
     def __init__(self, user, password, clock=ticks_ms):
         self._expected = ("%s:%s" % (user, password)).encode()
         self._clock = clock
-        self.failures = 0
-        self._locked_until = None
+        self.failures = 0  # wrong passwords from every address, for the status
+        self._fails = bytearray()  # empty: no table until there is a wrong password
 
-    def check(self, header):
-        """'ok', 'missing' (no credentials: not a guess), 'bad' or 'locked'."""
+    def _table(self):
+        n = self.table_size
+        self._addrs = bytearray(4 * n)
+        self._fails = bytearray(n)  # wrong passwords in a row, up to 255 (0: the row is free)
+        self._last = [0] * n        # ticks_ms of the row's last wrong password: its lock starts there
+
+    def _row(self, addr, now):
+        """``addr``'s row; else a free one (count 0) that takes it; else the shared last row.
+        -1 while there is no table (no wrong password yet)."""
+        if not self._fails:
+            return -1
+        addr = addr or b"\0\0\0\0"
+        fails, addrs = self._fails, self._addrs
+        free = -1
+        for i in range(self.table_size - 1):
+            if fails[i] and ticks_diff(now, self._last[i]) > self.forget_ms:
+                fails[i] = 0
+            if not fails[i]:
+                if free < 0:
+                    free = i
+            elif addrs[4 * i] == addr[0] and addrs[4 * i + 1] == addr[1] \
+                    and addrs[4 * i + 2] == addr[2] and addrs[4 * i + 3] == addr[3]:
+                return i
+        if free < 0:
+            free = self.table_size - 1
+            if fails[free] and ticks_diff(now, self._last[free]) > self.forget_ms:
+                fails[free] = 0
+            return free
+        addrs[4 * free:4 * free + 4] = addr
+        return free
+
+    def check(self, header, addr=b""):
+        """'ok', 'missing' (no credentials: not a guess), 'bad' or 'locked' for client ``addr``."""
         if not header:
             return "missing"
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "basic":
             return "missing"
-        if self.retry_after_s():
+        now = self._clock()
+        i = self._row(addr, now)
+        if self._left_ms(i, now) > 0:
             return "locked"
         try:
             given = binascii.a2b_base64(token.strip())
         except Exception:  # binascii.Error (CPython) / ValueError (MicroPython)
             given = b""
         if _same(given, self._expected):
-            self.failures = 0
+            if 0 <= i < self.table_size - 1:
+                self._fails[i] = 0  # the shared row stays: it counts other addresses too
             return "ok"
         self.failures += 1
-        over = self.failures - self.free_failures
-        if over > 0:
-            delay = min(1000 << min(over - 1, 8), self.max_delay_ms)
-            self._locked_until = ticks_add(self._clock(), delay)
+        if i < 0:
+            self._table()
+            i = self._row(addr, now)
+        self._fails[i] = min(self._fails[i] + 1, 255)
+        self._last[i] = now
         return "bad"
 
-    def retry_after_s(self):
-        """Whole seconds until credentials are checked again (0: not locked)."""
-        if self._locked_until is None:
+    def _left_ms(self, i, now):
+        """How long row ``i`` stays locked: 1 s after the 4th wrong password, doubling to 16 s."""
+        if i < 0:
             return 0
-        left = ticks_diff(self._locked_until, self._clock())
-        if left <= 0:
-            self._locked_until = None
+        over = self._fails[i] - self.free_failures
+        if over <= 0:
             return 0
-        return (left + 999) // 1000
+        return min(1000 << min(over - 1, 8), self.max_delay_ms) - ticks_diff(now, self._last[i])
+
+    def retry_after_s(self, addr=b""):
+        """Whole seconds until ``addr``'s credentials are checked again (0: not locked)."""
+        now = self._clock()
+        left = self._left_ms(self._row(addr, now), now)
+        return (left + 999) // 1000 if left > 0 else 0
+
 
 
 def _same(a, b):
@@ -304,8 +364,12 @@ def request_line(buf, start, end):
     except UnicodeError:
         raise HttpError(400)
     if len(parts) != 3 or not parts[0].isalpha() or not parts[1].startswith("/") \
-            or not parts[2].startswith("HTTP/1."):
+            or not parts[2].startswith("HTTP/"):
         raise HttpError(400)
+    v = parts[2]
+    if v not in ("HTTP/1.1", "HTTP/1.0"):
+        # Well formed but not ours (HTTP/1.9, HTTP/2.0): 505; anything else: 400.
+        raise HttpError(505 if len(v) == 8 and v[5].isdigit() and v[6] == "." and v[7].isdigit() else 400)
     path, _, query = parts[1].partition("?")
     return Request(parts[0], path, query, parts[2], {})
 
@@ -341,14 +405,17 @@ def _line_end(buf, start, end):
 class _Conn:
     """One connection's read buffer and deadline; the buffer is allocated once per connection."""
 
-    def __init__(self, size):
+    def __init__(self, size, addr):
         self.buf = bytearray(size)
         self.mv = memoryview(self.buf)
         self.pos = 0       # buf[pos:n] is received and not yet consumed (pipelining)
         self.n = 0
-        # the connection's task; None again once the sweep timed it out
+        # the connection's task; None again once the sweep timed it out or a newcomer took its slot
         self.task = None  # type: asyncio.Task | None
         self.deadline = 0  # ticks_ms by which the current wait must end; 0 = none
+        self.addr = addr   # the client's address (streams.peer_ip)
+        # ticks_ms it began waiting for a request head; None while serving one
+        self.idle = 0  # type: int | None
 
     def take(self, k):
         """Consume up to ``k`` buffered bytes; return the view of them."""
@@ -418,6 +485,7 @@ class Server:
     """
 
     max_conns = 4           # of the ESP32's 16 sockets (docs/ARCHITECTURE.md, "Sockets")
+    max_per_address = 3     # one client address never holds every slot
     max_head = MAX_HEAD
     max_body = MAX_BODY
     max_stream = 0x400000   # a streamed body (App.route(stream=True)): the handler checks its own limit
@@ -426,7 +494,9 @@ class Server:
     spool = None
     spool_over = 512
     line_buf = 512          # per connection: the longest header line (a phone's is < 300 bytes)
-    read_timeout_s = 10     # whole request (head + body), and idle keep-alive wait
+    head_timeout_s = 5      # a request head, from the connect or its first byte
+    idle_timeout_s = 10     # a keep-alive connection's wait for its next request
+    read_timeout_s = 10     # the body, and the answer's making
     write_timeout_s = 10
     discard_s = 2           # what a refused request may still send before the close
     sweep_ms = 500
@@ -436,21 +506,51 @@ class Server:
         self.active = 0
         self._conns = []
         self._body_lock = asyncio.Lock()
-        self.counters = {"requests": 0, "refused": 0, "bad_requests": 0, "errors": 0}
+        self.counters = {"requests": 0, "refused": 0, "evicted": 0, "bad_requests": 0, "errors": 0}
 
     async def sweep(self):
         """Cancel connections past their deadline, until cancelled."""
         while True:
             await asyncio.sleep_ms(self.sweep_ms)
             now = ticks_ms()
-            for conn in self._conns:
-                if conn.deadline and conn.task is not None and ticks_diff(now, conn.deadline) > 0:
-                    task, conn.task = conn.task, None  # None: it timed out, the server is not stopping
-                    task.cancel()
+            for i in range(len(self._conns) - 1, -1, -1):  # backwards: _drop removes
+                conn = self._conns[i]
+                if conn.deadline and ticks_diff(now, conn.deadline) > 0:
+                    self._drop(conn)
+
+    def _drop(self, conn):
+        """Free ``conn``'s slot now and cancel its task (which closes the socket)."""
+        task, conn.task = conn.task, None  # None: dropped, the server is not stopping
+        self._conns.remove(conn)
+        self.active -= 1
+        if task is not None:
+            task.cancel()
+
+    def _make_room(self, addr):
+        """Whether a connection from ``addr`` may have a slot, once this frees one.
+
+        Over the limit (all slots, or ``max_per_address`` from ``addr``), a
+        connection waiting for a request head is dropped (streams.evictee; of
+        ``addr``'s own, for the latter); False when every one is busy answering.
+        """
+        mine = 0
+        for conn in self._conns:
+            if conn.addr == addr:
+                mine += 1
+        if mine >= self.max_per_address or self.active >= self.max_conns:
+            victim = evictee(self._conns, addr, mine >= self.max_per_address)
+        else:
+            return True
+        if victim is None:
+            return False
+        self.counters["evicted"] += 1
+        self._drop(victim)
+        return True
 
     async def handle(self, reader, writer):
         """One connection: requests in sequence until close, error or timeout."""
-        if self.active >= self.max_conns:
+        addr = peer_ip(writer)
+        if not self._make_room(addr):
             self.counters["refused"] += 1
             try:
                 writer.write(_BUSY)
@@ -462,14 +562,18 @@ class Server:
         self.active += 1
         conn = None
         try:
-            conn = _Conn(self.line_buf)
+            conn = _Conn(self.line_buf, addr)
             conn.task = asyncio.current_task()
             self._conns.append(conn)
+            wait_s = self.head_timeout_s
             while True:
-                conn.deadline = ticks_add(ticks_ms(), self.read_timeout_s * 1000)
+                conn.idle = ticks_ms()
+                conn.deadline = ticks_add(conn.idle, wait_s * 1000)
+                wait_s = self.idle_timeout_s
                 try:
                     req = await self._read_request(reader, conn)
                 except HttpError as e:
+                    conn.idle = None
                     self.counters["bad_requests"] += 1
                     await self._send(writer, conn, error_response(e.status, _REASONS[e.status]), False)
                     conn.deadline = 0
@@ -477,6 +581,9 @@ class Server:
                     break
                 if req is None:
                     break
+                conn.idle = None
+                conn.deadline = ticks_add(ticks_ms(), self.read_timeout_s * 1000)
+                req.peer = addr
                 self.counters["requests"] += 1
                 if not await self._serve(req, reader, writer, conn):
                     break
@@ -488,9 +595,11 @@ class Server:
         except MemoryError:
             self.counters["errors"] += 1  # heap too fragmented for this request: drop it, keep serving
         finally:
-            if conn is not None and conn in self._conns:
+            if conn is None:
+                self.active -= 1
+            elif conn.task is not None:
                 self._conns.remove(conn)
-            self.active -= 1
+                self.active -= 1
             await close_stream(writer)
 
     async def _serve(self, req, reader, writer, conn):
@@ -589,6 +698,7 @@ class Server:
         head = 0        # bytes of this head so far
         lines = 0
         buf = conn.buf
+        started = conn.n > conn.pos
         while True:
             end = buf.find(b"\n", conn.pos, conn.n)
             if end < 0:
@@ -596,6 +706,11 @@ class Server:
                     raise HttpError(431)
                 if not await conn.fill(reader):
                     return None  # closed, possibly mid-head: nothing to answer
+                if not started:  # its first bytes: the rest of the head is due soon
+                    started = True
+                    due = ticks_add(ticks_ms(), self.head_timeout_s * 1000)
+                    if ticks_diff(conn.deadline, due) > 0:
+                        conn.deadline = due
                 continue
             start = conn.pos
             conn.pos = end + 1

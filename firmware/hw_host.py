@@ -153,7 +153,15 @@ class Button:
     def __init__(self, board):
         self._presses = [(s, s + h) for s, h in OPTIONS["presses"]]
         self._control = OPTIONS["control"]
-        self._seen = 0       # bytes of the control file already acted on
+        # Bytes of the control file already acted on: what it held at boot was
+        # pressed before the reset, and must not be pressed again (a factory
+        # reset would repeat after every reboot).
+        self._seen = 0
+        if self._control:
+            try:
+                self._seen = os.stat(self._control)[6]
+            except OSError:
+                pass
         self._checked = 0
 
     def pressed(self):

@@ -8,8 +8,16 @@ stream's write() (which sends or copies it) with no await between. A request
 allocates next to nothing: deadlines are
 not an ``asyncio.wait_for`` per read (two tasks, a timer and an exception each
 time, ~2 KB of garbage per request at 40 requests a second), but one sweep a
-second over the connections, which cancels a client that stopped mid-frame,
-stopped reading, or idled past ``Modbus.IdleTimeoutS``.
+second over the connections, which cancels a client that stopped mid-frame
+(a started frame must be whole within ``_FRAME_S``), stopped reading, or idled
+past ``Modbus.IdleTimeoutS``.
+
+Slots: up to ``Modbus.MaxClients`` connections. When all are taken, a new
+connection takes the slot of the one that has gone longest without a request
+(closing it), of the client address that holds the most slots counting the
+newcomer, rather than being refused (streams.evictee): a charger that
+reconnects after a Wi-Fi hiccup always gets in, first in place of its own
+old connection, and an address that fills the slots pushes out its own.
 
 Stale data is never served as live data: when the last valid telegram is older
 than ``Modbus.StaleAfterS`` (0 = auto: 3 telegram intervals, at least 5 s),
@@ -27,7 +35,7 @@ import ondemand
 import reading as _reading
 from clock import ticks_diff, ticks_ms
 from hub import rhythm_ms
-from streams import close_stream
+from streams import close_stream, evictee, listen, peer_ip
 from version import revision
 
 # MeterType -> template module, imported only when chosen (RAM: ~3 KB each).
@@ -39,6 +47,7 @@ FIRMWARE_REVISION = revision()
 _AUTO_MIN_MS = const(5000)
 _DRAIN_S = const(10)    # longest wait for a client to take a response, without an idle timeout
 _STATUS_S = const(1)          # refresh the stale flag this often without telegrams
+_FRAME_S = const(2)          # a started request must be whole within this (~2 s past the sweep)
 
 
 def stale_after_ms(stale_after_s, interval_ms):
@@ -54,12 +63,12 @@ def stale_after_ms(stale_after_s, interval_ms):
 class ModbusServer:
     def __init__(self, hub):
         self.hub = hub
-        self.status = {"clients": 0, "requests": 0, "exceptions": 0, "refused": 0,
+        self.status = {"clients": 0, "requests": 0, "exceptions": 0, "evicted": 0,
                        "dropped": 0, "stale": True, "failsafe": False}
         hub.status["modbus"] = self.status
         self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
         self._failsafe_amps = None  # the current the fail-safe image was built with
-        self._conns = []          # [task, since_ms, limit_s] per client, for the sweep
+        self._conns = []          # _Client per connection: for the sweep and eviction
         self._out = bytearray(modbus_frame.MAX_ADU)
         self._load(self._wanted())
 
@@ -110,8 +119,7 @@ class ModbusServer:
 
     async def run(self):
         hub = self.hub
-        server = await asyncio.start_server(self._serve, hub.bind,
-                                            hub.config["Modbus"]["Port"], backlog=2)
+        server = await listen(self._serve, hub.bind, hub.config["Modbus"]["Port"], backlog=2)
         try:
             seq = hub.seq
             while True:
@@ -128,20 +136,25 @@ class ModbusServer:
 
     def _sweep(self, now):
         """Cancel each client whose current wait outlived its limit (see the module doc)."""
-        for conn in self._conns:
-            task, since, limit_s = conn
-            if task is not None and limit_s and ticks_diff(now, since) > limit_s * 1000:
-                conn[0] = None  # tells the task it timed out, not that the service stops
-                task.cancel()
+        for i in range(len(self._conns) - 1, -1, -1):  # backwards: _drop removes
+            conn = self._conns[i]
+            if conn.limit_s and ticks_diff(now, conn.since) > conn.limit_s * 1000:
+                self._drop(conn)
+
+    def _drop(self, conn):
+        """Free ``conn``'s slot now and cancel its task (which closes the socket)."""
+        task, conn.task = conn.task, None  # None: it was dropped, the service is not stopping
+        self._conns.remove(conn)
+        self.status["clients"] -= 1
+        task.cancel()
 
     async def _serve(self, reader, writer):
         st = self.status
-        if st["clients"] >= self.hub.config["Modbus"]["MaxClients"]:
-            st["refused"] += 1
-            await close_stream(writer)
-            return
+        conn = _Client(asyncio.current_task(), peer_ip(writer))
+        while self._conns and len(self._conns) >= self.hub.config["Modbus"]["MaxClients"]:
+            st["evicted"] += 1
+            self._drop(evictee(self._conns, conn.addr))
         st["clients"] += 1
-        conn = [asyncio.current_task(), ticks_ms(), 0]
         self._conns.append(conn)
         try:
             req = bytearray(modbus_frame.REQUEST)
@@ -149,11 +162,12 @@ class ModbusServer:
             out = self._out
             mout = memoryview(out)
             while True:
-                conn[1] = ticks_ms()
-                conn[2] = self.hub.config["Modbus"]["IdleTimeoutS"]
-                if not await _read_adu(reader, mreq):
+                conn.since = ticks_ms()
+                conn.limit_s = self.hub.config["Modbus"]["IdleTimeoutS"]
+                if not await _read_adu(reader, mreq, conn):
                     st["dropped"] += 1
                     break
+                conn.idle = ticks_ms()
                 ok = self.data_ok()   # may switch the image: read it after
                 n = modbus_frame.answer(req, out, self._img, ok)
                 st["requests"] += 1
@@ -161,25 +175,43 @@ class ModbusServer:
                     st["exceptions"] += 1
                 writer.write(mout[:n])
                 # A client that sends but never reads must not hold a slot for good.
-                conn[1] = ticks_ms()
-                conn[2] = conn[2] or _DRAIN_S
+                conn.since = ticks_ms()
+                conn.limit_s = conn.limit_s or _DRAIN_S
                 await writer.drain()
         except asyncio.CancelledError:
-            if conn[0] is not None:
+            if conn.task is not None:
                 raise  # the service is stopping
         except (OSError, EOFError, MemoryError):
             pass   # peer gone or reset, or no heap for its buffers now: just close
         finally:
-            self._conns.remove(conn)
-            st["clients"] -= 1
+            if conn.task is not None:
+                self._conns.remove(conn)
+                st["clients"] -= 1
             await close_stream(writer)
 
 
-async def _read_adu(reader, mreq):
+class _Client:
+    """One connection's task and the wait the sweep checks."""
+
+    def __init__(self, task, addr):
+        self.task = task      # None once dropped (timed out or its slot taken)
+        self.addr = addr      # the client's address (streams.peer_ip)
+        self.since = 0        # ticks_ms the current wait began
+        self.limit_s = 0      # how long it may last (0: for ever)
+        self.idle = ticks_ms()  # its last request (or the connect): the eviction order
+
+
+async def _read_adu(reader, mreq, conn):
     """Read one request ADU into ``mreq`` (what fits; the rest is read and
-    dropped); False for a header no client sends."""
+    dropped); False for a header no client sends. Once its first bytes are in,
+    the rest must follow within _FRAME_S (``conn``'s limit, for the sweep)."""
     head = modbus_frame.HEADER
-    await _read_exactly(reader, mreq, 0, head)
+    got = await reader.readinto(mreq[:head])
+    if not got:
+        raise EOFError
+    conn.since = ticks_ms()
+    conn.limit_s = _FRAME_S
+    await _read_exactly(reader, mreq, got, head)
     n = modbus_frame.header_length(mreq)
     if n < 0:
         return False

@@ -1,6 +1,7 @@
 """Keep a task running: a crash is logged and the task starts again after a back-off."""
 import asyncio
 import sys
+from errno import EADDRINUSE
 
 from clock import ticks_diff, ticks_ms
 
@@ -34,6 +35,9 @@ async def supervise(name, start, backoff_ms=BACKOFF_MS, clock=ticks_ms, log=prin
             wait = first
         if err is None:
             log("app: %s returned; starting it again" % name)
+        elif isinstance(err, OSError) and err.errno == EADDRINUSE:  # not a bug: no traceback
+            # streams.listen's text names the port
+            log("app: %s cannot listen: %s; trying again in %d ms" % (name, err.args[-1], wait))
         else:
             log("app: %s crashed (%s: %s); restarting in %d ms" % (name, type(err).__name__, err, wait))
             if hasattr(sys, "print_exception"):

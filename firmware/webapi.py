@@ -21,6 +21,9 @@ another web site cannot send that without the browser asking first, so the
 browser's cached password cannot be abused cross-site.
 Captive portal: the phones' connectivity probes, and in AP mode any request for a
 host name that is not ours, are redirected to http://10.10.10.10/.
+DNS rebinding: a request whose ``Host`` is not one of ours (``own_host``) gets
+421 while the access point is down, so a web page the owner visits cannot
+point its own host name at the gateway and read it through the browser.
 """
 import asyncio
 import gc
@@ -70,19 +73,17 @@ class WebServer:
 
     # -- before routing: captive portal, open data, auth, JSON-only writes -----
 
-    def _own_host(self, host):
-        net = self.hub.status.get("net") or {}
-        return host in ("10.10.10.10", "localhost", "127.0.0.1", net.get("ip")) \
-            or host.startswith("p1gw")
-
     async def _before(self, req):
-        host = req.headers.get("host", "").split(":")[0].lower()
-        ap = (self.hub.status.get("net") or {}).get("ap")
-        if req.path in _PROBES or (ap and host and not self._own_host(host)):
+        net = self.hub.status.get("net") or {}
+        ap = net.get("ap")
+        own = own_host(req.headers.get("host"), net, self.hub.identity["serial"], self.hub.bind)
+        if req.path in _PROBES or (ap and not own):
             return redirect(AP_URL)
+        if not own:
+            return error_response(421, "not this device's address or name: use http://<its IP address>/")
         if req.path in _OPEN and self.hub.config["Http"]["OpenData"]:
             return None
-        verdict = self.auth.check(req.headers.get("authorization"))
+        verdict = self.auth.check(req.headers.get("authorization"), req.peer)
         if verdict == "locked":
             r = error_response(429, "too many wrong passwords: try again later")
         elif verdict != "ok":
@@ -90,7 +91,7 @@ class WebServer:
             r.headers["WWW-Authenticate"] = _REALM
         else:
             r = None
-        wait = self.auth.retry_after_s()
+        wait = self.auth.retry_after_s(req.peer)
         if r is not None and wait:
             r.headers["Retry-After"] = str(wait)
         if r is not None:
@@ -189,6 +190,7 @@ class WebServer:
         out["http"] = {"auth_failures": self.auth.failures, "active": self.server.active,
                        "requests": self.server.counters["requests"],
                        "refused": self.server.counters["refused"],
+                       "evicted": self.server.counters["evicted"],
                        "bad_requests": self.server.counters["bad_requests"]}
         out["serial"] = hub.identity["serial"]
         out["firmware"] = _firmware()
@@ -200,6 +202,32 @@ class WebServer:
             gc.collect()
         out["free_heap"] = mem_free() if mem_free else None
         return out
+
+
+def own_host(host, net, serial, bind="0.0.0.0"):
+    """Whether a request's ``Host`` header names this device (the port ignored).
+
+    Ours: no Host at all (not a browser); the address it has on the network
+    (``net["ip"]``); 10.10.10.10 while the access point is up; its host name
+    ``p1gw-<serial>``, alone or with any domain after it (``.local``, the
+    router's DHCP domain: MicroPython does not tell which one it gave); and,
+    when it listens on a loopback address ``bind`` (the simulator), that
+    address and ``localhost``. A web site's own name is none of these: the
+    serial in ours is not known to it.
+    """
+    if host is None:
+        return True
+    name = host.lower()
+    if name.startswith("["):
+        return False  # an IPv6 literal: the device is IPv4 only
+    name = name.partition(":")[0]
+    ip = net.get("ip")
+    if name == ip or (name == "10.10.10.10" and net.get("ap")):
+        return True
+    if bind.startswith("127.") and (name == bind or name == "localhost"):
+        return True
+    label = name.partition(".")[0]
+    return label == "p1gw-" + serial.lower()
 
 
 def _firmware():

@@ -1,5 +1,6 @@
 """`make deploy`'s build step: every device module compiled for the board's chip, main.py and board.py as source."""
 import os
+import struct
 import subprocess
 import sys
 
@@ -62,7 +63,10 @@ def test_flash_needs_a_firmware_image():
 
 def test_flash_dry_run_uses_the_chip_offset(tmp_path):
     fw = tmp_path / "fw.bin"
-    fw.write_bytes(b"\xe9" + bytes(15))
+    img = bytearray(b"\xff" * 0x9000)   # a merged ESP32-C3 image: header, partition table at 0x8000
+    img[0], img[12], img[13] = 0xE9, 5, 0
+    img[0x8000:0x8020] = struct.pack("<2sBBII16sI", b"\xaa\x50", 0, 0, 0x10000, 0x1F0000, b"factory", 0)
+    fw.write_bytes(bytes(img))
     r = subprocess.run([sys.executable, DEPLOY, "flash", "--port", "/dev/null", "--board", "esp32c3_supermini",
                         "--firmware", str(fw), "--dry-run"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -327,11 +327,43 @@ def test_flash_to_a_missing_port_says_so_in_one_line(tmp_path):
 
 
 def test_stock_flash_to_a_missing_port_says_so_in_one_line(tmp_path):
-    fw = _write(tmp_path, "stock.bin", b"\xe9" + bytes(15))
+    fw = _write(tmp_path, "stock.bin", _merged("esp32", "v1.28.0", table=STOCK_TABLE))
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), "flash", "--port",
                         str(tmp_path / "ttyUSB9"), "--board", "esp32_devkitc", "--firmware", fw],
                        capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "not found" in r.stderr
+
+
+def _stock_flash(tmp_path, firmware, board="esp32_devkitc"):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), "flash", "--port",
+                           str(tmp_path / "ttyUSB9"), "--board", board, "--firmware", firmware],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("data, says", [
+    (lambda: b"PK\x03\x04" + bytes(300), "not an ESP image"),
+    (lambda: b"\xe9" + bytes(15), "not an ESP image"),
+    (lambda: _merged("esp32", "v1.28.0", table=[]), "no partition table"),
+    (lambda: _merged("esp32c3", "v1.28.0", table=STOCK_TABLE), "is an image for esp32c3"),
+])
+def test_stock_flash_checks_the_image_before_anything_touches_the_board(tmp_path, data, says):
+    r = _stock_flash(tmp_path, _write(tmp_path, "stock.bin", data()))
+    assert r.returncode == 1 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert says in r.stderr and "ESP32_GENERIC" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_stock_flash_of_a_missing_file_says_not_found_and_names_micropython_orgs_board(tmp_path):
+    r = _stock_flash(tmp_path, str(tmp_path / "ESP32_GENERIC_C3.bin"), board="esp32c3_supermini")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "not found" in r.stderr and "ESP32_GENERIC_C3" in r.stderr and "required" not in r.stderr
+
+
+@pytest.mark.parametrize("cmd", [["deploy", "--board", "esp32_devkitc"], ["repl"]])
+def test_deploy_and_repl_without_a_board_say_so_in_one_line(tmp_path, cmd):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), cmd[0], "--port",
+                        str(tmp_path / "ttyUSB9")] + cmd[1:], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert "serial port" in r.stderr and "not found" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_ci_workflow_builds_every_board_with_make_firmware_in_the_idf_container():

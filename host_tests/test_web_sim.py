@@ -226,6 +226,7 @@ def test_api_needs_credentials(http):
 
 
 def test_repeated_wrong_passwords_lock_the_check_and_are_counted(http):
+    before = http.json("GET", "/api/v1/status")[1]["http"]["auth_failures"]
     seen = []
     for i in range(5):
         code, hdrs, _ = http.request("GET", "/api/v1/config", password="wrong%d" % i)
@@ -233,7 +234,8 @@ def test_repeated_wrong_passwords_lock_the_check_and_are_counted(http):
     assert [c for c, _ in seen] == [401, 401, 401, 401, 429]
     assert seen[0][1] is None and seen[3][1] is not None and seen[4][1] is not None
     time.sleep(int(seen[4][1]))  # wait the lock out, as a client told Retry-After would
-    assert http.json("GET", "/api/v1/status")[1]["http"]["auth_failures"] == 0  # reset by success
+    # 4 checked and wrong; the 5th was not checked
+    assert http.json("GET", "/api/v1/status")[1]["http"]["auth_failures"] == before + 4
 
 
 # --- config: validation, merge, secrets, atomic save ---------------------------------

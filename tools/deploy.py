@@ -1,6 +1,6 @@
 """Put the firmware on an ESP32: flash MicroPython, cross-compile and copy p1gw, open the REPL.
 
-    deploy.py flash  --port /dev/ttyUSB0 --board esp32_devkitc --firmware ESP32_GENERIC-v1.24.1.bin
+    deploy.py flash  --port /dev/ttyUSB0 --board esp32_devkitc --firmware ESP32_GENERIC-v1.28.0.bin
     deploy.py build  --board esp32c3_supermini [--out build]
     deploy.py deploy --port /dev/ttyUSB0 --board wt32_eth01 [--dry-run]
     deploy.py repl   --port /dev/ttyUSB0
@@ -88,6 +88,8 @@ def _run(cmd, dry_run):
 
 
 def deploy(port, board, dry_run=False, out=None):
+    if not dry_run:
+        esp32_image.check_port(port)
     files = build(board, out)
     mpremote = [os.path.join(BIN, "mpremote"), "connect", port]
     stale = [os.path.basename(f)[:-4] + ".py" for f in files if f.endswith(".mpy")]
@@ -99,10 +101,12 @@ def deploy(port, board, dry_run=False, out=None):
 
 
 def flash(port, board, firmware, dry_run=False):
-    if not firmware or not os.path.isfile(firmware):
-        sys.exit("FIRMWARE=path/to/micropython.bin is required: download the %s image (v1.24 or newer) "
-                 "from https://micropython.org/download/ first" % board)
     chip = board_info(board)[1]["CHIP"]
+    if not firmware:
+        name = esp32_image.MP_BOARD[chip]
+        sys.exit("FIRMWARE=path/to/micropython.bin is required: download the %s image (v1.24 or newer) "
+                 "from https://micropython.org/download/%s/ first" % (name, name))
+    esp32_image.check_stock_image(firmware, chip)  # before anything erases the flash
     if not dry_run:
         esp32_image.check_port(port)
     # A merged image starts where the chip's bootloader does: 0x1000 on the ESP32, 0 on the C3.
@@ -135,6 +139,7 @@ def main(argv=None):
     elif a.cmd == "flash":
         flash(a.port, a.board, a.firmware, a.dry_run)
     else:
+        esp32_image.check_port(a.port)
         os.execv(os.path.join(BIN, "mpremote"), ["mpremote", "connect", a.port, "repl"])
 
 

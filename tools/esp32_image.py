@@ -72,6 +72,8 @@ IDF_IMAGE = "espressif/idf:v" + IDF_VERSION
 # Per chip: our ESP-IDF board definition, where the merged image is written
 # (the bootloader's offset), the chip id in an ESP image header.
 IDF_BOARD = {"esp32": "P1GW_ESP32", "esp32c3": "P1GW_ESP32C3"}
+# What micropython.org calls the stock firmware for each chip (its download page's board name).
+MP_BOARD = {"esp32": "ESP32_GENERIC", "esp32c3": "ESP32_GENERIC_C3"}
 FLASH_OFFSET = {"esp32": 0x1000, "esp32c3": 0x0}
 CHIP_ID = {"esp32": 0x0000, "esp32c3": 0x0005}
 
@@ -258,14 +260,7 @@ def read_image(image):
         raise ImageError("not an ESP image: it does not start with 0xE9")
     if struct.unpack_from("<I", image, 32)[0] == APP_DESC_MAGIC:
         return dict(read_app(image), kind="app")
-    chip = _chip_name(struct.unpack_from("<H", image, 12)[0])
-    if chip not in FLASH_OFFSET:
-        raise ImageError("image for %s: p1gw builds for %s" % (chip, ", ".join(sorted(FLASH_OFFSET))))
-    base = FLASH_OFFSET[chip]
-    apps = [p for p in partitions(image[PARTITION_TABLE - base:PARTITION_TABLE - base + 0xC00])
-            if p[1] == PART_APP]
-    if not apps:
-        raise ImageError("no partition table with app partitions at 0x%x: not a merged image" % PARTITION_TABLE)
+    chip, base, apps = read_merged(image)
     if sorted(p[2] for p in apps) != [OTA_0, OTA_1]:
         raise ImageError("app partitions %s: not the OTA layout (ota_0 and ota_1)" % [p[0] for p in apps])
     ota_0 = [p for p in apps if p[2] == OTA_0][0]
@@ -273,6 +268,37 @@ def read_image(image):
     if app["chip"] != chip:
         raise ImageError("bootloader for %s, app for %s" % (chip, app["chip"]))
     return dict(app, kind="merged", offset=base, slots=[(p[0], p[3], p[4]) for p in apps])
+
+
+def read_merged(image):
+    """(chip, offset, app partitions) of a merged image: bootloader, partition table and app,
+    as ``make firmware`` writes it and micropython.org offers it; ImageError when it is not one."""
+    if len(image) < 256 or image[0] != 0xE9:
+        raise ImageError("not an ESP image: it does not start with 0xE9")
+    chip = _chip_name(struct.unpack_from("<H", image, 12)[0])
+    if chip not in FLASH_OFFSET:
+        raise ImageError("image for %s: p1gw runs on %s" % (chip, ", ".join(sorted(FLASH_OFFSET))))
+    base = FLASH_OFFSET[chip]
+    apps = [p for p in partitions(image[PARTITION_TABLE - base:PARTITION_TABLE - base + 0xC00])
+            if p[1] == PART_APP]
+    if not apps:
+        raise ImageError("no partition table with app partitions at 0x%x: not a merged image" % PARTITION_TABLE)
+    return chip, base, apps
+
+
+def check_stock_image(path, chip):
+    """Exit with one line unless ``path`` is a whole MicroPython image for ``chip`` (checked before
+    anything erases the flash)."""
+    get = "download the %s .bin from https://micropython.org/download/%s/" % (MP_BOARD[chip], MP_BOARD[chip])
+    if not os.path.isfile(path):
+        fail("FIRMWARE=%s: not found: %s" % (path, get))
+    try:
+        with open(path, "rb") as f:
+            found = read_merged(f.read())[0]
+    except (OSError, ImageError) as e:
+        fail("FIRMWARE=%s: %s: %s" % (path, e, get))
+    if found != chip:
+        fail("FIRMWARE=%s is an image for %s, not for this board's %s: %s" % (path, found, chip, get))
 
 
 def check_image(path, board, chip):

@@ -21,6 +21,8 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -285,6 +287,38 @@ def _options(argv):
     return ap.parse_args(argv)
 
 
+# What each service listens on, for the port check: (modules, what, option).
+LISTENERS = (("modbus_tcp", "Modbus", "--modbus-port"), (("http_server", "webapi"), "web", "--http-port"),
+             ("raw_stream", "raw stream", "--raw-port"))
+
+
+def _runs(services, modules):
+    """Whether any of ``modules`` (a name or a tuple) starts with --services ``services``."""
+    if services is None:
+        return True
+    return any(m in services for m in ((modules,) if isinstance(modules, str) else modules))
+
+
+def busy_port(args, services):
+    """The one-line error for the first port a started service cannot listen on, or None.
+
+    Bound the way the firmware binds (SO_REUSEADDR): a port held only by
+    connections closing (TIME_WAIT) is free.
+    """
+    for modules, what, opt in LISTENERS:
+        if not _runs(services, modules):
+            continue
+        port = getattr(args, opt[2:].replace("-", "_"))
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError as e:
+                return ("sim: the %s port 127.0.0.1:%d is not free (%s): stop what uses it, or pick "
+                        "another with %s" % (what, port, e.strerror or e, opt))
+    return None
+
+
 def _keys(control):
     """Turn key presses into button presses: s short, a access point, f factory."""
     import termios
@@ -318,12 +352,24 @@ def _sim_image_main(argv):
     return 0
 
 
+class _Stop(Exception):
+    """SIGTERM: stop as Ctrl-C does."""
+
+
+def _on_term(signum, frame):
+    raise _Stop()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sim-image"]:
         return _sim_image_main(argv[1:])
     args = _options(argv)
     layout = "stock" if args.stock else "image"
+    services = None if args.services is None else [s for s in args.services.split(",") if s]
+    busy = busy_port(args, services)
+    if busy:  # before the banner: the firmware would only retry behind it
+        sys.exit(busy)
     build(layout)
     if layout == "image":  # the device flashed with this build, its filesystem kept
         flash_factory(args.state_dir)
@@ -338,21 +384,26 @@ def main(argv=None):
     control = os.path.join(args.state_dir, ".button")
     open(control, "w").close()
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    services = None if args.services is None else [s for s in args.services.split(",") if s]
     args.heap = args.heap or default_heap(layout)
     print("p1gw simulator (MicroPython %s, 32-bit unix port, %s, heap %s)" % (
         mpbuild.VERSION, "p1gw image" if layout == "image" else "stock + .mpy files", args.heap))
     print("  meter        %s, every %g s, on 127.0.0.1:%d" % (what, args.interval, meter.port))
-    print("  modbus tcp   127.0.0.1:%d   (mbpoll -m tcp -p %d -a 1 -r 32775 -c 6 -t 4:float 127.0.0.1)"
-          % (args.modbus_port, args.modbus_port))
-    print("  web / api    http://127.0.0.1:%d/" % args.http_port)
-    print("  raw stream   127.0.0.1:%d" % args.raw_port)
-    print("  mqtt         %s" % (args.mqtt or "off (--mqtt URL)"))
+    if _runs(services, "modbus_tcp"):
+        print("  modbus tcp   127.0.0.1:%d   (mbpoll -m tcp -p %d -a 1 -r 32775 -c 6 -t 4:float 127.0.0.1)"
+              % (args.modbus_port, args.modbus_port))
+    if _runs(services, ("http_server", "webapi")):
+        print("  web / api    http://127.0.0.1:%d/" % args.http_port)
+    if _runs(services, "raw_stream"):
+        print("  raw stream   127.0.0.1:%d" % args.raw_port)
+    if _runs(services, "mqtt_publisher"):
+        print("  mqtt         %s" % (args.mqtt or "off (--mqtt URL)"))
     print("  state dir    %s%s" % (args.state_dir, " (app slots in flash/)" if layout == "image" else ""))
     if tty:
         print("  button       keys: s short press, a hold 5 s (AP), f hold 10 s (factory reset); Ctrl-C quits")
         threading.Thread(target=_keys, args=(control,), daemon=True).start()
     buttons = args.button
+    child = None
+    signal.signal(signal.SIGTERM, _on_term)
     try:
         while True:
             binary, extra = boot_args(args.state_dir, probation=args.probation) if layout == "image" else (None, [])
@@ -361,12 +412,14 @@ def main(argv=None):
                                         buttons, control, services=services, trace=not args.quiet,
                                         ansi=tty, layout=layout, binary=binary,
                                         extra=extra + (["--no-dhcp"] if args.no_dhcp else []))
-            rc = subprocess.call(cmd, env=env, cwd=ROOT)
+            child = subprocess.Popen(cmd, env=env, cwd=ROOT)
+            rc = child.wait()
             if not (restarts(args.state_dir, rc) if layout == "image" else rc == RESET_EXIT):
                 return rc
             buttons = ()  # scheduled presses happen once, not after every reset
             print("sim: firmware reset; starting it again")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
+        _stop(child)
         # Stopping the simulator is not a crash: don't count it towards safe mode.
         try:
             os.remove(os.path.join(args.state_dir, "bootcount"))
@@ -375,6 +428,18 @@ def main(argv=None):
         return 0
     finally:
         meter.sock.close()
+
+
+def _stop(child):
+    """End the firmware process: SIGTERM, then SIGKILL if it lingers."""
+    if child is None or child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(3)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class TestClient:
         return parse_responses(self.writer.out)
 
     def request(self, method, path, body=None, headers=None, auth=None):
-        hdrs = {"Host": "10.10.10.10", "Connection": "close"}
+        hdrs = {"Connection": "close"}
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
             hdrs["Content-Type"] = "application/json"

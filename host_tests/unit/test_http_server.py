@@ -50,6 +50,36 @@ def test_get_routes_to_handler_with_query():
     assert r.headers["content-type"] == "application/json"
 
 
+class _ResetWriter(_Writer):
+    """A client that hung up: the socket's write raises after ``ok`` writes."""
+
+    def __init__(self, ok):
+        super().__init__()
+        self.ok = ok
+
+    def write(self, data):
+        if self.ok <= 0:
+            raise OSError(104)  # ECONNRESET
+        self.ok -= 1
+        super().write(data)
+
+
+def test_a_response_cut_by_a_reset_leaves_nothing_for_the_next_connection():
+    from _http_client import _Reader
+    app = App()
+
+    @app.route("/big")
+    async def big(req):
+        return json_response(["s" * 100] * 9)  # in pieces, more than one 512-byte buffer
+
+    server = Server(app)
+    req = b"GET /big HTTP/1.1\r\nConnection: close\r\n\r\n"
+    asyncio.run(server.handle(_Reader(req), _ResetWriter(1)))   # its second piece hits the reset
+    client = TestClient(server)
+    client.get("/nothing-here")
+    assert bytes(client.writer.out).startswith(b"HTTP/1.1 404 ")
+
+
 def test_json_written_in_pieces_is_one_body_with_its_length():
     r = _client().get("/written")
     assert r.status == 200 and r.headers["content-type"] == "application/json"
@@ -388,7 +418,52 @@ def test_basic_auth_while_locked_answers_locked_without_checking():
     failures = a.failures
     assert a.check(_basic("user", "pw")) == "locked" and a.failures == failures
     now[0] += a.retry_after_s() * 1000
-    assert a.check(_basic("user", "pw")) == "ok" and a.failures == 0
+    assert a.check(_basic("user", "pw")) == "ok"
+    assert [a.check(_basic("user", "wrong")) for _ in range(4)] == ["bad"] * 4  # the count starts over
+    assert a.failures == failures + 4  # the status counts every wrong password
+
+
+def _guess_for(a, now, addr, seconds):
+    """A guesser at ``addr`` trying as fast as it is let for ``seconds``: the times it was checked."""
+    checked = []
+    while now[0] <= seconds * 1000:
+        if a.check(_basic("user", "wrong"), addr) == "bad":
+            checked.append(now[0])
+        now[0] += 100
+    return checked
+
+
+def test_guessing_gets_10_checks_in_the_first_minute_then_one_per_16_s():
+    now = [0]
+    a = BasicAuth("user", "pw", clock=lambda: now[0])
+    checked = _guess_for(a, now, b"\x7f\0\0\x02", 124)
+    assert len([t for t in checked if t <= 60000]) == 10
+    late = [t for t in checked if t > 60000]
+    assert len(late) == 4 and all(b - a_ >= 16000 for a_, b in zip(late, late[1:]))
+
+
+def test_a_guesser_locks_out_only_its_own_address():
+    now = [0]
+    a = BasicAuth("user", "pw", clock=lambda: now[0])
+    _guess_for(a, now, b"\x7f\0\0\x02", 30)
+    assert a.check(_basic("user", "pw"), b"\x7f\0\0\x02") == "locked"
+    assert a.retry_after_s(b"\x7f\0\0\x01") == 0
+    assert a.check(_basic("user", "pw"), b"\x7f\0\0\x01") == "ok"
+
+
+def test_a_full_table_makes_further_guessers_share_one_lock_and_forgets_in_time():
+    now = [0]
+    a = BasicAuth("user", "pw", clock=lambda: now[0])
+    for i in range(a.table_size + 3):  # more addresses than rows, each guessing 5 times
+        for _ in range(5):
+            a.check(_basic("user", "wrong"), bytes((10, 0, 0, i)))
+    assert len(a._fails) == a.table_size  # the table did not grow
+    # The first rows' owners are locked each alone; the later ones share the last row's lock.
+    assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 0))) == "locked"
+    assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 99))) == "locked"
+    now[0] += a.forget_ms + 1
+    assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 99))) == "ok"
+    assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 0))) == "ok"
 
 def test_a_large_body_is_spooled_to_the_file_and_parsed_from_it():
     import os

@@ -130,7 +130,7 @@ def test_no_heap_for_a_clients_buffers_frees_its_slot():
     finally:
         mf.REQUEST = size
     st = hub.status["modbus"]
-    assert st["clients"] == 0 and st["refused"] == 0 and all(s.closed for s in streams)
+    assert st["clients"] == 0 and st["evicted"] == 0 and all(s.closed for s in streams)
 
 
 def test_failsafe_ends_with_the_next_telegram():

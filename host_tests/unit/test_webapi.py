@@ -79,3 +79,19 @@ def test_a_patch_with_a_trailing_comma_is_400_not_json_and_nothing_changes():
     before = hub.config
     r = webactions._patch_config(hub, _Body(b'{"Modbus": {"FailsafeCurrentA": 10},}'))
     assert r.status == 400 and hub.config is before
+
+
+def test_own_host_is_the_devices_address_or_name_and_nothing_else():
+    from webapi import own_host
+    net = {"ip": "192.168.1.50", "ap": False}
+    for host in (None, "192.168.1.50", "192.168.1.50:80", "p1gw-240ac4000001", "P1GW-240AC4000001.local",
+                 "p1gw-240ac4000001.fritz.box:80"):
+        assert own_host(host, net, "240AC4000001"), host
+    for host in ("", "evil.example", "p1gw.evil.example", "p1gw-240ac4000002.local", "10.10.10.10",
+                 "localhost", "[::1]", "192.168.1.5", "p1gw-240ac4000001x.local"):
+        assert not own_host(host, net, "240AC4000001"), host
+    assert own_host("10.10.10.10", {"ip": None, "ap": True}, "240AC4000001")
+    # The simulator listens on 127.0.0.1 whatever address its network stand-in shows.
+    assert own_host("localhost:8080", {"ip": "169.254.82.126"}, "240AC4000001", "127.0.0.1")
+    assert own_host("127.0.0.1:8080", {"ip": "169.254.82.126"}, "240AC4000001", "127.0.0.1")
+    assert not own_host("0.0.0.0", {"ip": "192.168.1.50"}, "240AC4000001", "0.0.0.0")
