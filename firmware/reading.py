@@ -73,6 +73,7 @@ FIELDS = tuple(dict(
     voltage_swells_l1=None, voltage_swells_l2=None, voltage_swells_l3=None,
     text_message=None,
     gas=None, gas_timestamp=None, water=None, water_timestamp=None, heat=None, heat_timestamp=None,
+    tic=None,  # a French meter's extras with no P1 field (tic.py): for the status API
 ))
 
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
