@@ -90,7 +90,9 @@ class P1Reader:
             self._parse = dsmr.parse
             sys.modules.pop("tic", None)  # dropped when no TIC line is in use (stock layout: its code)
             self._status.pop("tic", None)
-        self.port.configure(*self.serial)
+        baud, bits, parity = self.serial
+        # A P1 line is inverted (open collector); a TIC demodulator's output is not.
+        self.port.configure(baud, bits, parity, proto == "dsmr")
         self._show()
 
     def _show(self):

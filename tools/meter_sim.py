@@ -240,23 +240,23 @@ class Linky(Meter):
 
 # --meter-type: (the meter, its serial line settings, what sim.py calls it).
 METER_TYPES = {
-    "dsmr5": (lambda seed: Meter(seed), "115200 8N1", "simulated DSMR 5 three-phase meter"),
-    "tic-standard": (lambda seed: Linky("standard", 3, seed=seed), "9600 7E1",
+    "dsmr5": (lambda seed, start=None: Meter(seed, start), "115200 8N1", "simulated DSMR 5 three-phase meter"),
+    "tic-standard": (lambda seed, start=None: Linky("standard", 3, seed=seed, start=start), "9600 7E1",
                      "simulated Linky, TIC standard mode, three-phase, PV export"),
-    "tic-standard-1ph": (lambda seed: Linky("standard", 1, seed=seed), "9600 7E1",
+    "tic-standard-1ph": (lambda seed, start=None: Linky("standard", 1, seed=seed, start=start), "9600 7E1",
                          "simulated Linky, TIC standard mode, single-phase, PV export"),
-    "tic-historique": (lambda seed: Linky("historique", 3, seed=seed), "1200 7E1",
+    "tic-historique": (lambda seed, start=None: Linky("historique", 3, seed=seed, start=start), "1200 7E1",
                        "simulated Linky, TIC historique mode, three-phase"),
-    "tic-historique-1ph": (lambda seed: Linky("historique", 1, seed=seed), "1200 7E1",
+    "tic-historique-1ph": (lambda seed, start=None: Linky("historique", 1, seed=seed, start=start), "1200 7E1",
                            "simulated Linky, TIC historique mode, single-phase"),
-    "tic-cbe": (lambda seed: Linky("historique", 1, old=True, seed=seed), "1200 7E1",
+    "tic-cbe": (lambda seed, start=None: Linky("historique", 1, old=True, seed=seed, start=start), "1200 7E1",
                 "simulated older electronic meter (CBE), TIC historique, pre-2013 checksum"),
 }
 
 
-def live(interval, seed=None, meter_type="dsmr5"):
-    """Endless simulated telegrams, one per ``interval`` seconds of meter time."""
-    m = METER_TYPES[meter_type][0](seed)
+def live(interval, seed=None, meter_type="dsmr5", start=None):
+    """Endless simulated telegrams, one per ``interval`` seconds of meter time from ``start`` (default now)."""
+    m = METER_TYPES[meter_type][0](seed, start)
     m.step(0)
     while True:
         yield m.telegram()
@@ -284,7 +284,7 @@ def replay(path):
 
 
 def source(args):
-    return replay(args.meter) if args.meter else live(args.interval, args.seed, args.meter_type)
+    return replay(args.meter) if args.meter else live(args.interval, args.seed, args.meter_type, args.start)
 
 
 class Server:
@@ -371,6 +371,7 @@ def options(argv=None):
                     help="the simulated meter (default dsmr5)")
     ap.add_argument("--line", help="the meter's serial settings, e.g. '1200 7E1' (default: the meter type's)")
     ap.add_argument("--seed", type=int, help="random seed, for a repeatable meter")
+    ap.add_argument("--start", type=float, metavar="EPOCH", help="the meter's clock at the first telegram (default now)")
     ap.add_argument("--count", type=int, help="stop after this many telegrams")
     ap.add_argument("--listen", type=int, metavar="PORT", help="serve over TCP on 127.0.0.1:PORT")
     ap.add_argument("--out", metavar="FILE", help="write telegrams to FILE (default stdout)")
