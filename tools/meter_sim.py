@@ -329,17 +329,8 @@ class Server:
                 return
             with self.lock:
                 self.clients.append(c)
-            threading.Thread(target=self._listen, args=(c,), daemon=True).start()
-
-    def _listen(self, c):
-        """Note the UART settings the client names, each time it changes them."""
-        try:
-            for raw in c.makefile("rb"):
-                words = raw.decode("ascii", "replace").split(None, 1)
-                if len(words) == 2 and words[0] == "line":
-                    self.rx[c] = words[1].strip()
-        except (OSError, ValueError):
-            pass
+            threading.Thread(target=uart_line.follow, args=(c, lambda rx, c=c: self.rx.__setitem__(c, rx)),
+                             daemon=True).start()
 
     def _send(self):
         next_t = time.monotonic()

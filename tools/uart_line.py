@@ -68,3 +68,24 @@ def transfer(data, sent, received):
     if received is None or received == sent:
         return data if received is None or parse(sent)[1] == 8 else bytes(b & 0x7F for b in data)
     return receive(wave(data, sent), received)
+
+
+def follow(conn, on_settings):
+    """Call ``on_settings("9600 7E1")`` for each line ``line 9600 7E1`` the receiver sends on socket ``conn``.
+
+    The simulated gateway (firmware/hw_host.py) names its UART's settings this
+    way when it connects and whenever it changes them. Returns when ``conn`` closes.
+    """
+    pending = b""
+    while True:
+        try:
+            chunk = conn.recv(256)
+        except OSError:
+            return
+        if not chunk:
+            return
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            words = raw.decode("ascii", "replace").split(None, 1)
+            if len(words) == 2 and words[0] == "line":
+                on_settings(words[1].strip())
