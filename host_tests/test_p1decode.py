@@ -77,3 +77,17 @@ def test_smarty_capture_decodes_with_its_key_and_a_wrong_key_is_named():
     r = subprocess.run([sys.executable, TOOL, "--key", os.urandom(16).hex(), "-"], input=frame,
                        capture_output=True, check=True)
     assert r.stdout == b"" and b"1 failed authentication (wrong --key or --aad?)" in r.stderr
+
+
+def test_tic_captures_are_told_apart_and_decoded_frame_by_frame():
+    std, hist = raw("tic-standard.tic"), raw("tic-historique.tic")
+    bad = std.replace(b"SINSTS2\t00094", b"SINSTS2\t00095")
+    capture = b"\x00noise" + hist + hist[:50] + b"\x04" + bad + std
+    for args in ([], ["--protocol", "tic"]):
+        recs = run(args + ["-"], capture)
+        assert [r["status"] for r in recs] == ["valid", "malformed", "crc_mismatch", "valid"], args
+        assert recs[0]["reading"]["protocol_version"] == "tic-historique"
+        assert recs[0]["reading"]["energy_import_kwh"] == (12034512 + 9876234) / 1000
+        assert recs[3]["reading"]["power_w"] == -2215 and recs[3]["reading"]["tic"]["status_word"] == "003A4001"
+        assert "checksum" in recs[2]["error"]
+    assert all(r["status"] != "valid" for r in run(["--protocol", "dsmr", "-"], capture))  # no P1 telegram in it
