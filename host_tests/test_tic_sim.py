@@ -118,6 +118,25 @@ def test_a_historique_meter_has_no_voltage_and_power_only_in_total(tmp_path):
             c.close()
 
 
+def test_the_sdm630_template_serves_a_single_phase_linky(tmp_path):
+    frame = linky("tic-standard-1ph")
+    r = ref(frame)
+    with Sim(tmp_path / "state", config={"MeterType": "Eastron-SDM630", "P1": {"Protocol": "tic", "Baud": "9600"}},
+             services=("modbus_tcp",)) as sim:
+        feed_until_valid(sim, frame, "9600 7E1", 1)
+        c = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, timeout=3, retries=0)
+        assert c.connect()
+        try:
+            v = floats(c, 0x0000, 9, fc=4, order="big")  # V, A, W per phase
+            assert v[0] == r["URMS1"] and v[3] == r["IRMS1"] and v[6] == r["SINSTS"]
+            assert v[1:3] == [0.0, 0.0] and v[7:9] == [0.0, 0.0]
+            assert close(floats(c, 0x0034, 1, fc=4, order="big")[0], r["SINSTS"] - r["SINSTI"])
+            e = floats(c, 0x0048, 2, fc=4, order="big")  # kWh
+            assert close(e[0], r["EAST"] / 1000) and close(e[1], r["EAIT"] / 1000)
+        finally:
+            c.close()
+
+
 def test_the_raw_stream_passes_tic_frames_as_received(tmp_path):
     import socket
     frame = linky("tic-standard-1ph")
