@@ -49,15 +49,9 @@ class Framer:
         self._n = 0
         self._in = False  # between STX and ETX
 
-    def reset(self):
-        """Drop any partial frame (after a change of line settings)."""
-        self._in = False
-        self._n = 0
-
     def feed(self, data, n=None):
         """Consume the first ``n`` bytes of ``data`` (all when n is None)."""
-        if n is None:
-            n = len(data)
+        n = len(data) if n is None else n
         src = memoryview(data)
         i = 0
         while i < n:
