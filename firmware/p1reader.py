@@ -6,8 +6,8 @@ allocated at boot (``RAW_INITIAL``) and again only for a longer telegram: a mete
 telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
 one piece every second.
 
-Two protocols share the port: P1 (DSMR) and French meters' TIC (tic.py, imported
-only while a TIC line is tried or used). ``P1.Protocol`` and ``P1.Baud`` pick the
+Two protocols share the port: P1 (DSMR: dsmr.py) and French meters' TIC (tic.py);
+each parser is imported only while a line of its protocol is tried or used. ``P1.Protocol`` and ``P1.Baud`` pick the
 line settings to try from ``LINES``; with more than one ("auto") the reader tries
 them in that order, each for its ``window`` of silence, until one gives a
 valid telegram, and again whenever the meter falls silent that long (a telegram
@@ -16,7 +16,6 @@ framed to its checksum that fails it only was damaged: no reason to switch).
 import sys
 from binascii import unhexlify
 
-import dsmr
 from clock import ticks_diff, ticks_ms
 from framer import Framer
 
@@ -58,7 +57,6 @@ class P1Reader:
         p1 = hub.config["P1"]
         self._dsmr = Framer(self._on_telegram)  # its buffer and counters serve TIC too
         self.framer = self._dsmr
-        self._parse = dsmr.parse
         self.counters = self._dsmr.counters
         self.counters["parse_error"] = 0
         hub.counters = self.counters
@@ -86,10 +84,12 @@ class P1Reader:
             self.framer = tic.Framer(self._on_telegram, self._dsmr.buf, self.counters)
             self._parse = tic.parse
         else:
+            import dsmr
             self.framer = self._dsmr
             self._parse = dsmr.parse
-            sys.modules.pop("tic", None)  # dropped when no TIC line is in use (stock layout: its code)
             self._status.pop("tic", None)
+        # The other protocol's parser is dropped (the stock layout: its code is heap).
+        sys.modules.pop("dsmr" if proto == "tic" else "tic", None)
         baud, bits, parity = self.serial
         # A P1 line is inverted (open collector); a TIC demodulator's output is not.
         self.port.configure(baud, bits, parity, proto == "dsmr")

@@ -155,43 +155,38 @@ _TOTAL = "energy_import"
 _LOW = "energy_import_t1"
 _HIGH = "energy_import_t2"
 
-# label -> (kind, target). Labels not listed are skipped (MOTDETAT, HHPHC,
-# IMAX, PPOT, ADIR, SMAXSN, CCASN, UMOY, RELAIS, PJOURF+1 ...).
+# label, kind, target: one flat tuple, not a tuple per label (in the stock
+# layout that saves 2.5 KB of heap). Labels not listed are skipped (MOTDETAT,
+# HHPHC, IMAX, PPOT, ADIR, SMAXSN, CCASN, UMOY, RELAIS, PJOURF+1 ...).
 _SPEC = (
     # historique
-    ("ADCO", _ID, None), ("OPTARIF", _TEXT, "option"), ("ISOUSC", _TIC_INT, "subscribed_a"),
-    ("BASE", _INDEX, _TOTAL), ("HCHC", _INDEX, _LOW), ("HCHP", _INDEX, _HIGH),
-    ("EJPHN", _INDEX, _LOW), ("EJPHPM", _INDEX, _HIGH),
-    ("BBRHCJB", _INDEX, _LOW), ("BBRHPJB", _INDEX, _HIGH), ("BBRHCJW", _INDEX, _LOW),
-    ("BBRHPJW", _INDEX, _HIGH), ("BBRHCJR", _INDEX, _LOW), ("BBRHPJR", _INDEX, _HIGH),
-    ("PTEC", _TARIFF, None), ("PAPP", _INT, "power_import_w"),
-    ("IINST", _INT, "current_l1_a"), ("IINST1", _INT, "current_l1_a"),
-    ("IINST2", _INT, "current_l2_a"), ("IINST3", _INT, "current_l3_a"),
+    "ADCO", _ID, None, "OPTARIF", _TEXT, "option", "ISOUSC", _TIC_INT, "subscribed_a",
+    "BASE", _INDEX, _TOTAL, "HCHC", _INDEX, _LOW, "HCHP", _INDEX, _HIGH,
+    "EJPHN", _INDEX, _LOW, "EJPHPM", _INDEX, _HIGH,
+    "BBRHCJB", _INDEX, _LOW, "BBRHPJB", _INDEX, _HIGH, "BBRHCJW", _INDEX, _LOW,
+    "BBRHPJW", _INDEX, _HIGH, "BBRHCJR", _INDEX, _LOW, "BBRHPJR", _INDEX, _HIGH,
+    "PTEC", _TARIFF, None, "PAPP", _INT, "power_import_w",
+    "IINST", _INT, "current_l1_a", "IINST1", _INT, "current_l1_a",
+    "IINST2", _INT, "current_l2_a", "IINST3", _INT, "current_l3_a",
     # standard
-    ("ADSC", _ID, None), ("VTIC", _TEXT, "vtic"), ("DATE", _DATE, None),
-    ("NGTF", _TEXT, "option"), ("LTARF", _TEXT, "tariff_name"), ("NTARF", _INT, "tariff"),
-    ("EAST", _INT, _TOTAL), ("EASF01", _INDEX, _LOW), ("EASF02", _INDEX, _HIGH),
-    ("EASF03", _INDEX, None), ("EASF04", _INDEX, None), ("EASF05", _INDEX, None),
-    ("EASF06", _INDEX, None), ("EASF07", _INDEX, None), ("EASF08", _INDEX, None),
-    ("EASF09", _INDEX, None), ("EASF10", _INDEX, None), ("EAIT", _INT, "energy_export"),
-    ("IRMS1", _INT, "current_l1_a"), ("IRMS2", _INT, "current_l2_a"), ("IRMS3", _INT, "current_l3_a"),
-    ("URMS1", _INT, "voltage_l1_v"), ("URMS2", _INT, "voltage_l2_v"), ("URMS3", _INT, "voltage_l3_v"),
-    ("PREF", _TIC_INT, "subscribed_kva"), ("PCOUP", _TIC_INT, "cutoff_kva"),
-    ("SINSTS", _INT, "power_import_w"), ("SINSTS1", _INT, "power_l1_w"),
-    ("SINSTS2", _INT, "power_l2_w"), ("SINSTS3", _INT, "power_l3_w"),
-    ("SINSTI", _INT, "power_export_w"), ("STGE", _TEXT, "status_word"), ("MSG1", _MSG, None),
+    "ADSC", _ID, None, "VTIC", _TEXT, "vtic", "DATE", _DATE, None,
+    "NGTF", _TEXT, "option", "LTARF", _TEXT, "tariff_name", "NTARF", _INT, "tariff",
+    "EAST", _INT, _TOTAL, "EASF01", _INDEX, _LOW, "EASF02", _INDEX, _HIGH,
+    "EASF03", _INDEX, None, "EASF04", _INDEX, None, "EASF05", _INDEX, None,
+    "EASF06", _INDEX, None, "EASF07", _INDEX, None, "EASF08", _INDEX, None,
+    "EASF09", _INDEX, None, "EASF10", _INDEX, None, "EAIT", _INT, "energy_export",
+    "IRMS1", _INT, "current_l1_a", "IRMS2", _INT, "current_l2_a", "IRMS3", _INT, "current_l3_a",
+    "URMS1", _INT, "voltage_l1_v", "URMS2", _INT, "voltage_l2_v", "URMS3", _INT, "voltage_l3_v",
+    "PREF", _TIC_INT, "subscribed_kva", "PCOUP", _TIC_INT, "cutoff_kva",
+    "SINSTS", _INT, "power_import_w", "SINSTS1", _INT, "power_l1_w",
+    "SINSTS2", _INT, "power_l2_w", "SINSTS3", _INT, "power_l3_w",
+    "SINSTI", _INT, "power_export_w", "STGE", _TEXT, "status_word", "MSG1", _MSG, None,
 )
 
-
-def _table(rows):
-    t = {}
-    for row in rows:
-        name = row[0].encode()
-        t[fold(name, 0, len(name))] = row
-    return t
-
-
-_LABELS = _table(_SPEC)
+_LABELS = {}  # fold(label) -> its index in _SPEC
+for _i in range(0, len(_SPEC), 3):
+    _name = str(_SPEC[_i]).encode()  # (str(): the tuple also holds ints, says pyright)
+    _LABELS[fold(_name, 0, len(_name))] = _i
 
 # Historique PTEC (current tariff period) -> the tariff number: off-peak 1,
 # peak 2 (as DSMR's tariff 1 and 2); Tempo counts blue, white, red days in pairs.
@@ -199,7 +194,7 @@ _PERIODS = {}
 for _name, _num in ((b"TH..", 1), (b"HC..", 1), (b"HP..", 2), (b"HN..", 1), (b"PM..", 2),
                     (b"HCJB", 1), (b"HPJB", 2), (b"HCJW", 3), (b"HPJW", 4), (b"HCJR", 5), (b"HPJR", 6)):
     _PERIODS[fold(_name, 0, 4)] = _num
-del _name, _num
+del _name, _num, _i
 
 
 def _digits(buf, i, end):
@@ -254,11 +249,11 @@ def parse(buf, n=None, strict=True):
             b = cr - 2  # no data: "LABEL SEP checksum"
         if b - a > _MAX_LABEL:
             continue
-        row = _LABELS.get(fold(buf, a, b))
-        if row is None or len(row[0]) != b - a:
+        i = _LABELS.get(fold(buf, a, b))
+        if i is None or len(_SPEC[i]) != b - a:
             continue
-        kind = row[1]
-        target = row[2]
+        kind = _SPEC[i + 1]
+        target = _SPEC[i + 2]
         v0 = b + 1
         v1 = cr - 2  # the value is buf[v0:v1]
         if standard:
@@ -276,7 +271,7 @@ def parse(buf, n=None, strict=True):
                 r[target] = _digits(buf, v0, v1)
             elif kind == _INDEX:
                 v = _digits(buf, v0, v1)
-                indexes[row[0]] = v
+                indexes[_SPEC[i]] = v
                 if target == _TOTAL:
                     r[_TOTAL] = v
                 elif target == _LOW:

@@ -82,6 +82,7 @@ _TRACE = re.compile(r"p1: valid=(\d+) crc_mismatch=(\d+) malformed=(\d+) too_lon
 _HEAP = re.compile(r"^heap: (\d+) (\d+)")
 _MAXFREE = re.compile(r"max free sz: (\d+)")
 _END = re.compile(rb"![0-9A-Fa-f]{0,4}\r\n")  # a telegram's last line
+_TIC_END = re.compile(rb"\x03")  # a TIC frame's ETX
 _ALLOC = re.compile(r"allocating (\d+) bytes")
 _FILE = re.compile(r'^\s+File "([^"]+)", line (\d+), in (\S+)')
 GC_BLOCK = 16  # bytes per GC block with 32-bit words
@@ -284,9 +285,10 @@ class Phone(threading.Thread):
 class RawClient(threading.Thread):
     """Home Assistant's DSMR integration on the raw port: counts the telegrams that arrive whole."""
 
-    def __init__(self, port, sent, stop):
+    def __init__(self, port, sent, stop, tic=False):
         super().__init__(daemon=True)
         self.port, self.sent, self.stop = port, sent, stop
+        self.start_byte, self.end = (b"\x02", _TIC_END) if tic else (b"/", _END)  # TIC: STX ... ETX
         self.got = set()      # indexes of sent telegrams received byte for byte
         self.dupes = 0
         self.foreign = 0      # complete frames that are none of the telegrams sent
@@ -321,8 +323,8 @@ class RawClient(threading.Thread):
                 continue
             buf += chunk
             while True:
-                start = buf.find(b"/")
-                m = _END.search(buf, max(start, 0))
+                start = buf.find(self.start_byte)
+                m = self.end.search(buf, max(start, 0))
                 if start < 0 or not m:
                     break
                 frame, buf = buf[start:m.end()], buf[m.end():]
@@ -503,7 +505,7 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
         r["booted"] = True
         r["boot_free"] = _boot_free(sim.output())
         password = sim.identity["api_password"]
-        raws = [RawClient(sim.raw_port, sent, stop) for _ in range(RAW_CLIENTS)]
+        raws = [RawClient(sim.raw_port, sent, stop, meter_type != "dsmr5") for _ in range(RAW_CLIENTS)]
         for c in raws:
             c.connect()
         _wait_raw_clients(sim.http_port, password, RAW_CLIENTS)
