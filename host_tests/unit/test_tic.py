@@ -27,6 +27,12 @@ def _cs(payload):
     return (sum(payload) & 0x3F) + 0x20
 
 
+def _ds(label, data, sep=b" "):
+    """A data set with its checksum (separator SP: historique, HT: standard)."""
+    body = label + sep + data + sep
+    return b"\n" + body + bytes((_cs(body),)) + b"\r"
+
+
 def _replace_checksum(frame, label, value):
     """``frame`` with the checksum of data set ``label`` set to ``value``."""
     cr = frame.index(b"\r", frame.index(b"\n" + label))
@@ -122,9 +128,7 @@ def test_data_sets_must_start_with_lf_and_end_with_a_checksum():
 
 
 def test_tempo_indexes_are_summed_into_off_peak_and_peak():
-    def ds(label, data):
-        body = label + b" " + data + b" "
-        return b"\n" + body + bytes((_cs(body),)) + b"\r"
+    ds = _ds
     f = b"\x02" + ds(b"ADCO", b"031762120163") + ds(b"BBRHCJB", b"000001000") + ds(b"BBRHPJB", b"000002000") \
         + ds(b"BBRHCJW", b"000000300") + ds(b"BBRHPJW", b"000000400") + ds(b"BBRHCJR", b"000000050") \
         + ds(b"BBRHPJR", b"000000060") + ds(b"PTEC", b"HPJW") + ds(b"PAPP", b"01200") + b"\x03"
@@ -135,8 +139,7 @@ def test_tempo_indexes_are_summed_into_off_peak_and_peak():
 
 def test_an_unreadable_power_is_an_error_even_with_matching_checksums():
     def ds(label, data):
-        body = label + b"\t" + data + b"\t"
-        return b"\n" + body + bytes((_cs(body),)) + b"\r"
+        return _ds(label, data, b"\t")
     f = b"\x02" + ds(b"ADSC", b"812175123456") + ds(b"SINSTS", b"0x120") + b"\x03"
     assert raises(ValueError, tic.parse, f, len(f), False)
     g = b"\x02" + ds(b"ADSC", b"812175123456") + ds(b"PREF", b"1x") + ds(b"SINSTS", b"00120") + b"\x03"
@@ -146,8 +149,7 @@ def test_an_unreadable_power_is_an_error_even_with_matching_checksums():
 
 def test_the_horodate_season_letter_sets_the_offset():
     def frame(h):
-        body = b"DATE\t" + h + b"\t\t"
-        return b"\x02\n" + body + bytes((_cs(body),)) + b"\r\x03"
+        return b"\x02" + _ds(b"DATE\t" + h, b"", b"\t") + b"\x03"
     assert _one(frame(b"E240612130000"))["timestamp"] == 1718190000
     assert _one(frame(b"H240110190000"))["timestamp"] == 1704909600
     assert _one(frame(b"e240612130000"))["timestamp"] == 1718190000  # clock unsure: same offset
