@@ -135,6 +135,7 @@ class App:
         self.button = button.Button(hw.Button(board))
         self.status = status.Status(self.hub, self.button)
         self.led = led.LedDriver(self.hw_led, self.status.state)
+        self.hub.led = self.led  # pyright: ignore[reportAttributeAccessIssue]  (hub.py types it None)
         self.reader = None
         if not self.safe:
             gc.collect()  # the framer wants 4 KB in one piece

@@ -39,6 +39,7 @@ _MBUS_TYPE = _k(0, 24, 1, 0)
 _MBUS_READING = _k(0, 24, 2, 1)
 _MBUS_READING_BE = _k(0, 24, 2, 3)
 _MBUS_READING_OLD = _k(0, 24, 3, 0)  # DSMR 2.2/3: value on the next line
+# An M-Bus device's own equipment id: 0-n:96.1.0 (NL), 0-n:96.1.1 (BE e-MUCS).
 _PEAK_BE = _k(1, 1, 6, 0)
 
 # Energy counters: OBIS -> field, an exact count in kWh / 10**counter_decimals.
@@ -264,6 +265,7 @@ def parse(buf, n=None, strict=True):
     pending_unit = 0
     exports = None           # export per phase, netted against import at the end
     meter_id_alt = None
+    mbus_ids = None  # type: list | None  # equipment id per M-Bus channel, made when first seen
     pos = eol + 1
     while pos < n:
         eol = buf.find(b"\n", pos, n)
@@ -281,7 +283,8 @@ def parse(buf, n=None, strict=True):
                 # A value on its own line: the DSMR 2.2/3 gas reading after 0-n:24.3.0.
                 if pending:
                     v = _number(buf, pos + 1, line_end, 0, r)
-                    _mbus_value(r, mbus[pending] if mbus else 0, pending_unit, v, pending_ts)
+                    _mbus_value(r, mbus[pending] if mbus else 0, pending_unit, v, pending_ts,
+                                mbus_ids[pending] if mbus_ids else None)
                     pending = 0
                 pos = eol + 1
                 continue
@@ -322,7 +325,11 @@ def parse(buf, n=None, strict=True):
                 r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0)
                 r["monthly_power_peak_timestamp"] = ts
             elif 1 <= ch <= 4:
-                if key == _MBUS_TYPE:
+                if key == _METER_ID or key == _METER_ID_ALT:
+                    if mbus_ids is None:
+                        mbus_ids = [None] * 5
+                    mbus_ids[ch] = _text(buf, v0, buf.find(b")", v0, line_end), False)
+                elif key == _MBUS_TYPE:
                     if mbus is None:
                         mbus = bytearray(5)
                     mbus[ch] = min(_int(buf, v0, line_end), 255)  # 255: no type of ours
@@ -332,7 +339,8 @@ def parse(buf, n=None, strict=True):
                     # A reading without a unit is an empty placeholder channel.
                     if star > 0:
                         _mbus_value(r, mbus[ch] if mbus else 0, buf[star + 1],
-                                    _number(buf, p, line_end, 0, r), dsmr_timestamp(buf, v0, line_end))
+                                    _number(buf, p, line_end, 0, r), dsmr_timestamp(buf, v0, line_end),
+                                    mbus_ids[ch] if mbus_ids else None)
                 elif key == _MBUS_READING_OLD:
                     pending = ch
                     pending_ts = dsmr_timestamp(buf, v0, line_end)
@@ -353,8 +361,11 @@ def parse(buf, n=None, strict=True):
     return r
 
 
-def _mbus_value(r, kind, unit, v, ts):
+def _mbus_value(r, kind, unit, v, ts, equipment_id):
     """Store an M-Bus reading by device type, or by its unit when the telegram names no type.
+
+    ``equipment_id``: the channel's 0-n:96.1.0 id if it came before the reading
+    (DSMR sends it first), stored as ``gas_id``/``water_id``/``heat_id``.
 
     A value in a unit other than its field's (heat in kWh, say) is left out,
     never stored under the wrong unit.
@@ -362,16 +373,17 @@ def _mbus_value(r, kind, unit, v, ts):
     if kind == 0:  # DSMR 2.2/3 and meters without a 24.1.0 line
         kind = _MBUS_HEAT if unit == _UNIT_GJ else _MBUS_GAS
     if kind == _MBUS_GAS and unit == _UNIT_M3:
-        field, stamp = "gas", "gas_timestamp"
+        field, stamp, ident = "gas", "gas_timestamp", "gas_id"
     elif kind == _MBUS_WATER and unit == _UNIT_M3:
-        field, stamp = "water", "water_timestamp"
+        field, stamp, ident = "water", "water_timestamp", "water_id"
     elif (kind == _MBUS_HEAT or kind == _MBUS_HEAT_INLET) and unit == _UNIT_GJ:
-        field, stamp = "heat", "heat_timestamp"
+        field, stamp, ident = "heat", "heat_timestamp", "heat_id"
     else:
         return
     if r[field] is None:  # the lowest channel of a kind wins
         r[field] = v
         r[stamp] = ts
+        r[ident] = equipment_id
 
 
 def _finer(r, d):

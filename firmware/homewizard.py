@@ -49,11 +49,11 @@ _FIELDS = (
     ("total_gas_m3", "gas"),
 )
 
-# (HomeWizard external type, reading value field, its timestamp field, unit)
+# (HomeWizard external type, reading value field, its timestamp field, its equipment id field, unit)
 _EXTERNAL = (
-    ("gas_meter", "gas", "gas_timestamp", "m3"),
-    ("water_meter", "water", "water_timestamp", "m3"),
-    ("heat_meter", "heat", "heat_timestamp", "GJ"),
+    ("gas_meter", "gas", "gas_timestamp", "gas_id", "m3"),
+    ("water_meter", "water", "water_timestamp", "water_id", "m3"),
+    ("heat_meter", "heat", "heat_timestamp", "heat_id", "GJ"),
 )
 
 
@@ -69,13 +69,16 @@ def wifi_strength(rssi):
 
 
 def write_data(write, reading, wifi_ssid=None, rssi=None):
-    """Write HomeWizard ``/api/v1/data`` JSON for ``reading`` (a reading.py dict) to ``write``."""
+    """Write HomeWizard ``/api/v1/data`` JSON for ``reading`` (a reading.py dict) to ``write``.
+
+    ``wifi_ssid`` is always sent ("" off Wi-Fi): python-homewizard-energy (Home
+    Assistant) maps none of the values of a v1 answer without it.
+    """
     decimals = reading["counter_decimals"]
     write("{")
-    if wifi_ssid:
-        jsonw.key(write, "wifi_ssid")
-        jsonw.string(write, wifi_ssid)
-        write(",")
+    jsonw.key(write, "wifi_ssid")
+    jsonw.string(write, wifi_ssid or "")
+    write(",")
     if rssi is not None:
         jsonw.key(write, "wifi_strength")
         write(str(wifi_strength(rssi)))
@@ -104,7 +107,7 @@ def write_data(write, reading, wifi_ssid=None, rssi=None):
     jsonw.key(write, "external")
     write("[")
     first = True
-    for kind, field, ts, unit in _EXTERNAL:
+    for kind, field, ts, ident, unit in _EXTERNAL:
         v = reading.get(field)
         if v is None:
             continue
@@ -112,7 +115,9 @@ def write_data(write, reading, wifi_ssid=None, rssi=None):
             write(",")
         first = False
         write('{"unique_id":')
-        jsonw.string(write, "%s-%s" % (reading.get("meter_id") or "", kind))
+        # The device's own M-Bus id, as HomeWizard sends it; a meter that sends
+        # none (DSMR 2.2) gets one made from the electricity meter's id.
+        jsonw.string(write, reading.get(ident) or "%s-%s" % (reading.get("meter_id") or "", kind))
         write(',"type":"')
         write(kind)
         write('","value":')

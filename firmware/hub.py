@@ -44,6 +44,7 @@ class Hub:
         self.bind = "0.0.0.0"         # address services listen on (the sim: 127.0.0.1)
         self.config_path = None       # where config.json lives, for the web API to save
         self.netman = None            # the network manager, for reconnect/AP requests
+        self.led = None               # the LED driver, for PUT /api/v1/identify
         self.restart = None           # app: restart() reboots the device after a moment
         self._gap_ms = None           # the gap before the last telegram
         self._event = asyncio.Event()

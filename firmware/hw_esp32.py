@@ -122,6 +122,8 @@ class Net:
         self._iface = None     # "wifi", "ethernet" or None
         self._static = set()   # interfaces we took off DHCP
         self._ntp_ip = None    # pool.ntp.org, resolved once: DNS blocks the loop
+        self._hostname = None  # as set (status() reads it every poll: no new string each time)
+        self._mdns = None      # the name mDNS answers: the host name when an interface first came up
 
     def _ipv4(self, name, nic, ipv4):
         # DHCP is on by default and restarting a running client raises, so
@@ -134,9 +136,17 @@ class Net:
             self._static.discard(name)
 
     def set_hostname(self, name):
+        # The ESP32 port's mDNS responder starts with the first interface and
+        # answers the host name set by then: netman sets it before any start.
         network.hostname(name)
+        self._hostname = name
+
+    def _come_up(self):
+        if self._mdns is None:
+            self._mdns = (self._hostname or "espressif") + ".local"  # ESP-IDF's default name
 
     def start_wifi(self, ssid, password, ipv4):
+        self._come_up()
         self.disconnect()
         sta = self._sta
         sta.active(True)
@@ -148,6 +158,7 @@ class Net:
         eth = self._board.ETH
         if not eth:
             raise OSError("board %s has no Ethernet" % self._board.NAME)
+        self._come_up()
         self.disconnect()
         if self._lan is None:
             self._lan = _make_lan(eth)
@@ -164,6 +175,7 @@ class Net:
         self._iface = None
 
     def start_ap(self, ssid, key, ip="10.10.10.10"):
+        self._come_up()
         ap = self._ap
         ap.active(True)
         ap.config(ssid=ssid, key=key, security=network.AUTH_WPA2_PSK)
@@ -192,7 +204,8 @@ class Net:
                 ip = lan.ifconfig()[0]  # pyright: ignore[reportAttributeAccessIssue]
             mac = lan.config("mac")  # pyright: ignore[reportAttributeAccessIssue]
         return {"iface": self._iface, "ip": ip, "rssi": rssi, "link": link,
-                "ap": self._ap.active(), "ssid": ssid, "mac": _mac(mac)}
+                "ap": self._ap.active(), "ssid": ssid, "mac": _mac(mac),
+                "hostname": self._hostname, "mdns": self._mdns}
 
     def scan(self):
         """``WLAN.scan()`` as it is: (ssid, bssid, channel, rssi, security, hidden) tuples."""

@@ -22,6 +22,7 @@ OPTIONS = {
     "ansi": False,         # colour the LED line (the launcher sets it on a terminal)
     "presses": [],         # [(start_ms, hold_ms)] after boot
     "control": None,       # file whose new lines ("short", "ap", "factory") press the button
+    "dhcp": True,          # False: Ethernet gets no DHCP answer (a cable straight to a charger)
 }
 
 RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again
@@ -194,23 +195,39 @@ class Button:
 
 
 class Net:
-    """A wired link that is always up on 127.0.0.1; the AP is only a flag."""
+    """A wired link that is always up on 127.0.0.1; the AP is only a flag.
+
+    Ethernet without DHCP (``OPTIONS["dhcp"]`` False) has a link but no address
+    until a static one is set. The host name is kept as the ESP32 port uses it:
+    mDNS answers the name set before the first interface came up, so status()
+    shows both (``hostname``, ``mdns``), and a late set_hostname is visible.
+    """
 
     def __init__(self, board):
         self._ap = None
         self._iface = "ethernet"
         self._ssid = None
+        self._static = None
         self._hostname = "p1gw"
+        self._mdns = None      # the name mDNS answers: fixed when an interface first comes up
+
+    def _come_up(self):
+        if self._mdns is None:
+            self._mdns = self._hostname + ".local"
 
     def start_wifi(self, ssid, password, ipv4):
+        self._come_up()
         self._iface = "wifi"
         self._ssid = ssid
 
     def start_ethernet(self, ipv4):
+        self._come_up()
         self._iface = "ethernet"
         self._ssid = None
+        self._static = ipv4[0] if ipv4 else None
 
     def start_ap(self, ssid, key, ip="10.10.10.10"):
+        self._come_up()
         self._ap = ssid
 
     def stop_ap(self):
@@ -220,9 +237,13 @@ class Net:
         pass
 
     def status(self):
-        return {"iface": self._iface, "ip": "127.0.0.1", "rssi": -55 if self._iface == "wifi" else None,
+        ip = "127.0.0.1"
+        if self._iface == "ethernet" and (self._static or not OPTIONS["dhcp"]):
+            ip = self._static
+        return {"iface": self._iface, "ip": ip, "rssi": -55 if self._iface == "wifi" else None,
                 "link": True, "ap": self._ap is not None, "ssid": self._ssid,
-                "mac": ":".join("%02x" % b for b in OPTIONS["mac"])}
+                "mac": ":".join("%02x" % b for b in OPTIONS["mac"]),
+                "hostname": self._hostname, "mdns": self._mdns}
 
     def scan(self):
         # As an ESP32's WLAN.scan() returns them: a second access point of

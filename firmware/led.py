@@ -23,6 +23,11 @@ While the button is held (feedback for what a release would do now):
     hold_ap          blue / off   4 Hz    5-10 s: access-point mode
     hold_factory     red / off    4 Hz    >= 10 s: factory reset
 
+Identify (``PUT /api/v1/identify``, as on a HomeWizard meter): white / off at
+2 Hz for ``identify_ms`` over whatever the state shows, so an installer finds
+the device in a meter cupboard. Anyone on the LAN may ask, so a new blink
+starts at most every ``identify_every_ms``: the state shows in between.
+
 A pattern starts with its first colour when the state changes, so a threshold
 shows the instant it is reached. An unknown state shows red steady.
 """
@@ -50,6 +55,7 @@ PATTERNS = {
     "hold_none": (0, (OFF,)),
     "hold_ap": (125, (BLUE, OFF)),
     "hold_factory": (125, (RED, OFF)),
+    "identify": (250, (WHITE, OFF)),
 }
 _UNKNOWN = (0, (RED,))
 
@@ -80,15 +86,35 @@ class LedDriver:
     """Applies the pattern of ``state_fn()`` to a hardware ``Led``; writes only on change."""
 
     period_ms = 50
+    identify_ms = 5000
+    identify_every_ms = 15000
 
     def __init__(self, led, state_fn):
         self.led = led
         self.state_fn = state_fn
         self.pattern = LedPattern()
         self.shown = None
+        self._identify_ms = None   # when the last identify blink began
+
+    def identify(self, now_ms):
+        """Start the identify blink; 0 if started, else the seconds until one may start."""
+        since = self._identify_ms
+        if since is not None:
+            wait = self.identify_every_ms - ticks_diff(now_ms, since)
+            if wait > 0:
+                return (wait + 999) // 1000
+        self._identify_ms = now_ms
+        return 0
 
     def step(self, now_ms):
-        c = self.pattern.colour(self.state_fn(), now_ms)
+        state = self.state_fn()
+        since = self._identify_ms
+        if since is not None:
+            if ticks_diff(now_ms, since) < self.identify_ms:
+                state = "identify"
+            elif ticks_diff(now_ms, since) >= self.identify_every_ms:
+                self._identify_ms = None  # ticks wrap: forget it before it could look new
+        c = self.pattern.colour(state, now_ms)
         if c != self.shown:
             self.led.set(c[0], c[1], c[2])
             self.shown = c

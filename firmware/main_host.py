@@ -11,7 +11,7 @@ import hw_host
 
 USAGE = """usage: micropython -X heapsize=64k -m main_host --p1 tcp:HOST:PORT|file:PATH
     --state-dir DIR [--modbus-port N] [--http-port N] [--raw-port N] [--mqtt URL]
-    [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace]
+    [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace] [--no-dhcp]
     [--heap-log SECONDS] [--line-window MS]"""
 
 
@@ -25,9 +25,17 @@ def parse(argv):
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg in ("--ansi", "--trace"):
+        if arg in ("--ansi", "--trace", "--no-dhcp"):
             if arg == "--ansi":
                 opts["ansi"] = True
+            elif arg == "--no-dhcp":
+                # An Ethernet cable with no DHCP server (a charger), the network
+                # timers in seconds rather than minutes so the fallback shows soon.
+                opts["dhcp"] = False
+                import netman
+                nm = netman.NetManager
+                nm.connect_timeout_ms, nm.backoff_min_ms = 1500, 500
+                nm.dhcp_retry_ms, nm.dhcp_probe_ms = 3000, 1000
             else:
                 host["trace"] = True
             i += 1

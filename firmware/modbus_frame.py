@@ -42,7 +42,7 @@ def answer(req, out, img, data_ok):
 
     ``req`` holds the header and the PDU, or its first REQUEST bytes: no
     request this server answers with data is longer.
-    ``img`` is a RegImage; ``data_ok`` False makes reads of live (measured)
+    ``img`` is a RegImage (FC03 reads its ``holding`` image when it has one); ``data_ok`` False makes reads of live (measured)
     blocks fail with exception 04 instead of serving stale values.
     Unit id and transaction id are echoed; exceptions set fc | 0x80.
     """
@@ -58,6 +58,8 @@ def answer(req, out, img, data_ok):
     qty = req[10] << 8 | req[11]
     if qty < 1 or qty > _MAX_QTY:
         return _exception(out, fc, _ILLEGAL_VALUE)
+    if fc == _READ_HOLDING and img.holding is not None:
+        img = img.holding       # the SDM630's settings, not its measurements
     i = img.locate(addr, qty)
     if i < 0:
         return _exception(out, fc, _ILLEGAL_ADDRESS)

@@ -17,8 +17,15 @@ Policy (all times are class attributes, so tests and boards can tune them):
   doubling up to ``backoff_max_ms``). A lost link first gets
   ``connect_timeout_ms`` to come back by itself (the Wi-Fi driver and an
   Ethernet PHY both recover on their own), then the same backoff.
+- Link-local fallback (Ethernet, as the Xemex does): after ``link_local_after``
+  attempts in a row with a link but no address (no DHCP answer), the interface
+  takes 169.254.x.y/16 (``link_local_ip``: from the MAC, so the same device
+  always gets the same address), so an EV charger on a direct cable reaches
+  it. DHCP is tried again every ``dhcp_retry_ms`` for ``dhcp_probe_ms`` (the
+  link-local address is gone meanwhile: the charger sees a short gap); a
+  reconnect request (button, API) asks DHCP at once.
 - NTP after every (re)connect, then every ``ntp_every_ms``; a failed sync is
-  retried after ``ntp_retry_ms``.
+  retried after ``ntp_retry_ms``. Not on a link-local address (no internet).
 - The access point (10.10.10.10/24, WPA2, SSID and key from identity.json)
   opens: from the button (reason "button"); when no network is configured,
   i.e. Wi-Fi with an empty SSID, at boot or once a PATCH clears it
@@ -89,6 +96,13 @@ def ipv4_settings(section):
     return (s.get("IpAddress", ""), netmask(s.get("Netmask", "24")), gw, s.get("DNS") or gw)
 
 
+def link_local_ip(mac):
+    """169.254.x.y from MAC "aa:bb:cc:dd:ee:ff": x = 1 + 5th byte mod 254 (RFC 3927
+    leaves out 169.254.0.x and .255.x), y = 6th byte."""
+    parts = mac.split(":")
+    return "169.254.%d.%d" % (1 + int(parts[4], 16) % 254, int(parts[5], 16))
+
+
 def client_configured(cfg):
     """Ethernet needs no settings; Wi-Fi needs an SSID."""
     if cfg.get("DefaultNetIf") == "Ethernet":
@@ -105,6 +119,9 @@ class NetManager:
     ap_idle_ms = 900000
     ntp_every_ms = 6 * 3600 * 1000
     ntp_retry_ms = 60000
+    link_local_after = 3
+    dhcp_retry_ms = 300000
+    dhcp_probe_ms = 15000
     poll_ms = 500
 
     def __init__(self, net, hub, safe_mode=False):
@@ -124,6 +141,8 @@ class NetManager:
         self._ntp_wait = 0           # 0 = sync now
         self._want_reconnect = False
         self._want_ap = False
+        self._dhcp_failures = 0      # Ethernet attempts in a row with a link and no address
+        self.link_local = None       # the 169.254.x.y address while it stands in for DHCP
 
     # -- requests from the button, the web API and the app --------------------
 
@@ -147,6 +166,8 @@ class NetManager:
             self._want_reconnect = False
             self._call(self.net.disconnect)
             self._backoff_ms = self.backoff_min_ms
+            self._dhcp_failures = 0
+            self.link_local = None
             if self._down_since is None:
                 self._down_since = now_ms
             self._connect(now_ms)
@@ -154,18 +175,32 @@ class NetManager:
         elif self.state == CONNECTING:
             if up:
                 self._up(now_ms, st)
-            elif ticks_diff(now_ms, self._since) >= self.connect_timeout_ms:
-                print("net: no connection after %d s" % (self.connect_timeout_ms // 1000))
-                self._call(self.net.disconnect)
-                self._backoff(now_ms)
+            elif ticks_diff(now_ms, self._since) >= (self.dhcp_probe_ms if self.link_local
+                                                     else self.connect_timeout_ms):
+                print("net: no connection")
+                if st.get("iface") == "ethernet" and st.get("link"):
+                    self._dhcp_failures += 1  # a link, but no DHCP answer
+                if self._dhcp_failures >= self.link_local_after:
+                    self.link_local = link_local_ip(st.get("mac") or "0:0:0:0:0:0")
+                    print("net: no DHCP answer: link-local %s" % self.link_local)
+                    self._call(self.net.start_ethernet, (self.link_local, "255.255.0.0", "0.0.0.0", "0.0.0.0"))
+                    self._set(CONNECTING, now_ms)
+                else:
+                    self._call(self.net.disconnect)
+                    self._backoff(now_ms)
         elif self.state == BACKOFF:
             if up:
                 self._up(now_ms, st)
             elif ticks_diff(now_ms, self._since) >= self._wait_ms:
                 self._connect(now_ms)
         elif self.state == UP:
-            if up:
+            if up and not self.link_local:
                 self._ntp(now_ms)
+            elif up:
+                if ticks_diff(now_ms, self._since) >= self.dhcp_retry_ms:
+                    print("net: trying DHCP again")
+                    self._call(self.net.start_ethernet, None)
+                    self._set(CONNECTING, now_ms)
             else:
                 print("net: link lost")
                 self._set(CONNECTING, now_ms)
@@ -205,6 +240,9 @@ class NetManager:
 
     def _up(self, now_ms, st):
         print("net: up, %s %s" % (st.get("iface"), st.get("ip")))
+        if st.get("ip") != self.link_local:  # DHCP (or a static address) answered
+            self.link_local = None
+            self._dhcp_failures = 0
         self._set(UP, now_ms)
         self._backoff_ms = self.backoff_min_ms
         self._down_since = None
@@ -213,7 +251,8 @@ class NetManager:
             self._ap_failed = None  # the network it stood in for is back
         if self.ap_reason:
             self._ap_conn_ms = now_ms
-        self._ntp(now_ms)
+        if not self.link_local:
+            self._ntp(now_ms)
 
     def _backoff(self, now_ms):
         self._set(BACKOFF, now_ms)
@@ -284,6 +323,7 @@ class NetManager:
     def _publish(self, st):
         st["state"] = self.state
         st["ap_reason"] = self.ap_reason
+        st["link_local"] = self.link_local is not None and st.get("ip") == self.link_local
         self.hub.status["net"] = st
 
     async def run(self, clock=ticks_ms):

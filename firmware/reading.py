@@ -73,6 +73,7 @@ FIELDS = tuple(dict(
     voltage_swells_l1=None, voltage_swells_l2=None, voltage_swells_l3=None,
     text_message=None,
     gas=None, gas_timestamp=None, water=None, water_timestamp=None, heat=None, heat_timestamp=None,
+    gas_id=None, water_id=None, heat_id=None,  # the M-Bus devices' equipment ids (0-n:96.1.0)
     tic=None,  # a French meter's extras with no P1 field (tic.py): for the status API
 ))
 

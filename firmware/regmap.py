@@ -6,6 +6,8 @@ request that takes ``image.front`` once answers from exactly one telegram.
 Both buffers are allocated once: nothing grows per telegram or per request.
 Registers inside a block that no value covers stay 0 (masters read across
 such gaps, e.g. OpenEMS reads 57 registers from EMPro 0x8006).
+``holding``: the image FC03 reads where it differs from FC04's (the SDM630's
+settings); None, FC03 and FC04 read the same registers (the EMPro).
 """
 import struct
 
@@ -25,6 +27,8 @@ class RegImage:
         self.low_word_first = low_word_first
         self.front = bytearray(size)
         self._back = bytearray(size)
+        self.holding = None  # type: RegImage | None
+        self.holding_serial = None  # type: str | None  # the serial ``holding`` was written for
 
     def locate(self, addr, qty):
         """Index of the block holding registers addr..addr+qty-1 entirely, or -1."""

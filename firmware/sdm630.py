@@ -9,6 +9,14 @@ transcribed in reaper7/SDM_Energy_Meter (SDM.h) and merlokk/SmartHome
 kWh, 0x004A export kWh, 0x00C8 V L1-L2, 0x00CE mean V L-L, 0x00E0 neutral I,
 0x0156 total kWh. Energy is in kWh here (EMPro: Wh). Values a P1 meter does not
 measure (VA, VAr, power factor, phase angle, neutral current) read 0.
+
+Every address a real SDM630 answers is answered: its three input-register
+ranges 30001-30108 (0x0000-0x006B), 30201-30270 (0x00C8-0x010D) and
+30335-30382 (0x014E-0x017D), so readers that fetch them in batches (sdm_modbus
+reads 0x0000x80, 0x0050x28, 0x00C8x70, 0x014Ex48) get every batch; unmapped
+registers inside read 0. FC03 reads the SDM630's holding registers, its
+settings, not the measurements: a 3P4W meter at Modbus id 1, 9600 baud N-1,
+60-minute demand period (``_settings``); anything else there is exception 02.
 """
 from micropython import const
 
@@ -35,23 +43,70 @@ _R_E_TOTAL = const(0x0156)    # kWh, import + export
 
 # (start, count, live); all measured data, so all under the stale policy.
 BLOCKS = (
-    (_R_V_LN, _R_E_EXPORT + 2 - _R_V_LN, True),
-    (_R_V_LL, _R_I_N + 2 - _R_V_LL, True),
-    (_R_E_TOTAL, 2, True),
+    (0x0000, 0x006C, True),
+    (0x00C8, 0x010E - 0x00C8, True),
+    (0x014E, 0x017E - 0x014E, True),
+)
+
+# Holding registers (FC03): settings, never stale. float32 unless noted.
+_H_DEMAND_PERIOD = const(0x0002)   # minutes
+_H_SYSTEM_VOLTAGE = const(0x0006)  # V, read-only: the rated voltage
+_H_SYSTEM_CURRENT = const(0x0008)  # A, read-only: the rated current
+_H_SYSTEM_TYPE = const(0x000A)     # 1 = 1P2W, 2 = 3P3W, 3 = 3P4W
+_H_PULSE_WIDTH = const(0x000C)     # ms
+_H_PARITY_STOP = const(0x0012)     # 0 = no parity, one stop bit
+_H_METER_ID = const(0x0014)        # Modbus address
+_H_BAUD = const(0x001C)            # 2 = 9600
+_H_SYSTEM_POWER = const(0x0024)    # W, read-only: rated voltage x current x 3
+_H_P1_DIVISOR = const(0xF910)      # 0 = 0.001 kWh per pulse
+_H_SERIAL = const(0xFC00)          # uint32
+HOLDING = (
+    (0x0000, 0x0026, False),
+    (_H_P1_DIVISOR, 2, False),
+    (_H_SERIAL, 2, False),
 )
 
 
-
 def new_image():
-    return RegImage(BLOCKS, LOW_WORD_FIRST)
+    img = RegImage(BLOCKS, LOW_WORD_FIRST)
+    img.holding = RegImage(HOLDING, LOW_WORD_FIRST)
+    return img
+
+
+def _settings(h, serial):
+    """The SDM630's documented settings, as a 3P4W meter 10(100) A at its defaults.
+
+    Its serial number: the last 7 hex digits of the gateway's (an int below 2**30,
+    which costs an ESP32 no heap).
+    """
+    h.f32(_H_DEMAND_PERIOD, 60.0)
+    h.f32(_H_SYSTEM_VOLTAGE, 230.0)
+    h.f32(_H_SYSTEM_CURRENT, 100.0)
+    h.f32(_H_SYSTEM_TYPE, 3.0)
+    h.f32(_H_PULSE_WIDTH, 100.0)
+    h.f32(_H_PARITY_STOP, 0.0)
+    h.f32(_H_METER_ID, 1.0)
+    h.f32(_H_BAUD, 2.0)
+    h.f32(_H_SYSTEM_POWER, 69000.0)
+    h.f32(_H_P1_DIVISOR, 0.0)
+    try:
+        n = int(serial[-7:], 16)
+    except ValueError:
+        n = 0
+    h.u32(_H_SERIAL, n)
+    h.commit()
 
 
 def build(img, reading, serial, firmware):
     """Write every register of ``reading`` into ``img`` and swap it in.
 
-    ``serial`` and ``firmware`` are unused: the SDM630 has no such input
-    registers; the signature matches empro.build so the server treats both alike.
+    ``serial`` goes into the holding registers (written once); ``firmware`` is
+    unused: the SDM630 has no such register. The signature matches empro.build
+    so the server treats both alike.
     """
+    if img.holding_serial != serial:
+        _settings(img.holding, serial)
+        img.holding_serial = serial
     value = phases.value
     n = 0
     for k in phases.CURRENT:

@@ -1,4 +1,5 @@
-"""The web API's rare requests: a config PATCH, a reset or restart, a Wi-Fi scan, a firmware upload.
+"""The web API's rare requests: a config PATCH, a reset or restart, a Wi-Fi scan, a firmware
+upload, HomeWizard's identify.
 
 webapi.py imports this module for such a request and drops it again after
 (``WebServer._routes``, route ``action``): their code and messages are ~2 KB of
@@ -19,6 +20,8 @@ def answer(hub, req):
         return _reset(hub, req)
     if req.path == "/api/v1/wifi/scan":
         return _scan(hub)
+    if req.path == "/api/v1/identify":
+        return _identify(hub)
     if req.path == "/api/v1/firmware":
         return error_response(501, "firmware update over HTTP is not available yet; "
                                    "flash over USB (see the README)")
@@ -72,6 +75,18 @@ def _reset(hub, req):
         return error_response(503, "network manager not running")
     nm.request_reconnect()
     return json_response({"reset": "reconnecting"})
+
+
+def _identify(hub):
+    drv = hub.led
+    if drv is None:
+        return error_response(503, "no status LED")
+    wait = drv.identify(hub.clock())
+    if wait:
+        r = error_response(429, "identify: the LED blinked just now")
+        r.headers["Retry-After"] = str(wait)
+        return r
+    return json_response({"identify": "ok"})
 
 
 def _scan(hub):

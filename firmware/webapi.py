@@ -8,8 +8,11 @@ Routes (Basic auth, user ``user`` + identity ``api_password``, unless noted):
     GET  /api/v1/firmware       version and build; POST: 501 (no OTA yet)
     POST /api/v1/reset          reconnect to the network; {"restart": true}: reboot
     GET  /api/v1/wifi/scan      access points in range
-    GET  /api, /api/v1/data, /api/v1/telegram   HomeWizard-compatible; open while
-                                ``Http.OpenData`` (default) so integrations need no password
+    GET  /api, /api/v1/data, /api/v1/telegram, /api/v1/system   HomeWizard-compatible; open
+                                while ``Http.OpenData`` (default) so integrations need no password
+    PUT  /api/v1/identify       blink the status LED (HomeWizard's identify; rate-limited: 429)
+    GET  /api/v1/state          open, unrouted: 404, as a HomeWizard P1 meter answers (Home
+                                Assistant asks before it knows the device type)
 Writes must be ``Content-Type: application/json`` (415 otherwise): a form on
 another web site cannot send that without the browser asking first, so the
 browser's cached password cannot be abused cross-site.
@@ -32,7 +35,8 @@ AP_URL = "http://10.10.10.10/"
 # Connectivity probes of Android, Apple, Windows and Firefox.
 _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
            "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html")
-_OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram", "/api/v1/system")
+_OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram", "/api/v1/system",
+         "/api/v1/identify", "/api/v1/state")
 _WRITES = ("POST", "PATCH", "PUT")
 try:
     from webpage import GZ as _PAGE_GZ  # frozen into the image: sent straight from flash
@@ -115,6 +119,7 @@ class WebServer:
         @app.route("/api/v1/reset", methods=("POST",))
         @app.route("/api/v1/wifi/scan")
         @app.route("/api/v1/firmware", methods=("POST",))
+        @app.route("/api/v1/identify", methods=("PUT",))
         async def action(req):
             # Rare requests: their code is loaded for the request and dropped after.
             return ondemand.call("webactions", "answer", hub, req)

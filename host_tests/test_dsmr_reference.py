@@ -120,8 +120,13 @@ def expected(name, path=None):
         if reading is None or reading.unit is None:
             continue
         key = MBUS_KINDS[int(kind.value)]
-        exp.setdefault(key, reading.value)
-        exp.setdefault(key + "_timestamp", int(reading.datetime.timestamp()))
+        if key in exp:  # the lowest channel of a kind wins
+            continue
+        exp[key] = reading.value
+        exp[key + "_timestamp"] = int(reading.datetime.timestamp())
+        ident = d.get("MBUS_EQUIPMENT_IDENTIFIER") or d.get("EQUIPMENT_IDENTIFIER_GAS")
+        if ident is not None and ident.value:
+            exp[key + "_id"] = ident.value  # the device's own id (0-n:96.1.0), HomeWizard's unique_id
     return exp
 
 

@@ -159,3 +159,35 @@ def test_settings_of_the_interface_not_shown_are_not_sent(page):
     assert sim.stored_config()["WiFi"]["IpMode"] == "DHCP"
     Select(driver.find_element(By.NAME, "DefaultNetIf")).select_by_value("WiFi")
     assert "Saved" in _save(driver, "f-net")
+
+
+# Every control whose content does not fit: a select whose chosen option's text is
+# wider than its box (Chromium cuts it off), or any control wider than its box or the window.
+_CLIPPED = """
+var out = [], ctx = document.createElement("canvas").getContext("2d"), vw = document.documentElement.clientWidth;
+document.querySelectorAll("input, select, textarea, button").forEach(function (el) {
+  if (!el.offsetParent) return;  // hidden section
+  var r = el.getBoundingClientRect(), cs = getComputedStyle(el);
+  if (r.left < 0 || r.right > vw || el.scrollWidth > el.clientWidth + 1) out.push(el.name || el.textContent);
+  if (el.tagName == "SELECT") {
+    ctx.font = cs.font;
+    var room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 20;  // 20: the arrow
+    for (var i = 0; i < el.options.length; i++)
+      if (ctx.measureText(el.options[i].text).width > room) out.push(el.name + ": " + el.options[i].text);
+  }
+});
+return out;
+"""
+
+
+def test_no_control_is_clipped_at_360_px(page):
+    driver, sim = page
+    driver.set_window_size(360, 800)
+    try:
+        wait_for(lambda: driver.execute_script("return document.documentElement.clientWidth") <= 360)
+        for netif in ("WiFi", "Ethernet"):  # both network sections shown in turn
+            driver.execute_script("var s = document.getElementsByName('DefaultNetIf')[0];"
+                                  "s.value = arguments[0]; s.dispatchEvent(new Event('change'));", netif)
+            assert driver.execute_script(_CLIPPED) == []
+    finally:
+        driver.set_window_size(412, 915)

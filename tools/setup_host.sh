@@ -15,6 +15,19 @@ if ! cmp -s requirements.txt "$VENV/.requirements"; then
   cp requirements.txt "$VENV/.requirements"
 fi
 
+# The client libraries the integration tests run (host_tests/clients/requirements.txt)
+# pin what the project's venv cannot share (an older pymodbus for sdm_modbus), so
+# they get a venv of their own. python-homewizard-energy declares Python >= 3.12
+# but runs on 3.11: installed without that check, as a test fixture only.
+CLIENTS="$VENV-clients"
+if ! cmp -s host_tests/clients/requirements.txt "$CLIENTS/.requirements"; then
+  [ -x "$CLIENTS/bin/python" ] || python3 -m venv "$CLIENTS"
+  "$CLIENTS/bin/pip" install -q --disable-pip-version-check --ignore-requires-python \
+      -r host_tests/clients/requirements.txt >"$CLIENTS/pip.log" 2>&1 \
+    || { grep -v "^WARNING: Location" "$CLIENTS/pip.log" >&2; exit 1; }
+  cp host_tests/clients/requirements.txt "$CLIENTS/.requirements"
+fi
+
 # Debian packages: gcc-multilib (the 32-bit MicroPython), mosquitto (MQTT broker),
 # mbpoll (Modbus master), chromium (config page).
 need=()

@@ -123,6 +123,9 @@ def _options(argv):
     ap.add_argument("--heap", help="MicroPython heap size (default: image %(image)s, stock %(stock)s; "
                     "env P1GW_HEAP)" % HEAP)
     ap.add_argument("--quiet", action="store_true", help="no line per telegram")
+    ap.add_argument("--no-dhcp", action="store_true",
+                    help="Ethernet with no DHCP answer (a cable to a charger): the link-local fallback, "
+                         "network timers in seconds")
     return ap.parse_args(argv)
 
 
@@ -181,7 +184,7 @@ def main(argv=None):
             cmd, env = firmware_command("tcp:127.0.0.1:%d" % meter.port, args.state_dir, args.heap,
                                         args.modbus_port, args.http_port, args.raw_port, args.mqtt,
                                         buttons, control, services=services, trace=not args.quiet,
-                                        ansi=tty, layout=layout)
+                                        ansi=tty, layout=layout, extra=("--no-dhcp",) if args.no_dhcp else ())
             rc = subprocess.call(cmd, env=env, cwd=ROOT)
             if rc != RESET_EXIT:
                 return rc

@@ -90,7 +90,7 @@ function status() {
     var tic = /^tic/.test(m.protocol_version || "");  // French meter: no model, power in VA
     show("s-meter", tic ? "TIC " + m.protocol_version.slice(4) + " · " + m.id : m.model ? m.model + " · DSMR " + m.protocol_version : "no telegram yet");
     show("s-age", (m.age_ms == null ? (m.telegrams ? "over an hour ago" : "never") : (m.age_ms / 1000).toFixed(1) + " s ago") + (m.telegrams ? " (" + m.telegrams + " telegrams)" : ""));
-    show("s-net", (n.iface || "–") + " · " + (n.ip || "no address") + (n.rssi != null ? " · " + n.rssi + " dBm" : "") + (n.ap ? " · access point on" : ""));
+    show("s-net", (n.iface || "–") + " · " + (n.ip || "no address") + (n.link_local ? " (link-local: no DHCP server, still asking)" : "") + (n.rssi != null ? " · " + n.rssi + " dBm" : "") + (n.mdns ? " · " + n.mdns : "") + (n.ap ? " · access point on" : ""));
     show("s-mqtt", !q || !q.enabled ? "off" : (q.connected ? "connected" : "not connected") + (q.last_error ? " · " + q.last_error : ""));
     show("s-modbus", b ? b.clients + " client(s), " + b.requests + " requests" : "–");
     show("s-fw", s.firmware ? s.firmware.version + " (" + s.firmware.build + ")" : "–");

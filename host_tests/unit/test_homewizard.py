@@ -66,8 +66,24 @@ def test_mbus_devices_listed_in_external():
     assert kinds["gas_meter"]["timestamp"] == d["gas_timestamp"]
 
 
-def test_wifi_fields_only_when_known_and_strength_clamped():
-    assert "wifi_ssid" not in _data(_v5())
+def test_mbus_device_keeps_its_own_equipment_id():
+    # fluvius: 0-1:96.1.1 (e-MUCS); v5_two_mbus: the gas meter on channel 2 (0-2:96.1.0)
+    d = _data(dsmr.parse(telegram("fluvius_v171.p1")))
+    assert d["external"][0]["unique_id"] == "37464C4F32313139303333373333"
+    d = _data(dsmr.parse(telegram("v5_two_mbus.p1")))
+    assert [e["unique_id"] for e in d["external"]] == ["4730303339303031393336393930363139"]
+
+
+def test_mbus_device_without_an_id_is_named_after_the_meter():
+    r = dsmr.parse(make_telegram([b"0-0:96.1.1(4B384547303034303436333935353037)",
+                                  b"0-1:24.1.0(003)", b"0-1:24.2.1(200426223001S)(00012.345*m3)"]))
+    assert _data(r)["external"][0]["unique_id"] == "4B384547303034303436333935353037-gas_meter"
+
+
+def test_wifi_ssid_always_sent_and_strength_clamped():
+    # python-homewizard-energy maps no value of an answer without wifi_ssid (Ethernet: "")
+    d = _data(_v5())
+    assert d["wifi_ssid"] == "" and "wifi_strength" not in d
     d = _data(_v5(), "home", -60)
     assert d["wifi_ssid"] == "home" and d["wifi_strength"] == 80
     assert homewizard.wifi_strength(-20) == 100 and homewizard.wifi_strength(-120) == 0

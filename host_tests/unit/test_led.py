@@ -123,3 +123,24 @@ def test_run_applies_state_to_the_led():
     except KeyboardInterrupt:
         pass
     assert hw.writes == [led.RED]
+
+
+def test_identify_blinks_white_over_the_state_then_gives_it_back():
+    hw = _Led()
+    drv = LedDriver(hw, lambda: status.NORMAL)
+    drv.step(1000)
+    assert drv.identify(1000) == 0
+    shown = []
+    for t in range(1000, 1000 + drv.identify_ms, 250):
+        drv.step(t)
+        shown.append(drv.shown)
+    assert shown[:4] == [WHITE, OFF, WHITE, OFF] and set(shown) == {WHITE, OFF}
+    drv.step(1000 + drv.identify_ms)
+    assert drv.shown == GREEN
+
+
+def test_identify_is_rate_limited():
+    drv = LedDriver(_Led(), lambda: status.NORMAL)
+    assert drv.identify(0) == 0
+    assert drv.identify(1000) == (drv.identify_every_ms - 1000) // 1000
+    assert drv.identify(drv.identify_every_ms) == 0

@@ -1,6 +1,7 @@
 """MBAP header checks and read-register PDUs, answered from a register image."""
 import empro
 import modbus_frame as mf
+import sdm630
 from _modbus import reading_3phase, request
 
 
@@ -14,6 +15,15 @@ def _answer(req, data_ok=True, img=None):
     out = bytearray(mf.MAX_ADU)
     n = mf.answer(req, out, img or _img(), data_ok)
     return bytes(out[:n])
+
+
+def test_sdm630_fc3_reads_its_settings_and_refuses_measurements():
+    img = sdm630.new_image()
+    sdm630.build(img, reading_3phase(), "SER", 7)
+    settings = _answer(request(3, 0x000A, 2), img=img)
+    assert settings[7] == 3 and settings[9:13] == b"\x40\x40\x00\x00"  # 3.0: 3P4W
+    assert _answer(request(4, 0x000A, 2), img=img)[9:13] != settings[9:13]  # FC04: L3 current
+    assert _answer(request(3, 0x0048, 2), img=img)[7:] == bytes([0x83, 2])
 
 
 def test_header_length_of_a_read_request():

@@ -27,6 +27,8 @@ class FakeNet:
         self.ntp_fails = False
         self.no_ethernet = False
         self.ap_fails = 0         # this many start_ap calls raise
+        self.dhcp = True          # a DHCP server answers on the Ethernet cable
+        self.static = None        # the address an Ethernet start set, None for DHCP
 
     def start_wifi(self, ssid, password, ipv4):
         self.calls.append(("wifi", ssid, password, ipv4))
@@ -37,6 +39,7 @@ class FakeNet:
             raise OSError("no Ethernet on this board")
         self.calls.append(("ethernet", ipv4))
         self.iface = "ethernet"
+        self.static = ipv4[0] if ipv4 else None
 
     def start_ap(self, ssid, key, ip):
         self.calls.append(("ap", ssid, key, ip))
@@ -67,9 +70,12 @@ class FakeNet:
             self.up = True
         if not self.reachable:
             self.up = False
-        return {"iface": self.iface, "ip": "192.168.1.50" if self.up else None,
+        ip = "192.168.1.50" if self.up else None
+        if self.up and self.iface == "ethernet":
+            ip = self.static or (ip if self.dhcp else None)
+        return {"iface": self.iface, "ip": ip,
                 "rssi": -61 if self.up else None, "link": self.up, "ap": bool(self.ap),
-                "ssid": "home" if self.up else None, "mac": "aa:bb"}
+                "ssid": "home" if self.up else None, "mac": "24:0a:c4:00:51:7e"}
 
     def count(self, name):
         return len([c for c in self.calls if c[0] == name])
@@ -119,6 +125,57 @@ def test_hostname_is_set_before_connecting():
     r = Rig(_cfg())
     r.run_until(0)
     assert r.net.calls[:2] == [("hostname", "p1gw-a1b2c3d4e5f6"), ("wifi", "home", "secret", None)]
+
+
+def test_link_local_address_comes_from_the_mac():
+    assert netman.link_local_ip("24:0a:c4:00:51:7e") == "169.254.82.126"
+    for mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:fd:ff", "ff:ff:ff:ff:fe:00", "ff:ff:ff:ff:ff:ff"):
+        x = int(netman.link_local_ip(mac).split(".")[2])
+        assert 1 <= x <= 254, mac  # RFC 3927: never 169.254.0.x or 169.254.255.x
+
+
+def _eth_without_dhcp():
+    r = Rig(_cfg(netif="Ethernet"))
+    r.net.dhcp = False
+    return r
+
+
+def test_ethernet_falls_back_to_link_local_after_three_dhcp_failures():
+    r = _eth_without_dhcp()
+    nm = r.nm
+    r.run_until(nm.connect_timeout_ms * 3 + nm.backoff_min_ms * 3)
+    starts = [c for c in r.net.calls if c[0] == "ethernet"]
+    assert starts[:3] == [("ethernet", None)] * 3
+    assert starts[3] == ("ethernet", ("169.254.82.126", "255.255.0.0", "0.0.0.0", "0.0.0.0"))
+    r.run_until(r.t + 1000)
+    st = r.hub.status["net"]
+    assert st["ip"] == "169.254.82.126" and st["link_local"] is True and nm.state == netman.UP
+    assert r.net.count("ntp") == 0  # no internet behind a charger's cable
+
+
+def test_link_local_retries_dhcp_in_the_background_and_takes_its_answer():
+    r = _eth_without_dhcp()
+    nm = r.nm
+    r.run_until(nm.connect_timeout_ms * 3 + nm.backoff_min_ms * 3 + 1000)
+    assert r.hub.status["net"]["link_local"]
+    t0 = r.t
+    r.run_until(t0 + nm.dhcp_retry_ms + nm.dhcp_probe_ms + 1000)
+    # one DHCP probe, no answer: back on the same link-local address
+    assert [c for t, c in r.log if t > t0 and c[0] == "ethernet"] == [
+        ("ethernet", None), ("ethernet", ("169.254.82.126", "255.255.0.0", "0.0.0.0", "0.0.0.0"))]
+    r.net.dhcp = True  # a router appears on the cable
+    r.run_until(r.t + nm.dhcp_retry_ms + 1000)
+    st = r.hub.status["net"]
+    assert st["ip"] == "192.168.1.50" and st["link_local"] is False and nm.link_local is None
+
+
+def test_no_link_local_without_a_link_or_with_static_ipv4():
+    r = Rig(_cfg(netif="Ethernet"), reachable=False)  # no cable: DHCP never had a chance
+    r.run_until(600000)
+    assert not [c for c in r.net.calls if c[0] == "ethernet" and c[1]]
+    r = Rig(_cfg(netif="Ethernet", eth_mode="Static"), reachable=False)
+    r.run_until(600000)
+    assert all(c[1][0] == "192.168.10.101" for c in r.net.calls if c[0] == "ethernet")
 
 
 def test_wifi_static_ipv4():

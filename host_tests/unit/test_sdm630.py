@@ -66,13 +66,29 @@ def test_unmeasured_values_read_zero():
     assert regs(img, 0x00E0, 2) == [0, 0]       # neutral current
 
 
-def test_blocks():
+def test_blocks_are_a_real_sdm630s_input_ranges():
+    # 30001-30108, 30201-30270, 30335-30382: every batch sdm_modbus reads fits one
     img = sdm630.new_image()
-    assert img.locate(0x0000, 76) >= 0
-    assert img.locate(0x0000, 77) < 0
-    assert img.locate(0x00C8, 26) >= 0
-    assert img.locate(0x0156, 2) >= 0
-    assert img.locate(0x8000, 2) < 0
+    for addr, qty in ((0x0000, 80), (0x0050, 28), (0x00C8, 70), (0x014E, 48), (0x0000, 108)):
+        assert img.locate(addr, qty) >= 0, hex(addr)
+    for addr, qty in ((0x0000, 109), (0x006C, 2), (0x00C6, 2), (0x010E, 1), (0x014C, 2),
+                      (0x017E, 1), (0x8000, 2)):
+        assert img.locate(addr, qty) < 0, hex(addr)
+
+
+def test_holding_registers_are_settings_not_measurements():
+    img = _image(reading_3phase())
+    h = img.holding
+    assert _f(h, 0x000A) == 3.0          # system type 3P4W (FC04 0x000A is the L3 current)
+    assert _f(h, 0x0014) == 1.0 and _f(h, 0x001C) == 2.0 and _f(h, 0x0002) == 60.0
+    assert _f(h, 0x0006) == 230.0 and _f(h, 0x0024) == 69000.0
+    assert h.locate(0x0000, 38) >= 0 and h.locate(0xF910, 2) >= 0 and h.locate(0xFC00, 2) >= 0
+    assert h.locate(0x0000, 39) < 0 and h.locate(0x0048, 2) < 0
+    assert not any(h.live)
+    s = sdm630.new_image()
+    sdm630.build(s, reading_3phase(), "240AC400517E", 1)
+    a, b = regs(s.holding, 0xFC00, 2)
+    assert a << 16 | b == 0x400517E
 
 
 def test_dsmr4_telegram():
