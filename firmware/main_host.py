@@ -12,7 +12,7 @@ import hw_host
 USAGE = """usage: micropython -X heapsize=64k -m main_host --p1 tcp:HOST:PORT|file:PATH
     --state-dir DIR [--modbus-port N] [--http-port N] [--raw-port N] [--mqtt URL]
     [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace] [--no-dhcp]
-    [--heap-log SECONDS] [--line-window MS]"""
+    [--heap-log SECONDS]"""
 
 
 def parse(argv):
@@ -67,11 +67,6 @@ def parse(argv):
             overrides["Http.RawPort"] = int(val)
         elif arg == "--heap-log":
             host["heap_log_s"] = float(val)
-        elif arg == "--line-window":
-            # How long each line setting is tried in the search (p1reader.LINES):
-            # shorter than a real meter needs, so tests see the whole search.
-            import p1reader
-            p1reader.LINES = tuple(ln[:3] + (int(val),) for ln in p1reader.LINES)
         elif arg == "--mqtt":
             overrides["MQTT.Broker"] = val
             overrides["MQTT.Enabled"] = True

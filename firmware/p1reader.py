@@ -13,7 +13,6 @@ them in that order, each for its ``window`` of silence, until one gives a
 valid telegram, and again whenever the meter falls silent that long (a telegram
 framed to its checksum that fails it only was damaged: no reason to switch).
 """
-import sys
 from binascii import unhexlify
 
 from clock import ticks_diff, ticks_ms
@@ -30,13 +29,6 @@ LINES = (
     ("tic", "9600", (9600, 7, 0), 10000),
     ("tic", "1200", (1200, 7, 0), 10000),
 )
-
-
-def lines_for(p1):
-    """The LINES that ``P1.Protocol`` and ``P1.Baud`` allow (a Smarty meter: 115200 only)."""
-    proto = p1["Protocol"]
-    baud = "115200" if p1["SmartyKey"] else p1["Baud"]
-    return tuple(ln for ln in LINES if proto in ("auto", ln[0]) and baud in ("auto", ln[1]))
 
 
 class P1Reader:
@@ -66,7 +58,11 @@ class P1Reader:
             from smarty import SmartyDecoder
             self.smarty = SmartyDecoder(unhexlify(p1["SmartyKey"]), unhexlify(p1["SmartyAad"]),
                                         self.framer.feed)
-        self._lines = lines_for(p1) or LINES[:1]  # config_check refuses an empty choice
+        # The LINES that P1.Protocol and P1.Baud allow (a Smarty meter: 115200 only);
+        # config_check refuses a choice that leaves none.
+        proto = p1["Protocol"]
+        baud = "115200" if p1["SmartyKey"] else p1["Baud"]
+        self._lines = tuple(ln for ln in LINES if proto in ("auto", ln[0]) and baud in ("auto", ln[1])) or LINES[:1]
         self._line = 0
         self._since = clock()  # last telegram framed whole, or last serial switch
         self._buf = bytearray(self.BUF_LEN)
@@ -89,6 +85,7 @@ class P1Reader:
             self._parse = dsmr.parse
             self._status.pop("tic", None)
         # The other protocol's parser is dropped (the stock layout: its code is heap).
+        import sys
         sys.modules.pop("dsmr" if proto == "tic" else "tic", None)
         baud, bits, parity = self.serial
         # A P1 line is inverted (open collector); a TIC demodulator's output is not.

@@ -45,34 +45,17 @@ def _two(buf, i):
     return a * 10 + b
 
 
-def dsmr_timestamp(buf, i, end=None):
+def dsmr_timestamp(buf, i, end=None, x=None):
     """Parse ``YYMMDDhhmmssX`` at ``buf[i:end]`` (X: S summer = UTC+2, W winter = UTC+1).
 
-    Without X (DSMR 2.2/3 gas readings) the EU summer-time rule decides.
+    Without X (DSMR 2.2/3 gas readings) the EU summer-time rule decides. ``x``:
+    the flag's byte when it is not after the digits (a TIC horodate: tic.py).
     Returns UTC epoch seconds, or None for a placeholder date: an impossible
     one (632525252525) or 2000-01-01 00:00:00 (000101000000), both sent for
     "no value". Raises ValueError when the field is not a timestamp at all.
     """
     if end is None:
         end = len(buf)
-    return _utc(_local(buf, i, end), buf[i + 12] if i + 12 < end else 0)
-
-
-def tic_timestamp(buf, i, end):
-    """Parse a TIC horodate ``SYYMMDDhhmmss`` at ``buf[i:end]`` into UTC epoch seconds.
-
-    S is the season: E summer (UTC+2), H winter (UTC+1), in lower case when
-    the meter's clock is unsure (the offset still holds), a space when unknown
-    (the EU rule decides). None and ValueError as ``dsmr_timestamp``.
-    """
-    if i + 13 > end:
-        raise ValueError("horodate cut short")
-    season = buf[i] & 0xDF  # upper case
-    return _utc(_local(buf, i + 1, end), 0x53 if season == 0x45 else 0x57 if season == 0x48 else 0)
-
-
-def _local(buf, i, end):
-    """``YYMMDDhhmmss`` at buf[i:end] as local epoch seconds; None for a placeholder date."""
     if i + 12 > end:
         raise ValueError("timestamp cut short")
     yy = _two(buf, i)
@@ -84,13 +67,10 @@ def _local(buf, i, end):
     if not (1 <= mo <= 12 and 1 <= dd <= 31) or hh > 23 or mi > 59 or ss > 60:
         return None
     local = days_from_civil(2000 + yy, mo, dd) * 86400 + hh * 3600 + mi * 60 + ss
-    return None if local == _Y2000 else local
-
-
-def _utc(local, x):
-    """Local seconds to UTC by flag ``x``: "S" UTC+2, "W" UTC+1, else the EU rule."""
-    if local is None:
+    if local == _Y2000:
         return None
+    if x is None:
+        x = buf[i + 12] if i + 12 < end else 0
     if x == 0x53:  # "S"
         return local - 7200
     if x == 0x57:  # "W"

@@ -17,7 +17,7 @@ What has no P1 field goes into ``reading["tic"]`` for the status API.
 """
 from micropython import const
 
-from p1time import tic_timestamp
+from p1time import dsmr_timestamp
 from reading import new_reading
 
 _STX = const(0x02)
@@ -197,6 +197,19 @@ for _name, _num in ((b"TH..", 1), (b"HC..", 1), (b"HP..", 2), (b"HN..", 1), (b"P
 del _name, _num, _i
 
 
+def _horodate(buf, i, end):
+    """A horodate ``SYYMMDDhhmmss`` as UTC epoch seconds (None, ValueError: p1time).
+
+    S is the season: E summer (UTC+2), H winter (UTC+1), in lower case when the
+    meter's clock is unsure (the offset still holds), a space when unknown (the
+    EU rule decides). DSMR's flags are S and W.
+    """
+    if i + 13 > end:
+        raise ValueError("horodate cut short")
+    season = buf[i] & 0xDF  # upper case
+    return dsmr_timestamp(buf, i + 1, end, 0x53 if season == 0x45 else 0x57 if season == 0x48 else 0)
+
+
 def _digits(buf, i, end):
     """The unsigned decimal number at buf[i:end] (leading zeros allowed); ValueError if not one."""
     if i >= end:
@@ -261,7 +274,7 @@ def parse(buf, n=None, strict=True):
             if h >= 0:  # a horodate first
                 if kind == _DATE:
                     try:
-                        r["timestamp"] = tic_timestamp(buf, v0, h)
+                        r["timestamp"] = _horodate(buf, v0, h)
                     except ValueError:
                         if strict:
                             raise
