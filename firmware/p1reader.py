@@ -125,7 +125,7 @@ class P1Reader:
                 self.log("parse_error", "%s: %s" % (type(e).__name__, e))
             return
         self._since = self.clock()
-        if reading["tic"] is not None:
+        if "tic" in reading:
             self._status["tic"] = reading["tic"]  # subscribed power, status word...: the status API
         self.hub.publish(reading, self._keep(buf, n))
         if self.log:

@@ -74,7 +74,6 @@ FIELDS = tuple(dict(
     text_message=None,
     gas=None, gas_timestamp=None, water=None, water_timestamp=None, heat=None, heat_timestamp=None,
     gas_id=None, water_id=None, heat_id=None,  # the M-Bus devices' equipment ids (0-n:96.1.0)
-    tic=None,  # a French meter's extras with no P1 field (tic.py): for the status API
 ))
 
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)

@@ -13,7 +13,8 @@ out of the sum (historique only): either is accepted.
 The reading (reading.py) carries what a P1 reading does: TIC power is apparent
 power in VA (PAPP, SINSTS...), taken as the power fields' W as the Xemex TIC
 Smart Connect does; energy indexes are Wh, exact integers (counter_decimals 3).
-What has no P1 field goes into ``reading["tic"]`` for the status API.
+What has no P1 field goes into ``reading["tic"]`` for the status API, a key only
+a TIC reading has (a P1 reading's dict, allocated every second, stays smaller).
 """
 from micropython import const
 
