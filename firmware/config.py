@@ -37,7 +37,7 @@ def defaults():
                   CaCert="", ClientCert="", ClientKey=""),
         Modbus=dict(Port=502, MaxClients=4, IdleTimeoutS=60, StaleAfterS=0,
                     StalePolicy="exception", FailsafeCurrentA=6.0),
-        P1=dict(Baud="auto", SmartyKey="", SmartyAad="3000112233445566778899AABBCCDDEEFF",
+        P1=dict(Protocol="auto", Baud="auto", SmartyKey="", SmartyAad="3000112233445566778899AABBCCDDEEFF",
                 Passthrough=False),
         Http=dict(Port=80, OpenData=True, RawPort=2000),
     )

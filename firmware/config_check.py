@@ -33,7 +33,7 @@ SCHEMA = {
     "Modbus": {"Port": ("i", 1, 65535), "MaxClients": ("i", 1, 8), "IdleTimeoutS": ("i", 0, 86400),
                "StaleAfterS": ("i", 0, 3600), "StalePolicy": ("e", ("exception", "failsafe")),
                "FailsafeCurrentA": ("f", 1, 100)},  # 0 A would tell a charger the house is idle
-    "P1": {"Baud": ("e", ("auto", "115200", "9600")), "SmartyKey": ("hex", 16, True),
+    "P1": {"Protocol": ("e", ("auto", "dsmr", "tic")), "Baud": ("e", ("auto", "115200", "9600", "1200")), "SmartyKey": ("hex", 16, True),
            "SmartyAad": ("hex", 17, False), "Passthrough": ("b",)},
     "Http": {"Port": ("i", 1, 65535), "OpenData": ("b",), "RawPort": ("i", 1, 65535)},
 }
@@ -209,10 +209,16 @@ def _check_whole(cfg, changed=()):
         raise ConfigError("MQTT.Broker", "required when MQTT is enabled")
     if cfg["MQTT"]["ClientCert"] and not cfg["MQTT"]["ClientKey"]:
         raise ConfigError("MQTT.ClientKey", "required with a client certificate")
-    if cfg["P1"]["SmartyKey"] and cfg["P1"]["Baud"] == "9600":
+    p1 = cfg["P1"]
+    if p1["SmartyKey"] and (p1["Baud"] not in ("auto", "115200") or p1["Protocol"] == "tic"):
         # Encrypted bytes need all 8 bits: 9600 7E1 would fail every frame.
-        raise ConfigError("P1.SmartyKey" if "P1.SmartyKey" in changed else "P1.Baud",
-                          "a Smarty meter sends at 115200 (Baud auto or 115200)")
+        raise ConfigError("P1.SmartyKey" if "P1.SmartyKey" in changed else
+                          "P1.Protocol" if "P1.Protocol" in changed else "P1.Baud",
+                          "a Smarty meter sends DSMR at 115200 (Protocol auto or dsmr, Baud auto or 115200)")
+    if p1["Protocol"] == "dsmr" and p1["Baud"] == "1200" or p1["Protocol"] == "tic" and p1["Baud"] == "115200":
+        # DSMR is 115200 or 9600, TIC 9600 (standard) or 1200 (historique).
+        raise ConfigError("P1.Protocol" if "P1.Protocol" in changed else "P1.Baud",
+                          "%s meters do not send at %s baud" % (p1["Protocol"].upper(), p1["Baud"]))
     if cfg["MQTT"]["Password"] and not cfg["MQTT"]["Username"] \
             and ("MQTT.Password" in changed or "MQTT.Username" in changed):
         # MQTT sends no password without a user name: it would be dropped unseen.

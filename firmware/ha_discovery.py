@@ -52,14 +52,17 @@ def topic(field, serial):
     return "%s/sensor/%s/%s/config" % (DISCOVERY_PREFIX, node_id(serial), field)
 
 
-def write_config(write, field, serial, data_topic, status_topic):
+def write_config(write, field, serial, data_topic, status_topic, apparent=False):
     """Write the retained Home Assistant config message for one payload field, as JSON.
 
     Written in pieces (jsonw) straight into the MQTT packet: a config is some
     700 bytes, too many to need in one piece of an ESP32's heap. The node id
-    and the field name need no escaping ([a-zA-Z0-9_]).
+    and the field name need no escaping ([a-zA-Z0-9_]). ``apparent``: the
+    meter's power is apparent power (a French meter's TIC), in VA.
     """
     name, device_class, unit, state_class = SENSORS[field]
+    if apparent and device_class == "power":
+        device_class, unit = "apparent_power", "VA"  # a French meter's TIC counts VA, not W
     node = node_id(serial)
     write('{"name":"')
     write(name)

@@ -3,7 +3,8 @@
 Home Assistant's HomeWizard integration, evcc and others already read a
 HomeWizard P1 meter, so they can read this gateway too. Field names and units
 are HomeWizard's (kWh, W, V, A, m3; ``montly_power_peak_w`` is their spelling).
-Like HomeWizard, a field the meter does not send is left out rather than null.
+Like HomeWizard, a field the meter does not send is left out rather than null;
+so is ``smr_version`` for a French meter (its protocol is a name, not a number).
 Timestamps are HomeWizard's ``YYMMDDhhmmss`` number in the meter's local time
 (Central European, EU summer-time rule). Written in pieces (jsonw) straight
 from the reading, no dict in between; counters with exactly the meter's digits.
@@ -84,7 +85,7 @@ def write_data(write, reading, wifi_ssid=None, rssi=None):
         write(",")
     for name, field in _FIELDS:
         v = reading.get(field)
-        if v is None:
+        if v is None or v.__class__ is str and name == "smr_version":  # a number; TIC names its mode
             continue
         jsonw.key(write, name)
         if field in TOTAL_FIELDS:

@@ -39,15 +39,16 @@ class P1Port:
             self._request = Pin(board.P1_DATA_REQUEST, Pin.OUT, value=1)
         self.configure(115200, 8, None)
 
-    def configure(self, baud, bits, parity):
-        """Set the serial format: 115200 8N1 (DSMR 4/5) or 9600 7E1 (``parity=0``, DSMR 2.2/3)."""
+    def configure(self, baud, bits, parity, invert=True):
+        """Set the serial format: 115200 8N1 (DSMR 4/5), 9600 7E1 (``parity=0``: DSMR 2.2/3,
+        TIC standard) or 1200 7E1 (TIC historique); ``invert`` the RX line (P1 yes, TIC no)."""
         b = self._board
         # TX is always named: left out, UART1 keeps its default TX pin (GPIO10),
         # which may be the board's P1 RX and would drive against the meter. TX
         # carries the passthrough, not inverted, for an NPN open-collector stage
         # that re-creates the P1 line (see README.md, "The P1 port").
         kw = {"baudrate": baud, "bits": bits, "parity": parity, "stop": 1,
-              "rx": b.P1_RX, "tx": b.P1_TX, "rxbuf": _RXBUF, "invert": UART.INV_RX}
+              "rx": b.P1_RX, "tx": b.P1_TX, "rxbuf": _RXBUF, "invert": UART.INV_RX if invert else 0}
         if self._uart is None:
             self._uart = UART(_UART_ID, **kw)
         else:

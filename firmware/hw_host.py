@@ -2,7 +2,9 @@
 
 Same names as ``hw_esp32.py``. The P1 "UART" is a TCP connection to a meter
 (``tcp:HOST:PORT``, as ``tools/sim.py`` and ``host_tests/simctl.py`` serve it)
-or a file read once (``file:PATH``). The LED prints its colour, the button is
+or a file read once (``file:PATH``). The UART's settings go to the meter as a
+line ``line 9600 7E1`` on connecting and on every change: the simulated meter
+then sends what a UART so set would read (tools/uart_line.py). The LED prints its colour, the button is
 pressed on a schedule (``--button``) or through a control file, the network is
 a fixed Ethernet link on 127.0.0.1, and the watchdog does nothing.
 The flash's two app slots (``hw_host_flash.py``) are files that ``tools/sim.py`` (the bootloader) reads.
@@ -72,10 +74,12 @@ class P1Port:
         self._reader = None
         self._file = None
         self.serial = (115200, 8, None)
+        self._tell = True  # the meter has yet to hear our settings
 
-    def configure(self, baud, bits, parity):
-        # Bytes arrive as sent whatever we choose; only the log shows the switch.
+    def configure(self, baud, bits, parity, invert=True):
+        # Inversion is the electrical side of the line: the simulated one has none.
         self.serial = (baud, bits, parity)
+        self._tell = True
 
     async def readinto(self, buf):
         """Wait for meter bytes; return how many landed in ``buf`` (0: none yet)."""
@@ -96,7 +100,13 @@ class P1Port:
                 print("p1: cannot reach meter at %s (%s); retrying" % (where, e))
                 await asyncio.sleep(self.RETRY_MS / 1000)
                 return 0
+            self._tell = True
         try:
+            if self._tell:
+                self._tell = False
+                baud, bits, parity = self.serial
+                self._reader.write(b"line %d %d%s1\n" % (baud, bits, b"N" if parity is None else b"E"))  # type: ignore[attr-defined]
+                await self._reader.drain()  # type: ignore[attr-defined]
             n = await self._reader.readinto(buf)  # type: ignore[attr-defined]  (one Stream reads and closes)
         except OSError:
             n = 0

@@ -367,12 +367,13 @@ class MqttPublisher:
     async def _announce(self, client, reading, fields, announced, topics):
         """Send HA discovery for fields this meter fills that were not announced yet."""
         serial = self.hub.identity["serial"]
+        apparent = isinstance(reading["protocol_version"], str)  # only TIC names it ("tic-standard"): VA
         for i, f in enumerate(fields):
             if announced & (1 << i) or not mqtt_payload.has_value(reading, f):
                 continue
             ha = _ha()
             self._out.publish(ha.topic(f, serial).encode(),
-                              lambda write: ha.write_config(write, f, serial, topics[0], topics[1]), True)
+                              lambda write: ha.write_config(write, f, serial, topics[0], topics[1], apparent), True)
             await self._flush()
             announced |= 1 << i
             if f not in self._ha_fields:

@@ -1,4 +1,4 @@
-"""The P1 driver: UART bytes -> (Smarty decryption) -> framer -> parser -> hub.
+"""The meter driver: UART bytes -> (Smarty decryption) -> framer -> parser -> hub.
 
 A telegram that parses but carries a value no meter sends (plausible.py) is
 counted as ``implausible`` and not published: the last good reading stays
@@ -6,20 +6,32 @@ until it goes stale. One read buffer serves every chunk; per valid telegram it a
 reading dict. The raw bytes the hub keeps are copied into a buffer of their own,
 allocated at boot (``RAW_INITIAL``) and again only for a longer telegram: a meter sends
 telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
-one piece every second. With ``P1.Baud`` "auto"
-it alternates between 115200 8N1 (DSMR 4/5) and 9600 7E1 (DSMR 2.2/3) until a
-valid telegram arrives, and again whenever the meter falls silent that long (a
-telegram framed to its CRC that fails it only was damaged: no reason to switch).
+one piece every second.
+
+Two protocols share the port: P1 (DSMR: dsmr.py) and French meters' TIC (tic.py);
+each parser is imported only while a line of its protocol is tried or used. ``P1.Protocol`` and ``P1.Baud`` pick the
+line settings to try from ``LINES``; with more than one ("auto") the reader tries
+them in that order, each for its ``window`` of silence, until one gives a
+valid telegram, and again whenever the meter falls silent that long (a telegram
+framed to its checksum that fails it only was damaged: no reason to switch).
 """
 from binascii import unhexlify
 
-import dsmr
 import plausible
 from clock import ticks_diff, ticks_ms
 from framer import Framer
 
-# (baud, bits, parity): parity 0 is even, as machine.UART counts it.
-SERIAL = {"115200": (115200, 8, None), "9600": (9600, 7, 0)}
+# The line settings a meter can use, in the order "auto" tries them:
+# (protocol, P1.Baud, (baud, bits, parity), window ms). Parity 0 is even, as
+# machine.UART counts it. A window is how long a silent line is given: DSMR 4
+# and 2.2/3 send every 10 s (25 s: a telegram that started before the switch
+# and the next), a Linky sends frame after frame (at 1200 baud one takes ~2 s).
+LINES = (
+    ("dsmr", "115200", (115200, 8, None), 25000),
+    ("dsmr", "9600", (9600, 7, 0), 25000),
+    ("tic", "9600", (9600, 7, 0), 10000),
+    ("tic", "1200", (1200, 7, 0), 10000),
+)
 
 
 class P1Reader:
@@ -31,9 +43,6 @@ class P1Reader:
     # heap is still in one piece: a DSMR 5 telegram (~900 bytes) fits, so the
     # first one need not find ~1 KB in one piece of a heap fragmented by then.
     RAW_INITIAL = 1024
-    # Longer than one DSMR 2.2/3 interval (10 s) with room for a telegram that
-    # started just before the switch.
-    AUTOBAUD_MS = 25000
 
     def __init__(self, hub, port, clock=ticks_ms, log=None):
         self.hub = hub
@@ -41,8 +50,9 @@ class P1Reader:
         self.clock = clock
         self.log = log  # log(status, reading_or_reason) per telegram, when tracing
         p1 = hub.config["P1"]
-        self.framer = Framer(self._on_telegram)
-        self.counters = self.framer.counters
+        self._dsmr = Framer(self._on_telegram)  # its buffer and counters serve TIC too
+        self.framer = self._dsmr
+        self.counters = self._dsmr.counters
         self.counters["parse_error"] = 0
         self.counters["implausible"] = 0
         self._baseline = None  # the last reading within bounds (plausible.check)
@@ -53,17 +63,43 @@ class P1Reader:
             from smarty import SmartyDecoder
             self.smarty = SmartyDecoder(unhexlify(p1["SmartyKey"]), unhexlify(p1["SmartyAad"]),
                                         self.framer.feed)
-        self._auto = p1["Baud"] == "auto" and not p1["SmartyKey"]  # Smarty: always 115200
-        self.serial = SERIAL["115200" if p1["Baud"] == "auto" else p1["Baud"]]
+        # The LINES that P1.Protocol and P1.Baud allow (a Smarty meter: 115200 only);
+        # config_check refuses a choice that leaves none.
+        proto = p1["Protocol"]
+        baud = "115200" if p1["SmartyKey"] else p1["Baud"]
+        self._lines = tuple(ln for ln in LINES if proto in ("auto", ln[0]) and baud in ("auto", ln[1])) or LINES[:1]
+        self._line = 0
         self._since = clock()  # last telegram framed whole, or last serial switch
         self._buf = bytearray(self.BUF_LEN)
         self._raw = bytearray(self.RAW_INITIAL)  # the hub's copy of the last valid telegram
         self._status = hub.status["p1"] = {}
-        port.configure(*self.serial)
+        self._use(0)
+
+    def _use(self, k):
+        """Switch to line ``k`` of the lines to try: its UART settings and its framer."""
+        self._line = k
+        proto, _, self.serial, _ = self._lines[k]
+        self._dsmr.reset()
+        if proto == "tic":
+            import tic
+            self.framer = tic.Framer(self._on_telegram, self._dsmr.buf, self.counters)
+            self._parse = tic.parse
+        else:
+            import dsmr
+            self.framer = self._dsmr
+            self._parse = dsmr.parse
+            self._status.pop("tic", None)
+        # The other protocol's parser is dropped (the stock layout: its code is heap).
+        import sys
+        sys.modules.pop("dsmr" if proto == "tic" else "tic", None)
+        baud, bits, parity = self.serial
+        # A P1 line is inverted (open collector); a TIC demodulator's output is not.
+        self.port.configure(baud, bits, parity, proto == "dsmr")
         self._show()
 
     def _show(self):
         baud, bits, parity = self.serial
+        self._status["protocol"] = self._lines[self._line][0]
         self._status["serial"] = "%d %d%s1" % (baud, bits, "N" if parity is None else "E")
         self._status["smarty"] = self.smarty is not None
         if self.smarty is not None:
@@ -80,14 +116,14 @@ class P1Reader:
 
     def _on_telegram(self, status, crc, buf, n):
         if status == "crc_mismatch":
-            # Framed to its CRC at this speed: damaged on the line, not the wrong baud.
+            # Framed to its checksum at this speed: damaged on the line, not the wrong line.
             self._since = self.clock()
         if status != "valid":
             if self.log:
                 self.log(status, self.counters)
             return
         try:
-            reading = dsmr.parse(buf, n, crc != "ok")  # a matching CRC: skip odd lines
+            reading = self._parse(buf, n, crc != "ok")  # a matching checksum: skip odd lines
             why, self._baseline = plausible.check(reading, self._baseline)
         except plausible.Implausible as e:
             why = e.args[0]
@@ -102,6 +138,8 @@ class P1Reader:
             if self.log:
                 self.log("implausible", why)
             return
+        if "tic" in reading:
+            self._status["tic"] = reading["tic"]  # subscribed power, status word...: the status API
         self.hub.publish(reading, self._keep(buf, n))
         if self.log:
             self.log("valid", reading)
@@ -120,16 +158,13 @@ class P1Reader:
         return raw
 
     def check_serial(self):
-        """With auto baud, switch serial settings after a silence; True if switched."""
+        """With more than one line to try, switch after a silence; True if switched."""
         now = self.clock()
-        if not self._auto or ticks_diff(now, self._since) < self.AUTOBAUD_MS:
+        if len(self._lines) < 2 or ticks_diff(now, self._since) < self._lines[self._line][3]:
             return False
-        self.serial = SERIAL["9600" if self.serial[0] == 115200 else "115200"]
         self._since = now
-        self.framer.reset()
-        self.port.configure(*self.serial)
-        self._show()
-        print("p1: no valid telegram; trying %s" % self._status["serial"])
+        self._use((self._line + 1) % len(self._lines))
+        print("p1: no valid telegram; trying %s %s" % (self._status["protocol"], self._status["serial"]))
         return True
 
     async def run(self):

@@ -45,10 +45,11 @@ def _two(buf, i):
     return a * 10 + b
 
 
-def dsmr_timestamp(buf, i, end=None):
+def dsmr_timestamp(buf, i, end=None, x=None):
     """Parse ``YYMMDDhhmmssX`` at ``buf[i:end]`` (X: S summer = UTC+2, W winter = UTC+1).
 
-    Without X (DSMR 2.2/3 gas readings) the EU summer-time rule decides.
+    Without X (DSMR 2.2/3 gas readings) the EU summer-time rule decides. ``x``:
+    the flag's byte when it is not after the digits (a TIC horodate: tic.py).
     Returns UTC epoch seconds, or None for a placeholder date: an impossible
     one (632525252525) or 2000-01-01 00:00:00 (000101000000), both sent for
     "no value". Raises ValueError when the field is not a timestamp at all.
@@ -68,7 +69,8 @@ def dsmr_timestamp(buf, i, end=None):
     local = days_from_civil(2000 + yy, mo, dd) * 86400 + hh * 3600 + mi * 60 + ss
     if local == _Y2000:
         return None
-    x = buf[i + 12] if i + 12 < end else 0
+    if x is None:
+        x = buf[i + 12] if i + 12 < end else 0
     if x == 0x53:  # "S"
         return local - 7200
     if x == 0x57:  # "W"

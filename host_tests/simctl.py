@@ -3,6 +3,7 @@
     from simctl import Sim
     with Sim(tmp_path, config={"MQTT": {"Site": "home"}}) as sim:
         sim.feed(telegram_bytes)          # into the gateway's P1 UART
+        sim.feed(frame, line="1200 7E1")  # sent with these settings: what the gateway's UART reads
         sim.wait_valid(1)                 # the gateway counted 1 valid telegram
         ... talk to 127.0.0.1:sim.modbus_port / sim.http_port / sim.raw_port ...
 
@@ -31,6 +32,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import sim as _sim  # noqa: E402
+import uart_line  # noqa: E402
 
 _VALID = re.compile(r"p1: valid=(\d+)")
 # Which port each service listens on once it logs "app: started <module>...".
@@ -96,6 +98,7 @@ class Sim:
         self._p1 = None
         self._p1_ready = threading.Event()
         self._listener = None
+        self.uart = None  # the settings the gateway's UART says it uses ("9600 7E1")
 
     # --- life cycle ---
 
@@ -178,7 +181,11 @@ class Sim:
             old, self._p1 = self._p1, conn
             if old:
                 old.close()
+            threading.Thread(target=uart_line.follow, args=(conn, self._set_uart), daemon=True).start()
             self._p1_ready.set()
+
+    def _set_uart(self, settings):
+        self.uart = settings
 
     def stop(self, timeout=5):
         """Terminate the firmware (SIGTERM, then SIGKILL); return its exit status."""
@@ -212,9 +219,16 @@ class Sim:
 
     # --- the meter side ---
 
-    def feed(self, data):
-        """Write raw bytes into the gateway's P1 UART."""
+    def feed(self, data, line=None):
+        """Write raw bytes into the gateway's P1 UART.
+
+        ``line``: the meter's serial settings ("1200 7E1"); the gateway then reads
+        what its UART, set as it says, would read (tools/uart_line.py). None: as given.
+        """
         self._wait(self._p1_ready.is_set, self.boot_timeout, "the firmware to open its P1 port")
+        if line is not None:
+            self._wait(lambda: self.uart is not None, self.boot_timeout, "the gateway's UART settings")
+            data = uart_line.transfer(data, line, self.uart)
         self._p1.sendall(data)
 
     def valid_count(self):

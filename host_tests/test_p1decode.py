@@ -86,3 +86,17 @@ def test_an_implausible_telegram_is_named_so():
     recs = run(["-"], with_crc(body) + raw("v5.p1"))
     assert [r["status"] for r in recs] == ["implausible", "valid"]
     assert recs[0]["error"].endswith("voltage_l1_v")
+
+
+def test_tic_captures_are_told_apart_and_decoded_frame_by_frame():
+    std, hist = raw("tic-standard.tic"), raw("tic-historique.tic")
+    bad = std.replace(b"SINSTS2\t00094", b"SINSTS2\t00095")
+    capture = b"\x00noise" + hist + hist[:50] + b"\x04" + bad + std
+    for args in ([], ["--protocol", "tic"]):
+        recs = run(args + ["-"], capture)
+        assert [r["status"] for r in recs] == ["valid", "malformed", "crc_mismatch", "valid"], args
+        assert recs[0]["reading"]["protocol_version"] == "tic-historique"
+        assert recs[0]["reading"]["energy_import_kwh"] == (12034512 + 9876234) / 1000
+        assert recs[3]["reading"]["power_w"] == -2215 and recs[3]["reading"]["tic"]["status_word"] == "003A4001"
+        assert "checksum" in recs[2]["error"]
+    assert all(r["status"] != "valid" for r in run(["--protocol", "dsmr", "-"], capture))  # no P1 telegram in it

@@ -1,7 +1,8 @@
 """Framer + parser cost per telegram; runs under MicroPython and CPython.
 
-Prints one JSON line per telegram file: microseconds per telegram (framing,
-CRC and parsing) and, under MicroPython, heap bytes allocated per telegram,
+Prints one JSON line per telegram file (*.p1: P1 through framer.py and dsmr.py;
+*.tic: a French meter's TIC frame through tic.py): microseconds per telegram
+(framing, CRC or checksums and parsing) and, under MicroPython, heap bytes allocated per telegram,
 then (by default under MicroPython) one line with the heap growth over 10,000
 telegrams. tools/bench.py runs it and formats the table.
 """
@@ -21,6 +22,7 @@ except AttributeError:
         return a - b
 
 import dsmr
+import tic
 from framer import Framer
 from heapmeter import allocated
 
@@ -33,11 +35,23 @@ def on_telegram(status, crc, buf, n):
         last[0] = dsmr.parse(buf, n, crc != "ok")
 
 
+def on_frame(status, crc, buf, n):
+    if status == "valid":
+        last[0] = tic.parse(buf, n, crc != "ok")
+
+
+def framer_for(name):
+    """A fresh framer for the file's protocol: one meter per file (CRC-less meters stay CRC-less)."""
+    if name.endswith(".tic"):
+        return tic.Framer(on_frame, bytearray(4096), {"valid": 0, "crc_mismatch": 0, "malformed": 0, "too_long": 0})
+    return Framer(on_telegram)
+
+
 def main(folder, names, rounds, with_growth=MP):
     for name in names:
         with open(folder + "/" + name, "rb") as f:
             data = f.read()
-        framer = Framer(on_telegram)  # one meter per file: CRC-less meters stay CRC-less
+        framer = framer_for(name)
         framer.feed(data)  # warm up
         alloc = allocated(framer.feed, data) if MP else None
         t = ticks_us()
@@ -48,7 +62,10 @@ def main(folder, names, rounds, with_growth=MP):
     if with_growth:
         with open(folder + "/v5.p1", "rb") as f:
             data = f.read()
-        print(json.dumps({"growth_10k": growth(framer, data), "mem_free": gc.mem_free()}))
+        with open(folder + "/tic-standard.tic", "rb") as f:
+            frame = f.read()
+        print(json.dumps({"growth_10k": growth(Framer(on_telegram), data),
+                          "tic_growth_10k": growth(framer_for(".tic"), frame), "mem_free": gc.mem_free()}))
 
 
 def growth(framer, data):
@@ -66,4 +83,4 @@ def growth(framer, data):
 if __name__ == "__main__":
     folder = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    main(folder, sorted(n for n in os.listdir(folder) if n.endswith(".p1")), rounds)
+    main(folder, sorted(n for n in os.listdir(folder) if n.endswith((".p1", ".tic"))), rounds)

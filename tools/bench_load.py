@@ -8,7 +8,8 @@ Runs the real firmware in the 32-bit unix port (host_tests/simctl.py) at a
 layout's heap (default: its device budget, image 64k, stock 128k) and puts on
 it, for ``--seconds`` (default 600):
 
-- a DSMR 5 meter: one live telegram a second (tools/meter_sim.py), fed into the P1 UART;
+- a DSMR 5 meter (``--meter-type``: or a French Linky's TIC): one live telegram a second
+  (tools/meter_sim.py), fed into the P1 UART;
 - 4 Modbus TCP clients, each reading the EMPro block 0x8000, 63 registers (up
   to the system L-N voltage at 0x803D), at 10 Hz: two with FC03, two with FC04;
 - a phone's browser: ``GET /`` and ``GET /api/v1/status`` every second on one
@@ -81,6 +82,7 @@ _TRACE = re.compile(r"p1: valid=(\d+) crc_mismatch=(\d+) malformed=(\d+) too_lon
 _HEAP = re.compile(r"^heap: (\d+) (\d+)")
 _MAXFREE = re.compile(r"max free sz: (\d+)")
 _END = re.compile(rb"![0-9A-Fa-f]{0,4}\r\n")  # a telegram's last line
+_TIC_END = re.compile(rb"\x03")  # a TIC frame's ETX
 _ALLOC = re.compile(r"allocating (\d+) bytes")
 _FILE = re.compile(r'^\s+File "([^"]+)", line (\d+), in (\S+)')
 GC_BLOCK = 16  # bytes per GC block with 32-bit words
@@ -283,9 +285,10 @@ class Phone(threading.Thread):
 class RawClient(threading.Thread):
     """Home Assistant's DSMR integration on the raw port: counts the telegrams that arrive whole."""
 
-    def __init__(self, port, sent, stop):
+    def __init__(self, port, sent, stop, tic=False):
         super().__init__(daemon=True)
         self.port, self.sent, self.stop = port, sent, stop
+        self.start_byte, self.end = (b"\x02", _TIC_END) if tic else (b"/", _END)  # TIC: STX ... ETX
         self.got = set()      # indexes of sent telegrams received byte for byte
         self.dupes = 0
         self.foreign = 0      # complete frames that are none of the telegrams sent
@@ -320,8 +323,8 @@ class RawClient(threading.Thread):
                 continue
             buf += chunk
             while True:
-                start = buf.find(b"/")
-                m = _END.search(buf, max(start, 0))
+                start = buf.find(self.start_byte)
+                m = self.end.search(buf, max(start, 0))
                 if start < 0 or not m:
                     break
                 frame, buf = buf[start:m.end()], buf[m.end():]
@@ -460,7 +463,13 @@ def slope_per_min(points):
     return 60 * sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
 
 
-def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=None):
+# The P1 settings each meter type gets (the default for P1, a fixed TIC line for a French meter:
+# the load starts at once, no search).
+P1_CONFIG = {"dsmr5": {}, "tic-standard": {"Protocol": "tic", "Baud": "9600"},
+             "tic-historique": {"Protocol": "tic", "Baud": "1200"}}
+
+
+def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=None, meter_type="dsmr5"):
     """Put the load on the firmware for ``seconds``; a dict of every figure (see ``survived``)."""
     heap = heap or HEAP[layout]
     r = {"layout": layout, "heap": heap, "seconds": seconds, "booted": False, "exit": None}
@@ -476,12 +485,14 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
         sim = TimedSim(os.path.join(folder, "state"), layout=layout, heap=heap,
                        mqtt="mqtt://127.0.0.1:%d" % broker.port, args=("--heap-log", str(HEAP_LOG_S)),
                        config={"MQTT": {"Site": "load-a", "HomeAssistant": True, "IncludeTotals": True},
-                               "Modbus": {"IdleTimeoutS": 60}})
-        meter = meter_sim.Meter()
+                               "Modbus": {"IdleTimeoutS": 60}, "P1": P1_CONFIG[meter_type]})
+        make, line, _ = meter_sim.METER_TYPES[meter_type]
+        meter = make(None)
+        line = None if meter_type == "dsmr5" else line  # a French meter on its own serial line
         meter.step(0)
         try:
             sim.start()
-            sim.feed(meter.telegram())
+            sim.feed(meter.telegram(), line=line)
             meter.step(TELEGRAM_PERIOD_S)
             sim.wait_valid(1, 20)
             sim.wait_output("mqtt: connected", 30)
@@ -494,7 +505,7 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
         r["booted"] = True
         r["boot_free"] = _boot_free(sim.output())
         password = sim.identity["api_password"]
-        raws = [RawClient(sim.raw_port, sent, stop) for _ in range(RAW_CLIENTS)]
+        raws = [RawClient(sim.raw_port, sent, stop, meter_type != "dsmr5") for _ in range(RAW_CLIENTS)]
         for c in raws:
             c.connect()
         _wait_raw_clients(sim.http_port, password, RAW_CLIENTS)
@@ -514,7 +525,7 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
             sent[tg] = n
             sent_ts[int(meter.t)] = n
             try:
-                sim.feed(tg)
+                sim.feed(tg, line=line)
             except OSError as e:
                 r["feed_error"] = "telegram %d: %s" % (n, e)
                 break
@@ -831,12 +842,12 @@ def summary(results, out=print):
 
 
 def bench(layouts=("image", "stock"), seconds=600, search_seconds=60, heap=None, keepalive=True,
-          log=None, out=print):
+          log=None, out=print, meter_type="dsmr5"):
     """Each layout under the load at its budget (or ``heap``), then the smallest heap it survives on."""
     results = []
     for layout in layouts:
         h = heap or HEAP[layout]
-        r = run_load(layout, h, seconds, keepalive, log=log, progress=out)
+        r = run_load(layout, h, seconds, keepalive, log=log, progress=out, meter_type=meter_type)
         report(r, out)
         best = "-"
         if search_seconds:
@@ -865,9 +876,13 @@ def main(argv=None):
                     "(default 0: no search; env P1GW_LOAD_SEARCH_SECONDS)")
     ap.add_argument("--no-keepalive", action="store_true", help="the phone opens a connection per request")
     ap.add_argument("--log", help="append the firmware's output of every run to this file")
+    ap.add_argument("--meter-type", choices=sorted(P1_CONFIG), default="dsmr5",
+                    help="the meter (tools/meter_sim.py): dsmr5 (default), or tic-standard / tic-historique "
+                    "(a French meter, P1.Protocol tic at its speed)")
     args = ap.parse_args(argv)
     layouts = ("image", "stock") if args.layout == "both" else (args.layout,)
-    bench(layouts, args.seconds, args.search, args.heap, not args.no_keepalive, args.log)
+    bench(layouts, args.seconds, args.search, args.heap, not args.no_keepalive, args.log,
+          meter_type=args.meter_type)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Decode P1 captures: one JSON object per telegram found, one per line.
+"""Decode P1 and TIC captures: one JSON object per telegram (or TIC frame) found, one per line.
 
-    python3 tools/p1decode.py FILE... ('-' = stdin) [--key HEX [--aad HEX]]
+    python3 tools/p1decode.py FILE... ('-' = stdin) [--protocol dsmr|tic|auto] [--key HEX [--aad HEX]]
 
 Reads any byte capture (one or many telegrams, noise between them, a raw dump
 of the serial port) through the firmware's own framer and parser, so what it
 prints is exactly what the gateway would make of the same bytes: the reading,
 its counters written by the firmware's own JSON writer in their unit under the
 names every output uses (``"energy_import_kwh": 12345.678``, exactly the meter's
-digits). ``--key`` decrypts Luxembourg (Smarty) frames first.
+digits). ``--key`` decrypts Luxembourg (Smarty) frames first. ``--protocol tic``
+reads a French meter's TIC capture (historique or standard frames, STX ... ETX)
+through firmware/tic.py; ``auto`` (the default) takes TIC for a capture whose
+first STX comes before its first "/".
 """
 import argparse
 import os
@@ -20,6 +23,7 @@ sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests",
 import dsmr  # noqa: E402
 import jsonw  # noqa: E402
 import plausible  # noqa: E402
+import tic  # noqa: E402
 from framer import Framer  # noqa: E402
 from reading import COUNTER_DECIMALS, TOTAL_FIELDS, TOTAL_NAMES  # noqa: E402
 
@@ -28,6 +32,11 @@ ERRORS = {
     "malformed": "telegram cut off, its CRC lost or not hex, or a \"!\" inside a line",
     "too_long": "telegram longer than the framer's buffer",
     "implausible": "a value no meter sends (README, Plausibility): ",
+}
+TIC_ERRORS = {
+    "crc_mismatch": "a data set's checksum does not match it",
+    "malformed": "frame cut short (EOT, or a new STX before ETX), or not made of LF ... CR data sets",
+    "too_long": "frame longer than the framer's buffer",
 }
 
 
@@ -42,16 +51,17 @@ def shown(reading):
     return out
 
 
-def decoder(out):
-    """A framer whose telegrams are written to ``out`` as JSON lines."""
+def decoder(out, protocol="dsmr"):
+    """A framer (P1 or TIC) whose telegrams are written to ``out`` as JSON lines."""
+    parse, errors = (tic.parse, TIC_ERRORS) if protocol == "tic" else (dsmr.parse, ERRORS)
     baseline = [None]  # plausible.check's, from one telegram to the next
 
     def on_telegram(status, crc, buf, n):
-        rec = {"status": status, "crc": crc, "error": ERRORS.get(status), "reading": None}
+        rec = {"status": status, "crc": crc, "error": errors.get(status), "reading": None}
         decimals = COUNTER_DECIMALS
         if status == "valid":
             try:
-                r = dsmr.parse(buf, n, crc != "ok")
+                r = parse(buf, n, crc != "ok")
                 rec["reading"] = shown(r)
                 decimals = r["counter_decimals"]
                 why, baseline[0] = plausible.check(r, baseline[0])
@@ -63,12 +73,22 @@ def decoder(out):
                 rec.update(status="malformed", error=str(e))
         jsonw.value(out.write, rec, TOTAL_NAMES, decimals)
         out.write("\n")
+    if protocol == "tic":
+        return tic.Framer(on_telegram, bytearray(4096), dict.fromkeys(("valid",) + tuple(TIC_ERRORS), 0))
     return Framer(on_telegram)
+
+
+def sniff(data):
+    """"tic" if the capture's first STX comes before its first "/" (a P1 telegram's start), else "dsmr"."""
+    stx, slash = data.find(b"\x02"), data.find(b"/")
+    return "tic" if stx >= 0 and (slash < 0 or stx < slash) else "dsmr"
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", help="capture files, '-' for stdin")
+    ap.add_argument("--protocol", choices=("auto", "dsmr", "tic"), default="auto",
+                    help="P1 (DSMR) or French TIC; auto (default) tells them apart per file")
     ap.add_argument("--key", help="Smarty (Luxembourg) decryption key, 32 hex digits")
     ap.add_argument("--aad", default="3000112233445566778899AABBCCDDEEFF",
                     help="Smarty additional authenticated data (default: the meters' default)")
@@ -81,19 +101,23 @@ def main(argv=None):
             ap.error("--key and --aad must be hex")
         if len(key) != 16:
             ap.error("--key must be 16 bytes (32 hex digits)")
+    if args.key and args.protocol == "tic":
+        ap.error("--key decrypts Smarty (DSMR) frames, not TIC")
     for name in args.files:
         # Each file is its own capture: a fresh framer, as if the meter was plugged in anew.
-        sink = decoder(sys.stdout).feed
-        smarty = SmartyDecoder(key, aad, sink) if args.key else None
-        if smarty:
-            sink = smarty.feed
         f = sys.stdin.buffer if name == "-" else open(name, "rb")
         with f:
-            while True:
-                chunk = f.read(4096)
-                if not chunk:
-                    break
+            chunk = f.read(4096)
+            protocol = args.protocol
+            if protocol == "auto":
+                protocol = "dsmr" if args.key else sniff(chunk)
+            sink = decoder(sys.stdout, protocol).feed
+            smarty = SmartyDecoder(key, aad, sink) if args.key else None
+            if smarty:
+                sink = smarty.feed
+            while chunk:
                 sink(chunk)
+                chunk = f.read(4096)
         if smarty and (smarty.counters["auth_failed"] or smarty.counters["malformed"]):
             # Frames that fail yield no telegram, so no JSON line: say so here.
             c = smarty.counters

@@ -262,6 +262,9 @@ def firmware_command(p1, state_dir, heap=None, modbus_port=None, http_port=None,
 def _options(argv):
     ap = argparse.ArgumentParser(prog="make sim ARGS=...", description="Run the P1 gateway firmware on this PC.")
     ap.add_argument("--meter", metavar="FILE|DIR", help="replay telegram files in a loop instead of the simulated meter")
+    ap.add_argument("--meter-type", choices=sorted(meter_sim.METER_TYPES), default="dsmr5",
+                    help="the simulated meter: dsmr5 (default) or a French meter's TIC (tic-standard, "
+                    "tic-historique, ...: set P1.Protocol or let auto-detection find it)")
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between telegrams (default 1)")
     ap.add_argument("--seed", type=int, help="random seed for the simulated meter")
     ap.add_argument("--modbus-port", type=int, default=1502, help="Modbus TCP port (default 1502)")
@@ -374,20 +377,20 @@ def main(argv=None):
     if layout == "image":  # the device flashed with this build, its filesystem kept
         flash_factory(args.state_dir)
     os.makedirs(args.state_dir, exist_ok=True)
+    _, line, what = meter_sim.METER_TYPES[args.meter_type]
     if args.meter:
         telegrams = meter_sim.replay(args.meter)
         what = "replaying %s" % args.meter
     else:
-        telegrams = meter_sim.live(args.interval, args.seed)
-        what = "simulated DSMR 5 three-phase meter"
-    meter = meter_sim.Server(telegrams, args.interval).start()
+        telegrams = meter_sim.live(args.interval, args.seed, args.meter_type)
+    meter = meter_sim.Server(telegrams, args.interval, line=line).start()
     control = os.path.join(args.state_dir, ".button")
     open(control, "w").close()
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     args.heap = args.heap or default_heap(layout)
     print("p1gw simulator (MicroPython %s, 32-bit unix port, %s, heap %s)" % (
         mpbuild.VERSION, "p1gw image" if layout == "image" else "stock + .mpy files", args.heap))
-    print("  meter        %s, every %g s, on 127.0.0.1:%d" % (what, args.interval, meter.port))
+    print("  meter        %s, every %g s, %s, on 127.0.0.1:%d" % (what, args.interval, line, meter.port))
     if _runs(services, "modbus_tcp"):
         print("  modbus tcp   127.0.0.1:%d   (mbpoll -m tcp -p %d -a 1 -r 32775 -c 6 -t 4:float 127.0.0.1)"
               % (args.modbus_port, args.modbus_port))

@@ -87,7 +87,8 @@ function status() {
     var s = r.body, m = s.meter || {}, n = s.network || {}, q = s.mqtt, b = s.modbus;
     show("serial", s.serial || "");
     show("p", num(m.power_w)); show("p1", num(m.power_l1_w)); show("p2", num(m.power_l2_w)); show("p3", num(m.power_l3_w));
-    show("s-meter", m.model ? m.model + " · DSMR " + m.protocol_version : "no telegram yet");
+    var tic = /^tic/.test(m.protocol_version || "");  // French meter: no model, power in VA
+    show("s-meter", tic ? "TIC " + m.protocol_version.slice(4) + " · " + m.id : m.model ? m.model + " · DSMR " + m.protocol_version : "no telegram yet");
     show("s-age", (m.age_ms == null ? (m.telegrams ? "over an hour ago" : "never") : (m.age_ms / 1000).toFixed(1) + " s ago") + (m.telegrams ? " (" + m.telegrams + " telegrams)" : ""));
     var c = s.counters || {};
     show("s-bad", c.valid == null ? "–" : (c.implausible || 0) + " implausible · " + (c.crc_mismatch || 0) + " CRC errors · " +

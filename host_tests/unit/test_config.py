@@ -371,3 +371,17 @@ def test_a_patch_leaves_none_of_the_check_modules_loaded():
         assert [m for m in checks if m in sys.modules] == []
     finally:
         sys.modules.update(loaded)
+
+
+def test_p1_protocol_is_auto_dsmr_or_tic_and_fits_the_baud():
+    assert config.defaults()["P1"]["Protocol"] == "auto"
+    assert _rejects("P1.Protocol", {"P1": {"Protocol": "linky"}})
+    assert _error({"P1": {"Protocol": "tic", "Baud": "1200"}}) is None
+    assert _error({"P1": {"Protocol": "auto", "Baud": "1200"}}) is None
+    e = _error({"P1": {"Protocol": "tic", "Baud": "115200"}})
+    assert e is not None and e.field == "P1.Protocol" and "115200" in e.message
+    cfg, _ = config.patch(config.defaults(), {"P1": {"Protocol": "dsmr"}})
+    e = _error({"P1": {"Baud": "1200"}}, cfg)
+    assert e is not None and e.field == "P1.Baud"
+    e = _error({"P1": {"SmartyKey": "0123456789ABCDEF0123456789ABCDEF", "Protocol": "tic"}})
+    assert e is not None and e.field == "P1.SmartyKey"

@@ -65,3 +65,14 @@ def test_a_retained_publish_header_sets_the_retain_bit():
     buf = bytearray(8)
     start = mp.publish_header(buf, 5, 300, retain=True)
     assert buf[start] == 0x31 and mp.publish_header(buf, 5, 300) == start and buf[start] == 0x30
+
+
+def test_a_french_meters_power_is_announced_as_apparent_power_in_va():
+    data, status = mp.topics("home", "S-1")
+    out = []
+    ha.write_config(out.append, "power_w", "S-1", data, status, True)
+    c = json.loads("".join(out))
+    assert (c["device_class"], c["unit_of_measurement"]) == ("apparent_power", "VA")
+    out = []
+    ha.write_config(out.append, "current_l1_a", "S-1", data, status, True)
+    assert json.loads("".join(out))["unit_of_measurement"] == "A"

@@ -1,4 +1,4 @@
-"""The P1 driver: bytes in, readings on the hub; counters, passthrough, auto baud, Smarty."""
+"""The P1 driver: bytes in, readings on the hub; counters, passthrough, auto baud, Smarty, TIC."""
 import asyncio
 import json
 from binascii import unhexlify
@@ -6,7 +6,9 @@ from binascii import unhexlify
 from _support import _HERE, telegram
 from crc16 import crc16
 from hub import Hub
-from p1reader import P1Reader
+from p1reader import LINES, P1Reader
+
+_DSMR_WINDOW = LINES[0][3]  # how long a silent DSMR line is given before the next is tried
 
 
 class FakePort:
@@ -17,8 +19,9 @@ class FakePort:
         self.settings = []
         self.tx = bytearray()
 
-    def configure(self, baud, bits, parity):
+    def configure(self, baud, bits, parity, invert=True):
         self.settings.append((baud, bits, parity))
+        self.inverted = invert
 
     def write(self, data):
         self.tx += data
@@ -45,7 +48,7 @@ class Clock:
 
 def _reader(p1=None, port=None, clock=None):
     # Only the P1 section matters here (config.py's defaults, minus its import cost).
-    cfg = {"P1": {"Baud": "auto", "SmartyKey": "", "SmartyAad": "3000112233445566778899AABBCCDDEEFF",
+    cfg = {"P1": {"Protocol": "auto", "Baud": "auto", "SmartyKey": "", "SmartyAad": "3000112233445566778899AABBCCDDEEFF",
                   "Passthrough": False}}
     cfg["P1"].update(p1 or {})
     clock = clock or Clock()
@@ -118,17 +121,20 @@ def test_no_passthrough_by_default():
     assert port.tx == bytearray()
 
 
-def test_auto_baud_starts_at_115200_and_alternates_while_no_telegram_arrives():
+def test_auto_starts_at_dsmr_115200_and_tries_each_line_in_turn_while_nothing_valid_arrives():
     port = FakePort()
     clock = Clock()
-    reader, _ = _reader(port=port, clock=clock)
-    clock.t = reader.AUTOBAUD_MS - 1
-    assert not reader.check_serial()
-    clock.t = reader.AUTOBAUD_MS
-    assert reader.check_serial()
-    clock.t = 2 * reader.AUTOBAUD_MS
-    assert reader.check_serial()
-    assert port.settings == [(115200, 8, None), (9600, 7, 0), (115200, 8, None)]
+    reader, hub = _reader(port=port, clock=clock)
+    tried = []
+    for proto, _, serial, window in LINES + LINES[:1]:
+        tried.append((hub.status["p1"]["protocol"], hub.status["p1"]["serial"]))
+        clock.t += window - 1
+        assert not reader.check_serial()
+        clock.t += 1
+        assert reader.check_serial()
+    assert tried == [("dsmr", "115200 8N1"), ("dsmr", "9600 7E1"), ("tic", "9600 7E1"),
+                     ("tic", "1200 7E1"), ("dsmr", "115200 8N1")]
+    assert port.settings == [ln[2] for ln in LINES + LINES[:2]]
 
 
 def test_auto_baud_stays_while_valid_telegrams_arrive():
@@ -136,7 +142,7 @@ def test_auto_baud_stays_while_valid_telegrams_arrive():
     clock = Clock()
     reader, _ = _reader(port=port, clock=clock)
     for _ in range(5):
-        clock.t += reader.AUTOBAUD_MS // 2
+        clock.t += _DSMR_WINDOW // 2
         _feed(reader, telegram("v5.p1"))
         assert not reader.check_serial()
     assert port.settings == [(115200, 8, None)]
@@ -159,20 +165,29 @@ def test_garbage_does_not_count_as_a_telegram_for_auto_baud():
     port = FakePort()
     clock = Clock()
     reader, _ = _reader(port=port, clock=clock)
-    clock.t = reader.AUTOBAUD_MS
+    clock.t = _DSMR_WINDOW
     _feed(reader, b"\xff\xfe/garbage without end" * 10)
     assert reader.check_serial()
     assert port.settings[-1] == (9600, 7, 0)
 
 
-def test_fixed_baud_is_set_once_and_never_switched():
+def test_fixed_protocol_and_baud_is_set_once_and_never_switched():
     port = FakePort()
     clock = Clock()
-    reader, hub = _reader({"Baud": "9600"}, port, clock)
-    clock.t = 10 * reader.AUTOBAUD_MS
+    reader, hub = _reader({"Protocol": "dsmr", "Baud": "9600"}, port, clock)
+    clock.t = 10 * _DSMR_WINDOW
     assert not reader.check_serial()
     assert port.settings == [(9600, 7, 0)]
     assert hub.status["p1"]["serial"] == "9600 7E1"
+
+
+def test_a_fixed_9600_baud_with_auto_protocol_looks_for_dsmr_and_tic_there():
+    port = FakePort()
+    clock = Clock()
+    reader, hub = _reader({"Baud": "9600"}, port, clock)
+    clock.t = _DSMR_WINDOW
+    assert reader.check_serial()
+    assert hub.status["p1"]["protocol"] == "tic" and port.settings == [(9600, 7, 0)] * 2
 
 
 def test_dsmr2_telegram_without_crc_is_published():
@@ -243,3 +258,53 @@ def test_an_implausible_telegram_is_counted_and_the_last_good_reading_stays():
     assert hub.seq == 1 and hub.reading is first
     _feed(reader, good)
     assert hub.seq == 2
+
+
+def test_auto_finds_a_tic_meter_on_its_line_and_stays_there():
+    import sys
+    port = FakePort()
+    clock = Clock()
+    reader, hub = _reader(port=port, clock=clock)
+    frame = telegram("tic-historique.tic")
+    while hub.status["p1"]["serial"] != "1200 7E1":
+        _feed(reader, frame[:60])  # what the wrong UART settings make of it: never a whole frame
+        clock.t += 30000
+        assert reader.check_serial()
+        assert hub.seq == 0
+    assert "tic" in sys.modules and port.inverted is False  # a demodulator's output is not inverted
+    for _ in range(5):
+        clock.t += 2000
+        _feed(reader, frame)
+        assert not reader.check_serial()
+    assert hub.seq == 5 and hub.raw == frame
+    assert hub.reading["protocol_version"] == "tic-historique"
+    assert hub.status["p1"]["protocol"] == "tic" and hub.status["p1"]["tic"]["subscribed_a"] == 30
+
+
+def test_tic_code_is_dropped_when_the_search_moves_back_to_p1():
+    import sys
+    clock = Clock()
+    reader, hub = _reader({"Protocol": "auto"}, FakePort(), clock)
+    for _ in range(3):
+        clock.t += 30000
+        reader.check_serial()
+    assert hub.status["p1"]["serial"] == "1200 7E1" and "tic" in sys.modules
+    clock.t += 30000
+    reader.check_serial()
+    assert hub.status["p1"]["protocol"] == "dsmr" and "tic" not in sys.modules
+    _feed(reader, telegram("v5.p1"))
+    assert hub.seq == 1
+
+
+def test_a_tic_frame_with_a_bad_checksum_keeps_the_line_but_is_not_published():
+    clock = Clock()
+    reader, hub = _reader({"Protocol": "tic"}, FakePort(), clock)  # 9600, then 1200
+    frame = telegram("tic-standard.tic")
+    bad = frame.replace(b"SINSTS2\t00094", b"SINSTS2\t00095")
+    clock.t = 9000
+    _feed(reader, bad)
+    clock.t = 18000
+    assert not reader.check_serial()
+    assert hub.seq == 0 and hub.counters["crc_mismatch"] == 1
+    _feed(reader, frame)
+    assert hub.seq == 1 and hub.reading["power_l2_w"] == 94
