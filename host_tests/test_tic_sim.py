@@ -109,10 +109,11 @@ def test_a_historique_meter_has_no_voltage_and_power_only_in_total(tmp_path):
         c = ModbusTcpClient("127.0.0.1", port=sim.modbus_port, timeout=3, retries=0)
         assert c.connect()
         try:
-            v = floats(c, 0x8000, 24)
-            assert v[3:6] == [0.0, 0.0, 0.0]  # historique sends no voltage
-            assert [round(x) for x in v[7:10]] == [r["IINST%d" % i] for i in (1, 2, 3)]
-            assert close(v[11], r["PAPP"])
+            # Historique sends no voltage: never served as 0 V (README, Plausibility), the rest is.
+            e = c.read_holding_registers(0x8006, count=6, device_id=1)
+            assert e.isError() and e.exception_code == 4
+            assert [round(x) for x in floats(c, 0x800E, 3)] == [r["IINST%d" % i] for i in (1, 2, 3)]
+            assert close(floats(c, 0x8016, 1)[0], r["PAPP"])
             assert close(floats(c, 0x8100, 1)[0], r["HCHC"] + r["HCHP"])
         finally:
             c.close()

@@ -37,9 +37,10 @@ BUILD = os.path.join(ROOT, "build", "sim")
 NOT_STOCK = ("hw_esp32.py", "main.py", "manifest.py", "webpage.py")
 # The device's budgets (README, "Memory"): the p1gw image runs in the heap a
 # plain ESP32 starts MicroPython with. The stock layout loads its code into the
-# heap: its target was 128k, but under the load of tools/bench_load.py it needs
-# 144k (measured), so it is run and tested at 152k. P1GW_HEAP overrides both.
-HEAP = {"image": "64k", "stock": "152k"}
+# heap: its target was 128k, but under the load of tools/bench_load.py it holds
+# ~133 KB after gc.collect() and a config PATCH fails at 152k (measured), so it
+# is run and tested at 168k. P1GW_HEAP overrides both.
+HEAP = {"image": "64k", "stock": "168k"}
 RESET_EXIT = 3  # hw_host.reset(): start the firmware again
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
