@@ -1,6 +1,7 @@
 """asyncio stream helpers shared by the TCP services."""
 import asyncio
 import errno
+import gc
 
 from clock import ticks_diff
 
@@ -16,8 +17,16 @@ async def close_stream(writer):
 
 async def listen(handler, host, port, backlog=5):
     """``asyncio.start_server``; a port already in use raises OSError(EADDRINUSE, text naming it)."""
+    async def accepted(reader, writer):
+        # A collection first, so what the connection keeps for its lifetime goes
+        # into the lowest free holes rather than scattered among the garbage of the
+        # moment: long-lived connections otherwise split a 64 KB heap into pieces
+        # too small for a reading.
+        gc.collect()
+        await handler(reader, writer)
+
     try:
-        return await asyncio.start_server(handler, host, port, backlog=backlog)
+        return await asyncio.start_server(accepted, host, port, backlog=backlog)
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
             raise OSError(errno.EADDRINUSE, "port %d on %s is in use by another program" % (port, host))
