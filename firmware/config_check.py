@@ -140,7 +140,7 @@ def check(spec, v):
         if v:
             import pem  # only for a certificate or key: most PATCHes never load it
 
-            pem.blocks(v, spec[1])  # what the publisher will load, or why not
+            pem.blocks(v, spec[1], False)  # what the publisher will load, or why not
     return v
 
 

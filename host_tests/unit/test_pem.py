@@ -47,3 +47,14 @@ def test_encrypted_keys_are_refused_in_both_forms():
                                           "-----END RSA PRIVATE KEY-----\n", "PRIVATE KEY")
     assert raises(ValueError, pem.blocks, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAEC\n"
                                           "-----END ENCRYPTED PRIVATE KEY-----\n", "PRIVATE KEY")
+
+
+def test_checking_finds_what_decoding_finds():
+    wrapped = "-----BEGIN CERTIFICATE-----\nAAECAwQF\nAAEC\nAw\nQF\n/w==\n-----END CERTIFICATE-----\n"
+    assert pem.blocks(wrapped) == [b"\x00\x01\x02\x03\x04\x05\x00\x01\x02\x03\x04\x05\xff"]
+    for text in (CERTS, wrapped, CERTS.replace("\n", "\r\n")):
+        assert pem.blocks(text, "CERTIFICATE", False) == [None] * len(pem.blocks(text, "CERTIFICATE"))
+    for bad in ("-----BEGIN CERTIFICATE-----\nAAEC\nA\n-----END CERTIFICATE-----\n",
+                "-----BEGIN CERTIFICATE-----\nAAE\n-----END CERTIFICATE-----\n"):
+        assert raises(ValueError, pem.blocks, bad)
+        assert raises(ValueError, pem.blocks, bad, "", False)
