@@ -5,7 +5,8 @@
    96 KB heap: time and heap allocated per telegram, heap growth over 10,000 telegrams;
    P1 telegrams and French meters' TIC frames (*.tic) alike.
 2. The same code under CPython next to dsmr_parser (P1) and enedis-tic (TIC) on the same telegrams.
-3. Further lines from the service benchmarks (Smarty, Modbus).
+3. Further lines from the service benchmarks (Smarty, Modbus), and the heap each
+   loaded module holds in both layouts (tools/heap_modules.py).
 4. The load of issue 11 (tools/bench_load.py): a meter at 1 telegram/s, 4 Modbus
    clients at 10 Hz, a phone's browser, 2 raw-stream clients, MQTT with Home
    Assistant discovery and totals, a config PATCH every 30 s; on the image at
@@ -94,7 +95,17 @@ def main():
         print()
         sys.stdout.flush()
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", extra)], env=MP_ENV, check=False)
+    modules()
     load()
+
+
+def modules():
+    """What each layout's loaded modules hold in the heap before any connection (tools/heap_modules.py)."""
+    import heap_modules
+    for layout in ("image", "stock"):
+        print()
+        rows, on_top = heap_modules.costs(layout, extra=heap_modules.EXTRA if layout == "stock" else ())
+        heap_modules.report(layout, rows, on_top, out=_print_flush)
 
 
 def load():
