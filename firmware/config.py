@@ -2,8 +2,9 @@
 
 ``config.json`` has the Xemex Smart Connect shape (docs/ARCHITECTURE.md). Every
 field is checked on its own, so an error names the field ("MQTT.Broker") and a
-bad PATCH changes nothing. The checks live in ``config_check``, loaded only for
-the call that needs them (see ``_rules``). Pure logic apart from
+bad PATCH changes nothing. The defaults, the checks and the reading of the file
+at boot live in ``config_check``, loaded only for the call that needs them (see
+``_rules``). Pure logic apart from
 ``load``/``save``; runs under CPython, the unix port and the ESP32.
 """
 import json
@@ -15,32 +16,8 @@ MASK = "********"
 
 
 def defaults():
-    """A fresh config with every field at its default.
-
-    Built on each call rather than kept: a module-level dict would hold ~1 KB
-    of an ESP32's heap for good, and the defaults are needed only at boot and
-    for a PATCH. Written with keyword arguments: each field name is then an
-    identifier, a qstr interned when this module loads, so config.json's keys
-    (json.load) and every other module's string constant of a field name
-    ("IdleTimeoutS", "FailsafeCurrentA"...) resolve to it instead of each being
-    a heap string of its own.
-    """
-    return dict(
-        MeterType="PhoenixContact-EMPro",
-        DefaultNetIf="WiFi",
-        WiFi=dict(Ssid="", Password="", IpMode="DHCP",
-                  StaticIPv4=dict(IpAddress="", Netmask="24", Gateway="", DNS="")),
-        Ethernet=dict(IpMode="DHCP",
-                      StaticIPv4=dict(IpAddress="", Netmask="24", Gateway="", DNS="")),
-        MQTT=dict(Enabled=False, Broker="", Site="unknown-site", Username="", Password="",
-                  IncludeTotals=False, HomeAssistant=False, MinIntervalS=0,
-                  CaCert="", ClientCert="", ClientKey=""),
-        Modbus=dict(Port=502, MaxClients=4, IdleTimeoutS=60, StaleAfterS=0,
-                    StalePolicy="exception", FailsafeCurrentA=6.0),
-        P1=dict(Protocol="auto", Baud="auto", SmartyKey="", SmartyAad="3000112233445566778899AABBCCDDEEFF",
-                Passthrough=False),
-        Http=dict(Port=80, OpenData=True, RawPort=2000),
-    )
+    """A fresh config with every field at its default (built by config_check: see there)."""
+    return _rules("defaults")
 
 
 # Never sent back by the API: redact() shows them as MASK when set, and a PATCH
@@ -77,8 +54,8 @@ def _set(cfg, field, value):
 
 
 def _rules(fn, *args):
-    """``config_check.<fn>(*args)``: the checks (and what they import: broker_url,
-    pem) are ~5 KB of heap that a running gateway needs only at boot and for a
+    """``config_check.<fn>(*args)``: the defaults and checks (and what they import:
+    broker_url, pem) are ~7 KB of heap that a running gateway needs only at boot and for a
     PATCH, so they are loaded for the call and dropped after."""
     return ondemand.call("config_check", fn, *args)
 
@@ -131,24 +108,9 @@ def load(path):
 
     A missing or unreadable file gives the defaults; a field with a bad value
     gets its default while the other fields are kept. Either way the message
-    says what happened so the log shows it.
+    says what happened so the log shows it. (Boot only: the work is config_check's.)
     """
-    cfg = defaults()
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except OSError:
-        return cfg, "%s missing; using defaults" % path
-    except ValueError:
-        return cfg, "%s is not valid JSON; using defaults" % path
-    try:
-        errors = _rules("merge_file", cfg, data)
-    except ConfigError as e:  # the top level is not an object
-        return defaults(), "%s: %s; using defaults" % (path, e)
-    if errors:
-        return cfg, "%s: %s; using the default for %s" % (
-            path, "; ".join(str(e) for e in errors), "a bad field" if len(errors) == 1 else "bad fields")
-    return cfg, None
+    return _rules("load", path)
 
 
 def save(path, cfg):

@@ -16,7 +16,6 @@ microdot style.
 """
 import asyncio
 import binascii
-import json
 import os
 
 from micropython import const
@@ -79,7 +78,6 @@ class _Sink:
 
 _SINK_BUF = bytearray(_CHUNK)
 _SINK_BUF[:] = b""  # empty, but it keeps its room: appending allocates nothing
-_file_buf = None  # chunks of a file on their way out (allocated by the first file sent)
 
 
 class HttpError(Exception):
@@ -105,23 +103,6 @@ class Request:
         # the server spools) the name of the file that holds it.
         self.body = b""  # type: bytes | bytearray | str
         self.peer = b""  # the client's IPv4 address, 4 bytes (b"": unknown)
-
-    def json(self):
-        """The body parsed as JSON; ValueError (or UnicodeError) when it is not."""
-        if isinstance(self.body, str):
-            with open(self.body) as f:
-                return json.load(f)  # read a piece at a time: no copy of the body in RAM
-        return json.loads(self.body or b"null")  # pyright: ignore[reportArgumentType]  (bytes too)
-
-    def keep_alive(self):
-        conn = self.headers.get("connection", "").lower()
-        if self.version == "HTTP/1.0":
-            return conn == "keep-alive"
-        return conn != "close"
-
-    def content_type(self):
-        """Media type without parameters, lower case ('' when absent)."""
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 class Response:
@@ -206,13 +187,6 @@ class App:
     def streams(self, req):
         return req.path in self.streamed
 
-    async def dispatch(self, req):
-        """``before`` then the route: what the server does, in one call for tests."""
-        r = await self.before(req)
-        if r is not None:
-            return r
-        return await self.respond(req)
-
     def find(self, req):
         """(handler, None) for a routed request, else (None, the 404 or 405 response)."""
         table = self._routes.get(req.path)
@@ -225,10 +199,6 @@ class App:
             return None, r
         return handler, None
 
-    async def respond(self, req):
-        """The routed handler's response (``before`` already passed)."""
-        handler, resp = self.find(req)
-        return resp if handler is None else await handler(req)
 
 
 class BasicAuth:
@@ -605,7 +575,8 @@ class Server:
     async def _serve(self, req, reader, writer, conn):
         """Answer one request; False when the connection is to close."""
         length = self._body_length(req)
-        keep = req.keep_alive()
+        conn_hdr = req.headers.get("connection", "").lower()
+        keep = conn_hdr == "keep-alive" if req.version == "HTTP/1.0" else conn_hdr != "close"
         handler = None
         try:
             # Authentication and routing run on the head alone: a request they
@@ -785,13 +756,13 @@ class Server:
         await self._flush(writer, conn)
 
     async def _send_file(self, writer, conn, path):
-        global _file_buf
-        if _file_buf is None:  # only a stock-layout install serves files (the page)
-            _file_buf = bytearray(_CHUNK)
+        # A buffer for each file sent rather than one kept for good: only the stock
+        # layout serves files (the page), and a running gateway seldom does.
+        buf = bytearray(_CHUNK)
         with open(path, "rb") as f:
             while True:
-                n = f.readinto(_file_buf)
+                n = f.readinto(buf)
                 if not n:
                     break
-                writer.write(memoryview(_file_buf)[:n])
+                writer.write(memoryview(buf)[:n])
                 await self._flush(writer, conn)

@@ -6,6 +6,8 @@ webapi.py imports this module for such a request and drops it again after
 the stock layout's heap that a running gateway needs a few times a day, not
 all the time. ``answer(hub, req)`` is the response; nothing here awaits.
 """
+import json
+
 import config
 import ondemand
 from http_server import error_response, json_response
@@ -26,6 +28,14 @@ def answer(hub, req):
     return _patch_config(hub, req)
 
 
+def _json(req):
+    """The body parsed as JSON; ValueError (or UnicodeError) when it is not."""
+    if isinstance(req.body, str):  # the name of the file the server spooled it to
+        with open(req.body) as f:
+            return json.load(f)  # read a piece at a time: no copy of the body in RAM
+    return json.loads(req.body or b"null")  # pyright: ignore[reportArgumentType]  (bytes too)
+
+
 def _body_pieces(body):
     """The request body as pieces of bytes: itself, or a spooled file's contents a piece at a time."""
     if not isinstance(body, str):
@@ -41,7 +51,7 @@ def _body_pieces(body):
 
 def _patch_config(hub, req):
     try:
-        changes = req.json()
+        changes = _json(req)
     except MemoryError:  # not the client's fault: say so, and let it try again
         return error_response(503, "out of memory: try again")
     except Exception:  # ValueError, or UnicodeError on bad bytes
@@ -79,7 +89,7 @@ def _patch_config(hub, req):
 
 def _reset(hub, req):
     try:
-        restart = (req.json() or {}).get("restart", False)
+        restart = (_json(req) or {}).get("restart", False)
     except (ValueError, AttributeError):  # not JSON, or not an object
         return error_response(400, "body must be a JSON object")
     if restart is not True and restart is not False:

@@ -98,7 +98,7 @@ class WebServer:
             return r
         if req.method in _WRITES:
             want = "application/octet-stream" if req.path == "/api/v1/firmware" else "application/json"
-            if req.content_type() != want:
+            if req.headers.get("content-type", "").split(";")[0].strip().lower() != want:
                 return error_response(415, "send Content-Type: " + want)
         return None
 
