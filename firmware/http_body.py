@@ -1,9 +1,16 @@
-"""A request body the handler reads itself: the firmware upload's (``App.route(stream=True)``).
+"""A request body the handler streams (the firmware upload's), or one swallowed after a refusal.
 
-Its own module so that a gateway that is never updated over the network does
-not hold it: ``http_server`` imports it at the first streamed request.
+Its own module, loaded for such a request and dropped after (``ondemand``, from
+``http_server.Server``): a gateway's requests are GETs and a few small PATCHes
+(read into RAM by the server itself), so this code need not hold heap for them.
 """
+import asyncio
+
+from micropython import const
+
 from clock import ticks_add, ticks_ms
+
+_CHUNK = const(512)
 
 
 class Body:
@@ -47,3 +54,56 @@ class Body:
         except EOFError:
             pass
         self._conn.pos = self._conn.n = 0
+
+
+async def serve(server, req, reader, writer, conn, handler, resp, length, keep):
+    """``http_server.Server._serve`` for a request with a ``length`` byte body that is
+    refused (``handler`` None: ``resp`` answers it) or streamed by its handler;
+    False when the connection is to close."""
+    streamed = server.app.streams(req)
+    if handler is None:  # the body is still on the wire: drained after the answer
+        await server._send(writer, conn, resp, False)
+        if streamed:  # maybe megabytes: swallowed while they keep coming
+            conn.deadline = 0
+            await Body(reader, conn, length, 0).skip(server.discard_s * 1000)
+        else:
+            await discard(server, reader, conn)
+        return False
+    body = req.body = Body(reader, conn, length, server.read_timeout_s * 1000)
+    if req.headers.get("expect", "").lower() == "100-continue":  # curl, for a body over 1 MB
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    try:
+        resp = await handler(req)
+    except EOFError:
+        raise  # the client stopped sending: nobody to answer
+    except Exception as e:
+        resp = server._failed(req, e)
+    req.body = b""
+    if body.left:  # refused before its end: answer, then swallow the rest before closing
+        await server._send(writer, conn, resp, False)
+        await body.skip(server.discard_s * 1000)
+        return False
+    await server._send(writer, conn, resp, keep)
+    return keep
+
+
+async def discard(server, reader, conn):
+    """Swallow what the client still sends (briefly, boundedly) before the close.
+
+    Closing with unread bytes makes the kernel send a reset, and the client
+    may lose our error response to it. One deadline for all of it, so a
+    client trickling bytes cannot hold the connection.
+    """
+    conn.deadline = 0
+    try:
+        await asyncio.wait_for(_drain(reader, server.max_body + server.max_head), server.discard_s)
+    except (OSError, asyncio.TimeoutError):
+        pass
+
+
+async def _drain(reader, left):
+    while left > 0:
+        chunk = await reader.read(_CHUNK)
+        if not chunk:
+            return
+        left -= len(chunk)

@@ -21,6 +21,7 @@ import os
 from micropython import const
 
 import jsonw
+import ondemand
 from clock import ticks_add, ticks_diff, ticks_ms
 from streams import close_stream, evictee, peer_ip
 
@@ -173,7 +174,7 @@ class App:
 
     def route(self, path, methods=("GET",), stream=False):
         """Register a handler; ``stream``: it reads a request's body itself from ``req.body``
-        (an ``http_body.Body``, loaded at the first such request), which may then be as long
+        (an ``http_body.Body``, loaded for the request), which may then be as long
         as ``Server.max_stream``."""
         def register(handler):
             table = self._routes.setdefault(path, {})
@@ -411,14 +412,6 @@ class _Conn:
         return True
 
 
-async def _drain(reader, left):
-    while left > 0:
-        chunk = await reader.read(_CHUNK)
-        if not chunk:
-            return
-        left -= len(chunk)
-
-
 async def _read_body(reader, conn, n, spool=None):
     """``n`` body bytes: into one bytearray allocated up front, or through the
     connection's buffer into the file ``spool`` (then its name is the body)."""
@@ -546,8 +539,7 @@ class Server:
                     conn.idle = None
                     self.counters["bad_requests"] += 1
                     await self._send(writer, conn, error_response(e.status, _REASONS[e.status]), False)
-                    conn.deadline = 0
-                    await self._discard(reader)
+                    await ondemand.call("http_body", "discard", self, reader, conn)
                     break
                 if req is None:
                     break
@@ -586,35 +578,12 @@ class Server:
                 handler, resp = self.app.find(req)
         except Exception as e:
             resp = self._failed(req, e)
-        if handler is None:
-            if length:  # the body is still on the wire: drained after the answer
-                await self._send(writer, conn, resp, False)
-                conn.deadline = 0
-                if self.app.streams(req):  # maybe megabytes: swallowed while they keep coming
-                    from http_body import Body
-                    await Body(reader, conn, length, 0).skip(self.discard_s * 1000)
-                else:
-                    await self._discard(reader)
-                return False
-            await self._send(writer, conn, resp, keep)
-            return keep
-        if length and self.app.streams(req):
-            from http_body import Body  # the firmware upload's: not loaded by a gateway never updated
-            body = req.body = Body(reader, conn, length, self.read_timeout_s * 1000)
-            if req.headers.get("expect", "").lower() == "100-continue":  # curl, for a body over 1 MB
-                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            try:
-                resp = await handler(req)
-            except EOFError:
-                raise  # the client stopped sending: nobody to answer
-            except Exception as e:
-                resp = self._failed(req, e)
-            req.body = b""
-            if body.left:  # refused before its end: answer, then swallow the rest before closing
-                await self._send(writer, conn, resp, False)
-                await body.skip(self.discard_s * 1000)
-                return False
-        elif length:
+        if length and (handler is None or self.app.streams(req)):
+            # A refused body (swallowed after the answer) or one the handler
+            # streams (the firmware upload): their code is loaded for them.
+            return await ondemand.call("http_body", "serve", self, req, reader, writer, conn,
+                                       handler, resp, length, keep)
+        if length:
             # One body at a time: four 8 KB uploads at once would not fit an ESP32
             # (and there is one spool file).
             async with self._body_lock:
@@ -632,7 +601,7 @@ class Server:
                         os.remove(spool)
                     except OSError:
                         pass
-        else:
+        elif handler is not None:
             resp = await self._call(handler, req)
         await self._send(writer, conn, resp, keep)
         return keep
@@ -650,18 +619,6 @@ class Server:
             return error_response(503, "out of memory: try again")
         print("http: %s %s: %r" % (req.method, req.path, e))
         return error_response(500, "internal error")
-
-    async def _discard(self, reader):
-        """Swallow what the client still sends (briefly, boundedly) before closing.
-
-        Closing with unread bytes makes the kernel send a reset, and the client
-        may lose our error response to it. One deadline for all of it, so a
-        client trickling bytes cannot hold the connection.
-        """
-        try:
-            await asyncio.wait_for(_drain(reader, self.max_body + self.max_head), self.discard_s)
-        except (OSError, asyncio.TimeoutError):
-            pass
 
     async def _read_request(self, reader, conn):
         """The next request's head, read line by line from the connection's buffer; None at EOF."""
