@@ -206,62 +206,21 @@ class BasicAuth:
     """Basic credentials check that slows down guessing per client address,
     without holding connections.
 
-    After ``free_failures`` wrong passwords in a row from one address, each
-    further failure locks the check for that address for a while (doubling up
-    to ``max_delay_ms``): 10 checks in the first minute, then one per 16 s.
-    While locked, that address's credentials are answered "locked" at once,
-    unchecked; other addresses are checked as usual, so a guesser slows only
-    itself. A success clears the address's count; so do ``forget_ms`` without
-    a wrong password.
-
-    The table has ``table_size`` rows, allocated once, at the first wrong
-    password (most gateways never see one). An address with no wrong password
-    has no row. When every row but the last is held by an
-    address still guessing, further addresses share the last row, and its
-    lock: many addresses guessing at once are slowed down together.
+    After 3 wrong passwords in a row from one address, each further failure
+    locks the check for that address for a while, doubling up to 16 s: 10
+    checks in the first minute, then one per 16 s. While locked, that address's
+    credentials are answered "locked", whatever they are; other addresses are
+    checked as usual, so a guesser slows only itself. The table of wrong
+    passwords per address and its code (``auth_throttle``) exist only while
+    some address has one counted: most gateways never see one, and a typo
+    followed by the right password leaves nothing behind.
     """
-
-    free_failures = 3
-    max_delay_ms = 16000
-    forget_ms = 600000
-    table_size = 8
 
     def __init__(self, user, password, clock=ticks_ms):
         self._expected = ("%s:%s" % (user, password)).encode()
         self._clock = clock
         self.failures = 0  # wrong passwords from every address, for the status
-        self._fails = bytearray()  # empty: no table until there is a wrong password
-
-    def _table(self):
-        n = self.table_size
-        self._addrs = bytearray(4 * n)
-        self._fails = bytearray(n)  # wrong passwords in a row, up to 255 (0: the row is free)
-        self._last = [0] * n        # ticks_ms of the row's last wrong password: its lock starts there
-
-    def _row(self, addr, now):
-        """``addr``'s row; else a free one (count 0) that takes it; else the shared last row.
-        -1 while there is no table (no wrong password yet)."""
-        if not self._fails:
-            return -1
-        addr = addr or b"\0\0\0\0"
-        fails, addrs = self._fails, self._addrs
-        free = -1
-        for i in range(self.table_size - 1):
-            if fails[i] and ticks_diff(now, self._last[i]) > self.forget_ms:
-                fails[i] = 0
-            if not fails[i]:
-                if free < 0:
-                    free = i
-            elif addrs[4 * i] == addr[0] and addrs[4 * i + 1] == addr[1] \
-                    and addrs[4 * i + 2] == addr[2] and addrs[4 * i + 3] == addr[3]:
-                return i
-        if free < 0:
-            free = self.table_size - 1
-            if fails[free] and ticks_diff(now, self._last[free]) > self.forget_ms:
-                fails[free] = 0
-            return free
-        addrs[4 * free:4 * free + 4] = addr
-        return free
+        self._fails = bytearray()  # empty: no table (auth_throttle's) while no wrong password counts
 
     def check(self, header, addr=b""):
         """'ok', 'missing' (no credentials: not a guess), 'bad' or 'locked' for client ``addr``."""
@@ -270,41 +229,20 @@ class BasicAuth:
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "basic":
             return "missing"
-        now = self._clock()
-        i = self._row(addr, now)
-        if self._left_ms(i, now) > 0:
-            return "locked"
         try:
             given = binascii.a2b_base64(token.strip())
         except Exception:  # binascii.Error (CPython) / ValueError (MicroPython)
             given = b""
-        if _same(given, self._expected):
-            if 0 <= i < self.table_size - 1:
-                self._fails[i] = 0  # the shared row stays: it counts other addresses too
+        ok = _same(given, self._expected)
+        if ok and not self._fails:
             return "ok"
-        self.failures += 1
-        if i < 0:
-            self._table()
-            i = self._row(addr, now)
-        self._fails[i] = min(self._fails[i] + 1, 255)
-        self._last[i] = now
-        return "bad"
-
-    def _left_ms(self, i, now):
-        """How long row ``i`` stays locked: 1 s after the 4th wrong password, doubling to 16 s."""
-        if i < 0:
-            return 0
-        over = self._fails[i] - self.free_failures
-        if over <= 0:
-            return 0
-        return min(1000 << min(over - 1, 8), self.max_delay_ms) - ticks_diff(now, self._last[i])
+        return ondemand.call("auth_throttle", "check", self, ok, addr)
 
     def retry_after_s(self, addr=b""):
         """Whole seconds until ``addr``'s credentials are checked again (0: not locked)."""
-        now = self._clock()
-        left = self._left_ms(self._row(addr, now), now)
-        return (left + 999) // 1000 if left > 0 else 0
-
+        if not self._fails:
+            return 0
+        return ondemand.call("auth_throttle", "retry_after_s", self, addr)
 
 
 def _same(a, b):

@@ -91,10 +91,10 @@ class WebServer:
             r.headers["WWW-Authenticate"] = _REALM
         else:
             r = None
-        wait = self.auth.retry_after_s(req.peer)
-        if r is not None and wait:
-            r.headers["Retry-After"] = str(wait)
         if r is not None:
+            wait = self.auth.retry_after_s(req.peer)
+            if wait:
+                r.headers["Retry-After"] = str(wait)
             return r
         if req.method in _WRITES:
             want = "application/octet-stream" if req.path == "/api/v1/firmware" else "application/json"

@@ -2,6 +2,7 @@
 import asyncio
 import json
 
+from auth_throttle import FORGET_MS, MAX_DELAY_MS, TABLE_SIZE
 from _http_client import ReadInto, TestClient, _Writer, parse_responses
 from http_server import (App, BasicAuth, Server, error_response, file_response,
                          json_response, header_line, request_line, HttpError, MAX_BODY, MAX_HEAD)
@@ -408,7 +409,7 @@ def test_basic_auth_locks_after_free_failures_longer_each_time_and_unlocks():
         waits.append(a.retry_after_s())
         now[0] += waits[-1] * 1000  # the guesser waits out each lock
     assert waits[:3] == [0, 0, 0] and waits[3] > 0
-    assert all(waits[i] <= waits[i + 1] for i in range(5)) and waits[-1] <= a.max_delay_ms // 1000
+    assert all(waits[i] <= waits[i + 1] for i in range(5)) and waits[-1] <= MAX_DELAY_MS // 1000
 
 
 def test_basic_auth_while_locked_answers_locked_without_checking():
@@ -422,6 +423,13 @@ def test_basic_auth_while_locked_answers_locked_without_checking():
     assert a.check(_basic("user", "pw")) == "ok"
     assert [a.check(_basic("user", "wrong")) for _ in range(4)] == ["bad"] * 4  # the count starts over
     assert a.failures == failures + 4  # the status counts every wrong password
+
+
+def test_a_typo_then_the_right_password_leaves_no_table_behind():
+    a = BasicAuth("user", "pw")
+    assert a.check(_basic("user", "pq"), b"\x7f\0\0\x01") == "bad" and len(a._fails) == TABLE_SIZE
+    assert a.check(_basic("user", "pw"), b"\x7f\0\0\x01") == "ok"
+    assert len(a._fails) == 0 and a.retry_after_s(b"\x7f\0\0\x01") == 0 and a.failures == 1
 
 
 def _guess_for(a, now, addr, seconds):
@@ -455,14 +463,14 @@ def test_a_guesser_locks_out_only_its_own_address():
 def test_a_full_table_makes_further_guessers_share_one_lock_and_forgets_in_time():
     now = [0]
     a = BasicAuth("user", "pw", clock=lambda: now[0])
-    for i in range(a.table_size + 3):  # more addresses than rows, each guessing 5 times
+    for i in range(TABLE_SIZE + 3):  # more addresses than rows, each guessing 5 times
         for _ in range(5):
             a.check(_basic("user", "wrong"), bytes((10, 0, 0, i)))
-    assert len(a._fails) == a.table_size  # the table did not grow
+    assert len(a._fails) == TABLE_SIZE  # the table did not grow
     # The first rows' owners are locked each alone; the later ones share the last row's lock.
     assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 0))) == "locked"
     assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 99))) == "locked"
-    now[0] += a.forget_ms + 1
+    now[0] += FORGET_MS + 1
     assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 99))) == "ok"
     assert a.check(_basic("user", "pw"), bytes((10, 0, 0, 0))) == "ok"
 
