@@ -105,10 +105,25 @@ class WebServer:
     # -- routes ------------------------------------------------------------------
 
     def _routes(self, app):
-        hub = self.hub
+        # One handler for every route: a function and a closure per route would hold heap for good.
+        answer = self._answer
+        route = app.route
+        for path in ("/", "/api/v1/status", "/api/v1/wifi/scan", "/api", "/api/", "/api/v1/data",
+                     "/api/v1/system", "/api/v1/telegram"):
+            route(path)(answer)
+        route("/api/v1/config", ("GET", "PATCH"))(answer)
+        route("/api/v1/reset", ("POST",))(answer)
+        route("/api/v1/identify", ("PUT",))(answer)
+        route("/api/v1/firmware", ("GET", "POST"), stream=True)(answer)
 
-        @app.route("/")
-        async def page(req):
+    async def _answer(self, req):
+        """The response to a routed request (App has checked its path and method)."""
+        hub = self.hub
+        path = req.path
+        if path == "/api/v1/status":
+            doc = self.status()  # once: json_response writes it twice (it measures first)
+            return json_response(lambda write: jsonw.value(write, doc))
+        if path == "/":
             if _PAGE_GZ is not None:
                 return file_response(_PAGE_GZ, _HTML, len(_PAGE_GZ), gzip=True)
             try:
@@ -116,58 +131,35 @@ class WebServer:
             except OSError:
                 return error_response(404, "page not installed (www/index.html.gz)")
             return file_response(_PAGE, _HTML, size, gzip=True)
-
-        @app.route("/api/v1/config")
-        async def get_config(req):
+        if path == "/api/v1/config" and req.method == "GET":
             return json_response(config.redact(hub.config))
-
-        @app.route("/api/v1/config", methods=("PATCH",))
-        @app.route("/api/v1/reset", methods=("POST",))
-        @app.route("/api/v1/wifi/scan")
-        @app.route("/api/v1/identify", methods=("PUT",))
-        async def action(req):
-            # Rare requests: their code is loaded for the request and dropped after.
-            return ondemand.call("webactions", "answer", hub, req)
-
-        @app.route("/api/v1/status")
-        async def status(req):
-            doc = self.status()  # once: json_response writes it twice (it measures first)
-            return json_response(lambda write: jsonw.value(write, doc))
-
-        @app.route("/api/v1/firmware", methods=("GET", "POST"), stream=True)
-        async def firmware(req):
+        if path == "/api/v1/firmware":
             # The update's code (and the upload's buffer) exist only for the request.
             if req.method == "POST":
                 return await ondemand.call("ota", "upload", hub, req)
             doc = _firmware()
             doc.update(ondemand.call("ota", "info", hub))
             return json_response(doc)
-
-        @app.route("/api")
-        @app.route("/api/")
-        async def device(req):
-            import homewizard  # ~5 KB of heap: loaded on the first HomeWizard request, not at boot
+        if path == "/api" or path == "/api/":
+            import homewizard  # ~4 KB of heap: loaded on the first HomeWizard request, not at boot
             return json_response(homewizard.device(hub.identity["serial"], VERSION))
-
-        @app.route("/api/v1/data")
-        async def data(req):
+        if path == "/api/v1/data":
             if hub.reading is None:
                 return error_response(503, "no telegram from the meter yet")
             import homewizard
             net = hub.status.get("net") or {}
             r = hub.reading
             return json_response(lambda write: homewizard.write_data(write, r, net.get("ssid"), net.get("rssi")))
-
-        @app.route("/api/v1/system")
-        async def system(req):
+        if path == "/api/v1/system":
             # HomeWizard clients read it with the data; a 401 would fail their whole update.
             return json_response({"cloud_enabled": False})
-
-        @app.route("/api/v1/telegram")
-        async def telegram(req):
+        if path == "/api/v1/telegram":
             if not hub.raw:
                 return error_response(503, "no telegram from the meter yet")
             return Response(hub.raw)
+        # Rare requests (PATCH config, reset, scan, identify): their code is loaded for the
+        # request and dropped after.
+        return ondemand.call("webactions", "answer", hub, req)
 
     def status(self):
         """The status document: every service's own status plus the meter and device."""
