@@ -187,7 +187,7 @@ def _check_broker(v):
     parse_broker(v)
 
 
-def _merge(out, changes, schema, defaults, prefix, errors, changed):
+def _merge(out, changes, schema, prefix, errors, changed):
     """Apply ``changes`` onto ``out`` (a copy), checking each leaf.
 
     A bad field raises ConfigError, or, when ``errors`` is a list (loading a
@@ -201,14 +201,12 @@ def _merge(out, changes, schema, defaults, prefix, errors, changed):
             if key not in schema:
                 raise ConfigError(field, "unknown field")
             spec = schema[key]
+            if value is None:  # merge-patch null: back to the default (built only for a null)
+                value = get(defaults(), field)
             if isinstance(spec, dict):
-                if value is None:  # merge-patch null: back to the defaults
-                    value = copy(defaults[key])
-                _merge(out[key], value, spec, defaults[key], field + ".", errors, changed)
+                _merge(out[key], value, spec, field + ".", errors, changed)
                 continue
-            if value is None:
-                value = defaults[key]
-            elif value == MASK and field in SECRETS:
+            if value == MASK and field in SECRETS:
                 continue
             try:
                 value = check(spec, value)
@@ -263,7 +261,7 @@ def patch(cfg, changes):
     """config.patch's work: the new config and whether it needs a restart."""
     out = copy(cfg)
     changed = []
-    _merge(out, changes, SCHEMA, defaults(), "", None, changed)
+    _merge(out, changes, SCHEMA, "", None, changed)
     _check_whole(out, changed)
     restart = False
     for field in changed:
@@ -284,7 +282,7 @@ def load(path):
         return cfg, "%s is not valid JSON; using defaults" % path
     errors = []
     try:
-        _merge(cfg, data, SCHEMA, defaults(), "", errors, [])
+        _merge(cfg, data, SCHEMA, "", errors, [])
     except ConfigError as e:  # the top level is not an object
         return defaults(), "%s: %s; using defaults" % (path, e)
     if errors:
