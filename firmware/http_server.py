@@ -23,7 +23,7 @@ from micropython import const
 import jsonw
 import ondemand
 from clock import ticks_add, ticks_diff, ticks_ms
-from streams import close_stream, evictee, peer_ip
+from streams import close_stream, peer_ip
 
 MAX_HEAD = const(2048)      # request line + headers; a phone browser sends ~700 bytes
 MAX_HEADERS = const(32)
@@ -38,9 +38,6 @@ _REASONS = {
     421: "Misdirected Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
     501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 }
-
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
-         b"Content-Length: 5\r\nConnection: close\r\n\r\nbusy\n")
 
 
 class _Sink:
@@ -92,8 +89,6 @@ class HttpError(Exception):
 class Request:
     """One parsed request; header names are lower case."""
 
-    __slots__ = ("method", "path", "query", "version", "headers", "body", "peer")
-
     def __init__(self, method, path, query, version, headers):
         self.method = method
         self.path = path
@@ -110,8 +105,6 @@ class Response:
     """Status, extra headers and a body: bytes, str, a file streamed in chunks,
     or a function that writes the body in pieces (``body(write)``), straight
     to the socket as it is sent."""
-
-    __slots__ = ("status", "headers", "body", "path", "size")
 
     def __init__(self, body=None, status=200, headers=None, content_type="text/plain; charset=utf-8"):
         self.status = status
@@ -253,13 +246,12 @@ def _same(a, b):
     return diff == 0
 
 
-# The only headers anything here reads; the others are counted and skipped, so
-# a phone's long User-Agent and Accept lines cost no heap.
-_KEPT = (b"host", b"authorization", b"content-length", b"content-type", b"connection",
-         b"transfer-encoding", b"x-sha256", b"expect")
-
-
-_KEPT_LENGTHS = tuple(len(h) for h in _KEPT)
+# The only headers anything here reads, each between bars (no name is part of
+# another), and their lengths; the others are counted and skipped, so a phone's
+# long User-Agent and Accept lines cost no heap. One constant each, not a tuple
+# of names: those would be a heap object apiece in the stock layout.
+_KEPT = b"|host|authorization|content-length|content-type|connection|transfer-encoding|x-sha256|expect|"
+_KEPT_LENGTHS = b"\x04\x0d\x0e\x0c\x0a\x11\x08\x06"
 
 
 def _blank(c):
@@ -291,10 +283,12 @@ def header_line(req, buf, start, end):
     colon = buf.find(b":", start, end)
     if colon <= start or _blank(buf[start]) or _blank(buf[colon - 1]):
         raise HttpError(400)  # also rejects obsolete line folding
-    if colon - start not in _KEPT_LENGTHS:
+    n = colon - start
+    if n not in _KEPT_LENGTHS:
         return
     name = bytes(buf[start:colon]).lower()
-    if name not in _KEPT:
+    i = _KEPT.find(name)
+    if i < 0 or _KEPT[i - 1] != 0x7C or _KEPT[i + n] != 0x7C:  # "|"
         return
     try:
         value = bytes(buf[colon + 1:end]).decode().strip()
@@ -427,39 +421,16 @@ class Server:
         if task is not None:
             task.cancel()
 
-    def _make_room(self, addr):
-        """Whether a connection from ``addr`` may have a slot, once this frees one.
-
-        Over the limit (all slots, or ``max_per_address`` from ``addr``), a
-        connection waiting for a request head is dropped (streams.evictee; of
-        ``addr``'s own, for the latter); False when every one is busy answering.
-        """
+    async def handle(self, reader, writer):
+        """One connection: requests in sequence until close, error or timeout."""
+        addr = peer_ip(writer)
         mine = 0
         for conn in self._conns:
             if conn.addr == addr:
                 mine += 1
-        if mine >= self.max_per_address or self.active >= self.max_conns:
-            victim = evictee(self._conns, addr, mine >= self.max_per_address)
-        else:
-            return True
-        if victim is None:
-            return False
-        self.counters["evicted"] += 1
-        self._drop(victim)
-        return True
-
-    async def handle(self, reader, writer):
-        """One connection: requests in sequence until close, error or timeout."""
-        addr = peer_ip(writer)
-        if not self._make_room(addr):
-            self.counters["refused"] += 1
-            try:
-                writer.write(_BUSY)
-                await asyncio.wait_for(writer.drain(), 2)
-            except Exception:
-                pass
-            await close_stream(writer)
-            return
+        if (mine >= self.max_per_address or self.active >= self.max_conns) \
+                and not await ondemand.call("http_full", "make_room", self, writer, addr, mine):
+            return  # every slot busy answering: refused
         self.active += 1
         conn = None
         try:

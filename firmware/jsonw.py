@@ -161,20 +161,16 @@ class Buffer:
         self.buf[:] = b""
 
 
-class _Count:
-    def __init__(self):
-        self.n = 0
-
-    def write(self, s):
-        # the UTF-8 length: a view of a str on MicroPython, its encoding on CPython
-        self.n += len(memoryview(s) if _STR_BUFFER or type(s) is not str else s.encode())
-
-
 def measure(fill):
     """How many bytes ``fill(write)`` writes: a Content-Length before the text is sent."""
-    count = _Count()
-    fill(count.write)
-    return count.n
+    n = 0
+
+    def count(s):
+        nonlocal n
+        # the UTF-8 length: a view of a str on MicroPython, its encoding on CPython
+        n += len(memoryview(s) if _STR_BUFFER or type(s) is not str else s.encode())
+    fill(count)
+    return n
 
 
 def dumps(v, exact=(), decimals=3):
