@@ -33,10 +33,9 @@ import sys
 import config
 import jsonw
 import ondemand
-from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response, redirect
+from http_server import App, BasicAuth, Response, Server, error_response, file_response, json_response
 from streams import serve
 from version import VERSION
-AP_URL = "http://10.10.10.10/"
 
 # Connectivity probes of Android, Apple, Windows and Firefox.
 _PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
@@ -50,7 +49,6 @@ except ImportError:  # the stock layout keeps the page as a file rather than in 
     _PAGE_GZ = None
 _PAGE = (__file__.rsplit("/", 1)[0] + "/" if "/" in __file__ else "") + "www/index.html.gz"
 _HTML = "text/html; charset=utf-8"
-_REALM = 'Basic realm="p1gw", charset="UTF-8"'
 
 
 class WebServer:
@@ -75,32 +73,23 @@ class WebServer:
 
     async def _before(self, req):
         net = self.hub.status.get("net") or {}
-        ap = net.get("ap")
         own = own_host(req.headers.get("host"), net, self.hub.identity["serial"], self.hub.bind)
-        if req.path in _PROBES or (ap and not own):
-            return redirect(AP_URL)
-        if not own:
-            return error_response(421, "not this device's address or name: use http://<its IP address>/")
-        if req.path in _OPEN and self.hub.config["Http"]["OpenData"]:
+        if req.path in _PROBES or (net.get("ap") and not own):
+            why = "portal"
+        elif not own:
+            why = "elsewhere"
+        elif req.path in _OPEN and self.hub.config["Http"]["OpenData"]:
             return None
-        verdict = self.auth.check(req.headers.get("authorization"), req.peer)
-        if verdict == "locked":
-            r = error_response(429, "too many wrong passwords: try again later")
-        elif verdict != "ok":
-            r = error_response(401, "wrong user or password" if verdict == "bad" else "login required")
-            r.headers["WWW-Authenticate"] = _REALM
         else:
-            r = None
-        if r is not None:
-            wait = self.auth.retry_after_s(req.peer)
-            if wait:
-                r.headers["Retry-After"] = str(wait)
-            return r
-        if req.method in _WRITES:
-            want = "application/octet-stream" if req.path == "/api/v1/firmware" else "application/json"
-            if req.headers.get("content-type", "").split(";")[0].strip().lower() != want:
-                return error_response(415, "send Content-Type: " + want)
-        return None
+            why = self.auth.check(req.headers.get("authorization"), req.peer)
+            if why == "ok":
+                if req.method not in _WRITES:
+                    return None
+                why = "application/octet-stream" if req.path == "/api/v1/firmware" else "application/json"
+                if req.headers.get("content-type", "").split(";")[0].strip().lower() == why:
+                    return None
+        # Refused: the answer's code is loaded for it (a browser's first request, a probe).
+        return ondemand.call("webactions", "refuse", self.auth, req, why)
 
     # -- routes ------------------------------------------------------------------
 
