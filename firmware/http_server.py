@@ -40,38 +40,32 @@ _REASONS = {
 }
 
 
-class _Sink:
-    """A response on its way to ``stream``, gathered in the one buffer that
-    every connection shares.
+# A response on its way to the stream ``_sink``, gathered in the one buffer
+# that every connection shares: ``_put`` appends a piece; a full buffer is
+# handed to the stream's write() (which sends it, or keeps a copy of what the
+# socket did not take) and is empty again. A response is written into it and
+# flushed with no await in between, so connections never share the buffer
+# mid-use (and module functions do: no object per response).
+_sink = None
 
-    ``write`` appends a piece; a full buffer is handed to the stream's write()
-    (which sends it, or keeps a copy of what the socket did not take) and is
-    empty again. A response is written into it and flushed with no await in
-    between, so connections never share the buffer mid-use.
-    """
 
-    def __init__(self, stream):
-        self.stream = stream
-        # Whatever a response that failed half-way left (the socket reset under
-        # its write, a MemoryError in its body) is not the start of this one's.
+def _put(piece):
+    buf = _SINK_BUF
+    if len(buf) + len(piece) > _CHUNK:
+        _flush_sink()
+        if len(piece) > _CHUNK:
+            _sink.write(jsonw.utf8(piece) if type(piece) is str else piece)  # pyright: ignore[reportOptionalMemberAccess]
+            return
+    if type(piece) is str:
+        jsonw.append(buf, piece)
+    else:
+        buf.extend(piece)
+
+
+def _flush_sink():
+    if _SINK_BUF:
+        _sink.write(_SINK_BUF)  # pyright: ignore[reportOptionalMemberAccess]
         _SINK_BUF[:] = b""
-
-    def write(self, piece):
-        buf = _SINK_BUF
-        if len(buf) + len(piece) > _CHUNK:
-            self.flush()
-            if len(piece) > _CHUNK:
-                self.stream.write(jsonw.utf8(piece) if type(piece) is str else piece)
-                return
-        if type(piece) is str:
-            jsonw.append(buf, piece)
-        else:
-            buf.extend(piece)
-
-    def flush(self):
-        if _SINK_BUF:
-            self.stream.write(_SINK_BUF)
-            _SINK_BUF[:] = b""
 
 
 _SINK_BUF = bytearray(_CHUNK)
@@ -594,24 +588,30 @@ class Server:
             length = jsonw.measure(body)
         else:
             length = resp.size if resp.path else len(body)
-        out = _Sink(writer)
-        out.write("HTTP/1.1 ")
-        out.write(str(resp.status))
-        out.write(" ")
-        out.write(_REASONS.get(resp.status, "Unknown"))
-        out.write("\r\nContent-Length: ")
-        out.write(str(length))
-        out.write("\r\nConnection: ")
-        out.write("keep-alive" if keep else "close")
+        global _sink
+        _sink = writer
+        # Whatever a response that failed half-way left (the socket reset under
+        # its write, a MemoryError in its body) is not the start of this one's.
+        _SINK_BUF[:] = b""
+        put = _put
+        put("HTTP/1.1 ")
+        put(str(resp.status))
+        put(" ")
+        put(_REASONS.get(resp.status, "Unknown"))
+        put("\r\nContent-Length: ")
+        put(str(length))
+        put("\r\nConnection: ")
+        put("keep-alive" if keep else "close")
         for k, v in resp.headers.items():
-            out.write("\r\n")
-            out.write(k)
-            out.write(": ")
-            out.write(v)
-        out.write("\r\n\r\n")
+            put("\r\n")
+            put(k)
+            put(": ")
+            put(v)
+        put("\r\n\r\n")
         if callable(body):
-            body(out.write)
-        out.flush()
+            body(put)
+        _flush_sink()
+        _sink = None
         if resp.path:
             await self._send_file(writer, conn, resp.path)
         elif not callable(body):
