@@ -31,13 +31,18 @@ MAX_BODY = const(8192)
 _CHUNK = const(512)
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
-_REASONS = {
-    200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request",
-    401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
-    411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
-    421: "Misdirected Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-    501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
-}
+# "<code><reason phrase>" lines: one constant (a dict would be a heap object per phrase).
+_REASONS = ("200OK\n204No Content\n302Found\n400Bad Request\n401Unauthorized\n404Not Found\n"
+            "405Method Not Allowed\n411Length Required\n413Payload Too Large\n415Unsupported Media Type\n"
+            "421Misdirected Request\n429Too Many Requests\n431Request Header Fields Too Large\n"
+            "500Internal Server Error\n501Not Implemented\n503Service Unavailable\n"
+            "505HTTP Version Not Supported\n")
+
+
+def _reason(code):
+    """The reason phrase of a status, ``code`` its 3 digits (no phrase has a digit)."""
+    i = _REASONS.find(code)
+    return _REASONS[i + 3:_REASONS.find("\n", i)] if i >= 0 else "Unknown"
 
 
 # A response on its way to the stream ``_sink``, gathered in the one buffer
@@ -73,11 +78,7 @@ _SINK_BUF[:] = b""  # empty, but it keeps its room: appending allocates nothing
 
 
 class HttpError(Exception):
-    """A request the server rejects before routing: answer ``status`` and close."""
-
-    def __init__(self, status):
-        super().__init__(status)
-        self.status = status
+    """A request the server rejects before routing: answer status ``args[0]`` and close."""
 
 
 class Request:
@@ -147,17 +148,13 @@ def file_response(path, content_type, size, gzip=False):
     return r
 
 
-async def _pass(req):
-    return None
-
-
 class App:
     """Exact-path router with a ``before`` hook (auth, captive portal)."""
 
     def __init__(self, before=None):
         self._routes = {}   # path -> {method: async handler(request) -> Response}
         self.streamed = ()  # paths whose handler reads the body itself (a request with one)
-        self.before = before or _pass  # async (request) -> Response, or None to route it
+        self.before = before  # async (request) -> Response, or None to route it; or None
 
     def route(self, path, methods=("GET",), stream=False):
         """Register a handler; ``stream``: it reads a request's body itself from ``req.body``
@@ -248,10 +245,6 @@ _KEPT = b"|host|authorization|content-length|content-type|connection|transfer-en
 _KEPT_LENGTHS = b"\x04\x0d\x0e\x0c\x0a\x11\x08\x06"
 
 
-def _blank(c):
-    return c == 0x20 or c == 0x09
-
-
 def request_line(buf, start, end):
     """The request line ``buf[start:end]`` (no line end) -> Request with no headers yet."""
     try:
@@ -275,7 +268,7 @@ def header_line(req, buf, start, end):
     Other headers are only checked for their shape: nothing is allocated for them.
     """
     colon = buf.find(b":", start, end)
-    if colon <= start or _blank(buf[start]) or _blank(buf[colon - 1]):
+    if colon <= start or buf[start] in b" \t" or buf[colon - 1] in b" \t":
         raise HttpError(400)  # also rejects obsolete line folding
     n = colon - start
     if n not in _KEPT_LENGTHS:
@@ -292,11 +285,6 @@ def header_line(req, buf, start, end):
     if name == "content-length" and req.headers.get(name, value) != value:
         raise HttpError(400)  # two lengths: which one frames the body is a guess
     req.headers[name] = value
-
-
-def _line_end(buf, start, end):
-    """Where the line ``buf[start:end]`` ends without its CR."""
-    return end - 1 if end > start and buf[end - 1] == 0x0D else end
 
 
 class _Conn:
@@ -441,7 +429,7 @@ class Server:
                 except HttpError as e:
                     conn.idle = None
                     self.counters["bad_requests"] += 1
-                    await self._send(writer, conn, error_response(e.status, _REASONS[e.status]), False)
+                    await self._send(writer, conn, error_response(e.args[0], _reason(str(e.args[0]))), False)
                     await ondemand.call("http_body", "discard", self, reader, conn)
                     break
                 if req is None:
@@ -476,7 +464,7 @@ class Server:
         try:
             # Authentication and routing run on the head alone: a request they
             # refuse never gets its body read into RAM.
-            resp = await self.app.before(req)
+            resp = await self.app.before(req) if self.app.before else None
             if resp is None:
                 handler, resp = self.app.find(req)
         except Exception as e:
@@ -548,7 +536,7 @@ class Server:
             head += end + 1 - start
             if head > self.max_head:
                 raise HttpError(431)
-            stop = _line_end(buf, start, end)
+            stop = end - 1 if end > start and buf[end - 1] == 0x0D else end  # without its CR
             if req is None:
                 if stop == start:
                     head = 0
@@ -595,9 +583,10 @@ class Server:
         _SINK_BUF[:] = b""
         put = _put
         put("HTTP/1.1 ")
-        put(str(resp.status))
+        code = str(resp.status)
+        put(code)
         put(" ")
-        put(_REASONS.get(resp.status, "Unknown"))
+        put(_reason(code))
         put("\r\nContent-Length: ")
         put(str(length))
         put("\r\nConnection: ")

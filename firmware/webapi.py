@@ -37,9 +37,11 @@ from http_server import App, BasicAuth, Response, Server, error_response, file_r
 from streams import serve
 from version import VERSION
 
-# Connectivity probes of Android, Apple, Windows and Firefox.
-_PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
-           "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html")
+# Connectivity probes of Android, Apple, Windows and Firefox, each between spaces
+# (a path has none, and no probe is part of an earlier one): one constant, not a
+# heap object per path.
+_PROBES = (" /generate_204 /gen_204 /hotspot-detect.html /library/test/success.html"
+           " /connecttest.txt /ncsi.txt /redirect /success.txt /canonical.html ")
 _OPEN = ("/api", "/api/", "/api/v1/data", "/api/v1/telegram", "/api/v1/system",
          "/api/v1/identify", "/api/v1/state")
 _WRITES = ("POST", "PATCH", "PUT")
@@ -74,18 +76,21 @@ class WebServer:
     async def _before(self, req):
         net = self.hub.status.get("net") or {}
         own = own_host(req.headers.get("host"), net, self.hub.identity["serial"], self.hub.bind)
-        if req.path in _PROBES or (net.get("ap") and not own):
+        path = req.path
+        i = _PROBES.find(path)
+        if i > 0 and _PROBES[i - 1] == " " and _PROBES.startswith(" ", i + len(path)) \
+                or (net.get("ap") and not own):
             why = "portal"
         elif not own:
             why = "elsewhere"
-        elif req.path in _OPEN and self.hub.config["Http"]["OpenData"]:
+        elif path in _OPEN and self.hub.config["Http"]["OpenData"]:
             return None
         else:
             why = self.auth.check(req.headers.get("authorization"), req.peer)
             if why == "ok":
                 if req.method not in _WRITES:
                     return None
-                why = "application/octet-stream" if req.path == "/api/v1/firmware" else "application/json"
+                why = "application/octet-stream" if path == "/api/v1/firmware" else "application/json"
                 if req.headers.get("content-type", "").split(";")[0].strip().lower() == why:
                     return None
         # Refused: the answer's code is loaded for it (a browser's first request, a probe).

@@ -378,7 +378,7 @@ def test_parse_head_rejects_non_utf8():
         parse_head(b"GET /\xff HTTP/1.1")
         ok = False
     except HttpError as e:
-        ok = e.status == 400
+        ok = e.args[0] == 400
     assert ok
 
 

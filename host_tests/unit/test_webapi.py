@@ -35,6 +35,18 @@ def test_status_route_writes_the_document_as_json():
     assert doc["serial"] == "S1"
 
 
+def test_the_connectivity_probes_and_only_they_are_redirected_to_the_page():
+    from _http_client import TestClient
+    hub = Hub(config.defaults(), {"serial": "S1", "api_password": "pw"}, lambda: 0)
+    client = TestClient(WebServer(hub).server)
+    for path in ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
+                 "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html"):
+        r = client.get(path)
+        assert r.status == 302 and r.headers["location"] == "http://10.10.10.10/", path
+    for path in ("/gen", "/generate_2045", "/test/success.html", "/ncsi.tx", "/canonical.html/x"):
+        assert client.get(path).status == 401, path
+
+
 def test_homewizard_data_route_writes_exact_counters():
     import dsmr
     from _http_client import TestClient
