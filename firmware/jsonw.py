@@ -171,10 +171,3 @@ def measure(fill):
         n += len(memoryview(s) if _STR_BUFFER or type(s) is not str else s.encode())
     fill(count)
     return n
-
-
-def dumps(v, exact=(), decimals=3):
-    """``v`` as a JSON str (``value``'s rules): for tests, tools and small documents."""
-    out = Buffer()
-    value(out.write, v, exact, decimals)
-    return bytes(out.bytes()).decode()
