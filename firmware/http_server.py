@@ -129,10 +129,6 @@ def error_response(status, message, field=None):
     return json_response({"error": message, "field": field}, status)
 
 
-def redirect(url):
-    return Response(b"", 302, {"Location": url}, "")
-
-
 def file_response(path, content_type, size, gzip=False):
     """Stream file ``path`` (``size`` bytes) without loading it into memory.
 

@@ -1,5 +1,5 @@
 """The web API's rare requests: a config PATCH, a reset or restart, a Wi-Fi scan, HomeWizard's
-identify; and the answers to the requests ``WebServer._before`` refuses.
+identify.
 
 webapi.py imports this module for such a request and drops it again after
 (``WebServer._routes``, route ``action``): their code and messages are ~2 KB of
@@ -10,11 +10,8 @@ import json
 
 import config
 import ondemand
-from http_server import error_response, json_response, redirect
+from http_server import error_response, json_response
 from netman import networks
-
-AP_URL = "http://10.10.10.10/"
-_REALM = 'Basic realm="p1gw", charset="UTF-8"'
 
 # Changing these reconnects the network right away (netman reads hub.config).
 _NET_SECTIONS = ("WiFi", "Ethernet", "DefaultNetIf")
@@ -29,28 +26,6 @@ def answer(hub, req):
     if req.path == "/api/v1/identify":
         return _identify(hub)
     return _patch_config(hub, req)
-
-
-def refuse(auth, req, why):
-    """The answer to a request ``WebServer._before`` refuses, ``why``: "portal" (a connectivity
-    probe, or another host's name while the access point is up: to the config page),
-    "elsewhere" (not our address or name: DNS rebinding), the password check's verdict
-    ("bad", "missing", "locked"), or the media type a write must have."""
-    if why == "portal":
-        return redirect(AP_URL)
-    if why == "elsewhere":
-        return error_response(421, "not this device's address or name: use http://<its IP address>/")
-    if why == "locked":
-        r = error_response(429, "too many wrong passwords: try again later")
-    elif why == "bad" or why == "missing":
-        r = error_response(401, "wrong user or password" if why == "bad" else "login required")
-        r.headers["WWW-Authenticate"] = _REALM
-    else:
-        return error_response(415, "send Content-Type: " + why)
-    wait = auth.retry_after_s(req.peer)
-    if wait:
-        r.headers["Retry-After"] = str(wait)
-    return r
 
 
 def _json(req):

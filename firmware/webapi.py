@@ -94,7 +94,7 @@ class WebServer:
                 if req.headers.get("content-type", "").split(";")[0].strip().lower() == why:
                     return None
         # Refused: the answer's code is loaded for it (a browser's first request, a probe).
-        return ondemand.call("webactions", "refuse", self.auth, req, why)
+        return ondemand.call("webrefuse", "refuse", self.auth, req, why)
 
     # -- routes ------------------------------------------------------------------
 
