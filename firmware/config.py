@@ -2,9 +2,9 @@
 
 ``config.json`` has the Xemex Smart Connect shape (docs/ARCHITECTURE.md). Every
 field is checked on its own, so an error names the field ("MQTT.Broker") and a
-bad PATCH changes nothing. The defaults, the checks and the reading of the file
-at boot live in ``config_check``, loaded only for the call that needs them (see
-``_rules``). Pure logic apart from
+bad PATCH changes nothing. The checks live in ``config_check``, the defaults and
+the reading of the file at boot in ``config_defaults``, each loaded only for the
+call that needs it (``ondemand``). Pure logic apart from
 ``load``/``save``; runs under CPython, the unix port and the ESP32.
 """
 import json
@@ -16,8 +16,8 @@ MASK = "********"
 
 
 def defaults():
-    """A fresh config with every field at its default (built by config_check: see there)."""
-    return _rules("defaults")
+    """A fresh config with every field at its default (built by config_defaults: see there)."""
+    return ondemand.call("config_defaults", "defaults")
 
 
 # Never sent back by the API: redact() shows them as MASK when set, and a PATCH
@@ -53,20 +53,16 @@ def _set(cfg, field, value):
     cfg[keys[-1]] = value
 
 
-def _rules(fn, *args):
-    """``config_check.<fn>(*args)``: the defaults and checks (and what they import:
-    broker_url, pem) are ~7 KB of heap that a running gateway needs only at boot and for a
-    PATCH, so they are loaded for the call and dropped after."""
-    return ondemand.call("config_check", fn, *args)
-
-
 def patch(cfg, changes):
     """Validate and apply a JSON merge-patch; return (new_cfg, restart_needed).
 
     Raises ConfigError naming the first bad field; ``cfg`` is never changed.
     ``null`` resets a field (or a whole section) to its default.
+    The checks (and what they import: broker_url, pem) are ~5 KB of heap that a
+    running gateway needs only at boot and for a PATCH: loaded for the call
+    (config_check) and dropped after.
     """
-    return _rules("patch", cfg, changes)
+    return ondemand.call("config_check", "patch", cfg, changes)
 
 
 def redact(cfg):
@@ -92,7 +88,7 @@ def override(cfg, values):
     has changed the field since. Values are
     checked like a PATCH's; a bad one raises ConfigError.
     """
-    for field, value in _rules("checked", values).items():
+    for field, value in ondemand.call("config_defaults", "checked", values).items():
         _stored[field] = get(cfg, field)
         _overrides[field] = value
         _set(cfg, field, value)
@@ -108,9 +104,9 @@ def load(path):
 
     A missing or unreadable file gives the defaults; a field with a bad value
     gets its default while the other fields are kept. Either way the message
-    says what happened so the log shows it. (Boot only: the work is config_check's.)
+    says what happened so the log shows it. (Boot only: the work is config_defaults'.)
     """
-    return _rules("load", path)
+    return ondemand.call("config_defaults", "load", path)
 
 
 def save(path, cfg):

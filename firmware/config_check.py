@@ -1,53 +1,20 @@
-"""The config's defaults and rules: every field's check, the merge-patch, the rules
-across fields, and reading config.json at boot.
+"""The config's rules: every field's check, the merge-patch and the rules across fields.
 
 Needed only when a config is loaded, patched or overridden, so ``config``
 imports it for that call and drops it again (see ``config._rules``): most of the
-time its heap is free. Callers use ``config.defaults``, ``config.patch``,
-``config.load`` and ``config.override``.
+time its heap is free. Callers use ``config.patch``, ``config.load`` and
+``config.override``.
 """
-import json
-
 from broker_url import parse_broker
 from config import MASK, SECRETS, ConfigError, copy, get
-
-
-def defaults():
-    """A fresh config with every field at its default.
-
-    Built on each call rather than kept: a module-level dict would hold ~1 KB
-    of an ESP32's heap for good, and the defaults are needed only at boot and
-    for a PATCH (so they live here, loaded for those). Written with keyword
-    arguments: each field name is then an identifier, a qstr interned when this
-    module loads at boot (qstrs stay when the module is dropped), so config.json's
-    keys (json.load, after that) and every other module's string constant of a
-    field name ("IdleTimeoutS", "FailsafeCurrentA"...) resolve to it instead of
-    each being a heap string of its own.
-    """
-    return dict(
-        MeterType="PhoenixContact-EMPro",
-        DefaultNetIf="WiFi",
-        WiFi=dict(Ssid="", Password="", IpMode="DHCP",
-                  StaticIPv4=dict(IpAddress="", Netmask="24", Gateway="", DNS="")),
-        Ethernet=dict(IpMode="DHCP",
-                      StaticIPv4=dict(IpAddress="", Netmask="24", Gateway="", DNS="")),
-        MQTT=dict(Enabled=False, Broker="", Site="unknown-site", Username="", Password="",
-                  IncludeTotals=False, HomeAssistant=False, MinIntervalS=0,
-                  CaCert="", ClientCert="", ClientKey=""),
-        Modbus=dict(Port=502, MaxClients=4, IdleTimeoutS=60, StaleAfterS=0,
-                    StalePolicy="exception", FailsafeCurrentA=6.0),
-        P1=dict(Protocol="auto", Baud="auto", SmartyKey="", SmartyAad="3000112233445566778899AABBCCDDEEFF",
-                Passthrough=False),
-        Http=dict(Port=80, OpenData=True, RawPort=2000),
-    )
 
 
 # Fields the running gateway applies by itself ("MQTT.": the whole section, the
 # publisher reconnects on any change; the network sections: the web API asks the
 # network manager to reconnect); changing any other field needs a restart (ports,
 # the P1 reader).
-LIVE = ("MeterType", "DefaultNetIf", "WiFi.", "Ethernet.", "MQTT.", "Modbus.MaxClients", "Modbus.IdleTimeoutS",
-        "Modbus.StaleAfterS", "Modbus.StalePolicy", "Modbus.FailsafeCurrentA", "Http.OpenData")
+LIVE = (" MeterType DefaultNetIf WiFi. Ethernet. MQTT. Modbus.MaxClients Modbus.IdleTimeoutS"
+        " Modbus.StaleAfterS Modbus.StalePolicy Modbus.FailsafeCurrentA Http.OpenData ")  # one constant, not one per field
 
 _PEM_MAX = 4096
 
@@ -187,7 +154,7 @@ def _check_broker(v):
     parse_broker(v)
 
 
-def _merge(out, changes, schema, prefix, errors, changed):
+def merge(out, changes, schema, prefix, errors, changed):
     """Apply ``changes`` onto ``out`` (a copy), checking each leaf.
 
     A bad field raises ConfigError, or, when ``errors`` is a list (loading a
@@ -202,9 +169,10 @@ def _merge(out, changes, schema, prefix, errors, changed):
                 raise ConfigError(field, "unknown field")
             spec = schema[key]
             if value is None:  # merge-patch null: back to the default (built only for a null)
+                from config_defaults import defaults
                 value = get(defaults(), field)
             if isinstance(spec, dict):
-                _merge(out[key], value, spec, field + ".", errors, changed)
+                merge(out[key], value, spec, field + ".", errors, changed)
                 continue
             if value == MASK and field in SECRETS:
                 continue
@@ -261,48 +229,10 @@ def patch(cfg, changes):
     """config.patch's work: the new config and whether it needs a restart."""
     out = copy(cfg)
     changed = []
-    _merge(out, changes, SCHEMA, "", None, changed)
+    merge(out, changes, SCHEMA, "", None, changed)
     _check_whole(out, changed)
     restart = False
     for field in changed:
-        if field not in LIVE and field[:field.find(".") + 1] not in LIVE:
+        if " %s " % field not in LIVE and " %s " % field[:field.find(".") + 1] not in LIVE:
             restart = True
     return out, restart
-
-
-def load(path):
-    """config.load's work: read config.json, keep each good field, default the rest."""
-    cfg = defaults()
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except OSError:
-        return cfg, "%s missing; using defaults" % path
-    except ValueError:
-        return cfg, "%s is not valid JSON; using defaults" % path
-    errors = []
-    try:
-        _merge(cfg, data, SCHEMA, "", errors, [])
-    except ConfigError as e:  # the top level is not an object
-        return defaults(), "%s: %s; using defaults" % (path, e)
-    if errors:
-        return cfg, "%s: %s; using the default for %s" % (
-            path, "; ".join(str(e) for e in errors), "a bad field" if len(errors) == 1 else "bad fields")
-    return cfg, None
-
-
-def checked(values):
-    """``values`` (dotted field -> value) as they would be stored; raise ConfigError for a bad one."""
-    out = {}
-    for field, value in values.items():
-        spec = SCHEMA
-        try:
-            for k in field.split("."):
-                spec = spec[k]
-        except (KeyError, TypeError):
-            raise ConfigError(field, "unknown field")
-        try:
-            out[field] = check(spec, value)
-        except ValueError as e:
-            raise ConfigError(field, e.args[0])
-    return out

@@ -364,10 +364,10 @@ def test_sending_the_mask_back_keeps_the_stored_secret():
 
 def test_a_patch_leaves_none_of_the_check_modules_loaded():
     import sys
-    checks = ("config_check", "broker_url", "pem")
+    checks = ("config_check", "config_defaults", "broker_url", "pem")
     loaded = {m: sys.modules.pop(m) for m in checks if m in sys.modules}  # as after boot
     try:
-        config.patch(config.defaults(), {"MQTT": {"Broker": "mqtts://broker:8883"}})
+        config.patch(config.defaults(), {"MQTT": {"Broker": "mqtts://broker:8883", "Site": None}})
         assert [m for m in checks if m in sys.modules] == []
     finally:
         sys.modules.update(loaded)
