@@ -13,40 +13,41 @@ import jsonw
 from p1time import civil_from_days, eu_summer
 from reading import TOTAL_FIELDS
 
-# (HomeWizard name, reading field), in HomeWizard's order.
+# HomeWizard name, reading field; HomeWizard name, reading field...: in HomeWizard's
+# order, one flat tuple (a tuple per pair would be a heap object each).
 _FIELDS = (
-    ("smr_version", "protocol_version"),
-    ("meter_model", "meter_model"),
-    ("unique_id", "meter_id"),
-    ("active_tariff", "tariff"),
-    ("total_power_import_kwh", "energy_import"),
-    ("total_power_import_t1_kwh", "energy_import_t1"),
-    ("total_power_import_t2_kwh", "energy_import_t2"),
-    ("total_power_export_kwh", "energy_export"),
-    ("total_power_export_t1_kwh", "energy_export_t1"),
-    ("total_power_export_t2_kwh", "energy_export_t2"),
-    ("active_power_w", "power_w"),
-    ("active_power_l1_w", "power_l1_w"),
-    ("active_power_l2_w", "power_l2_w"),
-    ("active_power_l3_w", "power_l3_w"),
-    ("active_voltage_l1_v", "voltage_l1_v"),
-    ("active_voltage_l2_v", "voltage_l2_v"),
-    ("active_voltage_l3_v", "voltage_l3_v"),
-    ("active_current_l1_a", "current_l1_a"),
-    ("active_current_l2_a", "current_l2_a"),
-    ("active_current_l3_a", "current_l3_a"),
-    ("active_frequency_hz", "frequency_hz"),
-    ("voltage_sag_l1_count", "voltage_sags_l1"),
-    ("voltage_sag_l2_count", "voltage_sags_l2"),
-    ("voltage_sag_l3_count", "voltage_sags_l3"),
-    ("voltage_swell_l1_count", "voltage_swells_l1"),
-    ("voltage_swell_l2_count", "voltage_swells_l2"),
-    ("voltage_swell_l3_count", "voltage_swells_l3"),
-    ("any_power_fail_count", "power_failures"),
-    ("long_power_fail_count", "long_power_failures"),
-    ("active_power_average_w", "average_power_15m_w"),
-    ("montly_power_peak_w", "monthly_power_peak_w"),
-    ("total_gas_m3", "gas"),
+    "smr_version", "protocol_version",
+    "meter_model", "meter_model",
+    "unique_id", "meter_id",
+    "active_tariff", "tariff",
+    "total_power_import_kwh", "energy_import",
+    "total_power_import_t1_kwh", "energy_import_t1",
+    "total_power_import_t2_kwh", "energy_import_t2",
+    "total_power_export_kwh", "energy_export",
+    "total_power_export_t1_kwh", "energy_export_t1",
+    "total_power_export_t2_kwh", "energy_export_t2",
+    "active_power_w", "power_w",
+    "active_power_l1_w", "power_l1_w",
+    "active_power_l2_w", "power_l2_w",
+    "active_power_l3_w", "power_l3_w",
+    "active_voltage_l1_v", "voltage_l1_v",
+    "active_voltage_l2_v", "voltage_l2_v",
+    "active_voltage_l3_v", "voltage_l3_v",
+    "active_current_l1_a", "current_l1_a",
+    "active_current_l2_a", "current_l2_a",
+    "active_current_l3_a", "current_l3_a",
+    "active_frequency_hz", "frequency_hz",
+    "voltage_sag_l1_count", "voltage_sags_l1",
+    "voltage_sag_l2_count", "voltage_sags_l2",
+    "voltage_sag_l3_count", "voltage_sags_l3",
+    "voltage_swell_l1_count", "voltage_swells_l1",
+    "voltage_swell_l2_count", "voltage_swells_l2",
+    "voltage_swell_l3_count", "voltage_swells_l3",
+    "any_power_fail_count", "power_failures",
+    "long_power_fail_count", "long_power_failures",
+    "active_power_average_w", "average_power_15m_w",
+    "montly_power_peak_w", "monthly_power_peak_w",
+    "total_gas_m3", "gas",
 )
 
 # (HomeWizard external type, reading value field, its timestamp field, its equipment id field, unit)
@@ -83,7 +84,8 @@ def write_data(write, reading, wifi_ssid=None, rssi=None):
         jsonw.key(write, "wifi_strength")
         write(str(wifi_strength(rssi)))
         write(",")
-    for name, field in _FIELDS:
+    for i in range(0, len(_FIELDS), 2):
+        name, field = _FIELDS[i], _FIELDS[i + 1]
         v = reading.get(field)
         if v is None or v.__class__ is str and name == "smr_version":  # a number; TIC names its mode
             continue
