@@ -1,8 +1,9 @@
-"""A request body the handler streams (the firmware upload's), or one swallowed after a refusal.
+"""A request's body: read whole (into RAM or a spool file), streamed by its handler (the
+firmware upload's), or swallowed after a refusal.
 
 Its own module, loaded for such a request and dropped after (``ondemand``, from
-``http_server.Server``): a gateway's requests are GETs and a few small PATCHes
-(read into RAM by the server itself), so this code need not hold heap for them.
+``http_server.Server``; a body read whole, before its handler runs): a gateway's
+requests are GETs and a few small PATCHes, so this code need not hold heap.
 """
 import asyncio
 
@@ -85,6 +86,32 @@ async def serve(server, req, reader, writer, conn, handler, resp, length, keep):
         return False
     await server._send(writer, conn, resp, keep)
     return keep
+
+
+async def read(reader, conn, n, spool=None):
+    """``n`` body bytes: into one bytearray allocated up front, or through the
+    connection's buffer into the file ``spool`` (then its name is the body)."""
+    part = conn.take(n)
+    got = len(part)
+    if spool is None:
+        body = bytearray(n)
+        body[:got] = part
+        while got < n:
+            k = await reader.readinto(memoryview(body)[got:])
+            if not k:
+                raise EOFError("short body")
+            got += k
+        return body
+    with open(spool, "wb") as f:
+        f.write(part)
+        while got < n:  # the head's bytes are all taken: the buffer is free to reuse
+            k = await reader.readinto(conn.mv[:min(len(conn.buf), n - got)])
+            if not k:
+                raise EOFError("short body")
+            f.write(conn.mv[:k])
+            got += k
+        conn.pos = conn.n = 0
+    return spool
 
 
 async def discard(server, reader, conn):

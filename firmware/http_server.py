@@ -322,32 +322,6 @@ class _Conn:
         return True
 
 
-async def _read_body(reader, conn, n, spool=None):
-    """``n`` body bytes: into one bytearray allocated up front, or through the
-    connection's buffer into the file ``spool`` (then its name is the body)."""
-    part = conn.take(n)
-    got = len(part)
-    if spool is None:
-        body = bytearray(n)
-        body[:got] = part
-        while got < n:
-            k = await reader.readinto(memoryview(body)[got:])
-            if not k:
-                raise EOFError("short body")
-            got += k
-        return body
-    with open(spool, "wb") as f:
-        f.write(part)
-        while got < n:  # the head's bytes are all taken: the buffer is free to reuse
-            k = await reader.readinto(conn.mv[:min(len(conn.buf), n - got)])
-            if not k:
-                raise EOFError("short body")
-            f.write(conn.mv[:k])
-            got += k
-        conn.pos = conn.n = 0
-    return spool
-
-
 class Server:
     """Serve an App; limits are class attributes so a test or board can tune them.
 
@@ -476,7 +450,8 @@ class Server:
             async with self._body_lock:
                 spool = self.spool if length > self.spool_over else None
                 try:
-                    req.body = await _read_body(reader, conn, length, spool)
+                    # Its code is loaded for the read and dropped before the handler runs.
+                    req.body = await ondemand.call("http_body", "read", reader, conn, length, spool)
                 except MemoryError:  # no room for it now: answer, and close with the body unread
                     self.counters["errors"] += 1
                     await self._send(writer, conn, error_response(503, "out of memory: try again"), False)
