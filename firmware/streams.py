@@ -59,7 +59,7 @@ def peer_ip(writer):
         return b""
     if isinstance(addr, tuple):
         try:
-            return bytes(int(p) for p in addr[0].split("."))
+            return bytes(map(int, addr[0].split(".")))
         except (ValueError, AttributeError):
             return b""
     if addr is not None and len(addr) >= 8:
