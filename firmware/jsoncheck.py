@@ -4,7 +4,7 @@ MicroPython's json module accepts ``{"a": 1,}``, ``[1,,2]``, ``{"a": 1 "b": 2}``
 and ``01``: a typo in a hand-written PATCH would be taken for what it is not.
 ``check`` walks the bytes once, a piece at a time (a spooled body is a file),
 keeping only a small nesting stack. Loaded for a config change only
-(webactions) and dropped after.
+(webconfig) and dropped after.
 """
 from micropython import const
 

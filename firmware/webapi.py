@@ -151,8 +151,10 @@ class WebServer:
             if not hub.raw:
                 return error_response(503, "no telegram from the meter yet")
             return Response(hub.raw)
-        # Rare requests (PATCH config, reset, scan, identify): their code is loaded for the
+        # Rare requests (PATCH config; reset, scan, identify): their code is loaded for the
         # request and dropped after.
+        if path == "/api/v1/config":
+            return ondemand.call("webconfig", "patch", hub, req)
         return ondemand.call("webactions", "answer", hub, req)
 
     def status(self):

@@ -69,22 +69,22 @@ def _no_heap(req):
 
 
 def test_a_patch_that_finds_no_heap_is_told_to_try_again_not_that_its_json_is_bad():
-    import webactions
+    import webconfig
     hub = Hub(config.defaults(), {"serial": "240AC4000001", "api_password": "pw"})
     before = hub.config
-    parse, webactions._json = webactions._json, _no_heap  # the body finds no heap to be parsed in
+    parse, webconfig.body_json = webconfig.body_json, _no_heap  # the body finds no heap to be parsed in
     try:
-        r = webactions._patch_config(hub, _Body(b'{"MQTT": {"Site": "home"}}'))
+        r = webconfig.patch(hub, _Body(b'{"MQTT": {"Site": "home"}}'))
     finally:
-        webactions._json = parse
+        webconfig.body_json = parse
     assert r.status == 503 and hub.config is before
 
 
 def test_a_patch_with_a_trailing_comma_is_400_not_json_and_nothing_changes():
-    import webactions
+    import webconfig
     hub = Hub(config.defaults(), {"serial": "240AC4000001", "api_password": "pw"})
     before = hub.config
-    r = webactions._patch_config(hub, _Body(b'{"Modbus": {"FailsafeCurrentA": 10},}'))
+    r = webconfig.patch(hub, _Body(b'{"Modbus": {"FailsafeCurrentA": 10},}'))
     assert r.status == 400 and hub.config is before
 
 
