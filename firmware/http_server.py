@@ -582,13 +582,19 @@ class Server:
         await self._flush(writer, conn)
 
     async def _send_file(self, writer, conn, path):
-        # A buffer for each file sent rather than one kept for good: only the stock
-        # layout serves files (the page), and a running gateway seldom does.
-        buf = bytearray(_CHUNK)
+        # Through the connection's own buffer: no request is read while its answer
+        # is sent, so it is free, unless the client sent its next request already
+        # (pipelining: then a buffer of its own). None kept for good, none allocated
+        # per file: a heap in pieces has no 512 bytes in one.
+        if conn.pos == conn.n:
+            conn.pos = conn.n = 0
+            buf = conn.mv
+        else:
+            buf = memoryview(bytearray(_CHUNK))
         with open(path, "rb") as f:
             while True:
                 n = f.readinto(buf)
                 if not n:
                     break
-                writer.write(memoryview(buf)[:n])
+                writer.write(buf[:n])
                 await self._flush(writer, conn)

@@ -354,6 +354,9 @@ def test_file_response_streams_whole_file():
             return file_response(path, "application/octet-stream", len(data), gzip=True)
         r = _client(app).get("/f")
         assert r.body == data and r.headers["content-encoding"] == "gzip"
+        # Pipelined: the file is sent while the next request waits in the connection's buffer.
+        rs = _client(app).raw(b"GET /f HTTP/1.1\r\n\r\nGET /f HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert [x.body == data for x in rs] == [True, True]
     finally:
         os.remove(path)
 
