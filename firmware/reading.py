@@ -76,7 +76,7 @@ FIELDS = tuple(dict(
     gas_id=None, water_id=None, heat_id=None,  # the M-Bus devices' equipment ids (0-n:96.1.0)
 ))
 
-_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
+POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
 
 def new_reading() -> dict:
@@ -105,6 +105,6 @@ def scaled(n, shift):
     the float's digits go; only the fraction is rounded before the sum.
     """
     if shift <= 0:
-        return float(n * _POW10[-shift])
-    q, rem = divmod(n, _POW10[shift])
-    return q + rem / _POW10[shift]
+        return float(n * POW10[-shift])
+    q, rem = divmod(n, POW10[shift])
+    return q + rem / POW10[shift]
