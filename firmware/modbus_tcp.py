@@ -158,7 +158,11 @@ class ModbusServer:
             while True:
                 conn.since = ticks_ms()
                 conn.limit_s = self.hub.config["Modbus"]["IdleTimeoutS"]
-                if not await _read_adu(reader, req, conn):
+                # Waiting for a request, a connection holds no frame of _read_adu's.
+                got = await reader.readinto(req[:modbus_frame.HEADER])
+                if not got:
+                    raise EOFError
+                if not await _read_adu(reader, req, got, conn):
                     st["dropped"] += 1
                     break
                 conn.idle = ticks_ms()
@@ -195,14 +199,11 @@ class _Client:
         self.idle = ticks_ms()  # its last request (or the connect): the eviction order
 
 
-async def _read_adu(reader, mreq, conn):
-    """Read one request ADU into ``mreq`` (what fits; the rest is read and
-    dropped); False for a header no client sends. Once its first bytes are in,
-    the rest must follow within _FRAME_S (``conn``'s limit, for the sweep)."""
+async def _read_adu(reader, mreq, got, conn):
+    """Read the rest of the request ADU whose first ``got`` bytes are in ``mreq``
+    (what fits; the rest is read and dropped); False for a header no client
+    sends. It must follow within _FRAME_S (``conn``'s limit, for the sweep)."""
     head = modbus_frame.HEADER
-    got = await reader.readinto(mreq[:head])
-    if not got:
-        raise EOFError
     conn.since = ticks_ms()
     conn.limit_s = _FRAME_S
     await _read_exactly(reader, mreq, got, head)
