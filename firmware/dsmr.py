@@ -171,8 +171,7 @@ def _number(buf, i, end, shift, r=None, kind=-1):
         raise ValueError("junk after a number")
     if kind >= 0:
         whole = j - i if dec < 0 else j - i - dec - 1
-        unit = plausible.unit_code(buf, j + 1, end) if buf[j] == _STAR else 0
-        shift += plausible.check_format(kind, unit, whole, dec if dec > 0 else 0)
+        shift += plausible.check_format(kind, buf, j, end, whole, dec if dec > 0 else 0)
     elif buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
         shift += 3
     exp = shift - (dec if dec > 0 else 0)
