@@ -103,21 +103,18 @@ class Framer:
         end = n if lf < 0 else lf + 1
         if slash >= 0:
             end = slash  # a new telegram right after "!": no LF came
-        if self._n + end - i - self._bang > _MAX_TAIL:
-            if self._append(src, i, min(end, i + _MAX_TAIL)):
-                self._finish(force_malformed=True)
+        ok = self._n + end - i - self._bang <= _MAX_TAIL
+        if not ok:
+            if not self._append(src, i, min(end, i + _MAX_TAIL)):
+                return end
+        elif not self._append(src, i, end) or lf < 0 and slash < 0:
             return end
-        if self._append(src, i, end) and (lf >= 0 or slash >= 0):
-            self._finish()
-        return end
-
-    def _finish(self, force_malformed=False):
+        # The telegram is whole: check the CRC after "!".
         buf = self.buf
         b = self._bang
         crc = 0
         digits = 0
-        ok = not force_malformed
-        for k in range(b + 1, self._n):
+        for k in range(b + 1, self._n if ok else b + 1):
             c = buf[k]
             if c in (0x0D, 0x0A, 0x20):
                 continue
@@ -141,6 +138,7 @@ class Framer:
             self._report("crc_mismatch", "mismatch")
         self._state = _IDLE
         self._n = 0
+        return end
 
     def _report(self, status, crc):
         self.counters[status] += 1
