@@ -11,7 +11,7 @@ began before ``!``, or the CRC field is not hex) or "too_long"; ``crc`` is
 "ok", "absent" (DSMR 2.2/3 end with a bare ``!``) or "mismatch". Once a meter
 has sent a matching CRC, a telegram without one is "malformed": its CRC was lost.
 A ``!`` that does not start a line is a damaged byte: "malformed". The telegram
-is ``buf[:n]``, in the framer's own buffer: copy it to keep it.
+is ``buf[:n]``, in the framer's own buffer: copy it to keep it (``room``).
 """
 from micropython import const
 
@@ -34,6 +34,10 @@ class Framer:
         self._state = _IDLE
         self._crc_seen = False  # once the meter sent a CRC, a telegram without one is damaged
         self.counters = {"valid": 0, "crc_mismatch": 0, "malformed": 0, "too_long": 0}
+        # How much of buf a telegram may fill before ``on_full()`` is called, which
+        # must make it all of buf: the owner may keep bytes at its end (p1reader).
+        self.room = max_len
+        self.on_full = None
 
     def reset(self):
         """Drop any partial telegram and what was learnt of the meter (after a baud change)."""
@@ -64,6 +68,8 @@ class Framer:
     def _append(self, src, i, j):
         """Copy src[i:j] into the buffer; False (and report) when it would overflow."""
         k = self._n + j - i
+        if k > self.room < len(self.buf):
+            self.on_full()
         if k > len(self.buf):
             room = len(self.buf) - self._n
             self._mv[self._n:] = src[i:i + room]

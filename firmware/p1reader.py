@@ -3,8 +3,11 @@
 A telegram that parses but carries a value no meter sends (plausible.py) is
 counted as ``implausible`` and not published: the last good reading stays
 until it goes stale. One read buffer serves every chunk; per valid telegram it allocates only the
-reading dict. The raw bytes the hub keeps are copied into a buffer of their own,
-allocated at boot (``_RAW_INITIAL``) and again only for a longer telegram: a meter sends
+reading dict. The raw bytes the hub keeps are copied to the end of the frame
+buffer, where the next telegram is framed in front of them: no buffer of their
+own while telegrams fit in half of it (a 4 KB buffer; a DSMR 5 telegram is ~900
+bytes). A longer one, or a telegram that grows into them, moves them into a
+buffer of their own, kept from then on for telegrams of that size: a meter sends
 telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
 one piece every second.
 
@@ -25,10 +28,6 @@ from framer import Framer
 
 _BUF_LEN = const(256)
 _RAW_SLACK = const(64)  # telegrams grow a little (a longer text message, a new M-Bus reading)
-# The raw buffer's first size, allocated with the framer's at boot while the
-# heap is still in one piece: a DSMR 5 telegram (~900 bytes) fits, so the
-# first one need not find ~1 KB in one piece of a heap fragmented by then.
-_RAW_INITIAL = const(1024)
 
 # The line settings a meter can use, in the order "auto" tries them:
 # (protocol, P1.Baud, (baud, bits, parity), window ms). Parity 0 is even, as
@@ -53,6 +52,7 @@ class P1Reader:
         self.log = log  # log(status, reading_or_reason) per telegram, when tracing
         p1 = hub.config["P1"]
         self._dsmr = Framer(self._on_telegram)  # its buffer and counters serve TIC too
+        self._dsmr.on_full = self._unstash
         self.framer = self._dsmr
         self.counters = self._dsmr.counters
         self.counters["parse_error"] = 0
@@ -77,7 +77,7 @@ class P1Reader:
         self._line = 0
         self._since = clock()  # last telegram framed whole, or last serial switch
         self._buf = bytearray(_BUF_LEN)
-        self._raw = bytearray(_RAW_INITIAL)  # the hub's copy of the last valid telegram
+        self._raw = bytearray(0)  # the hub's copy of the last telegram when not in the frame buffer
         self._status = hub.status["p1"] = {}
         self._use(0)
 
@@ -85,10 +85,12 @@ class P1Reader:
         """Switch to line ``k`` of the lines to try: its UART settings and its framer."""
         self._line = k
         proto, _, self.serial, _ = self._lines[k]
+        self._unstash()  # the other framer knows nothing of what the buffer's end holds
         self._dsmr.reset()
         if proto == "tic":
             import tic
             self.framer = tic.Framer(self._on_telegram, self._dsmr.buf, self.counters)
+            self.framer.on_full = self._unstash
             self._parse = tic.parse
         else:
             import dsmr
@@ -142,17 +144,40 @@ class P1Reader:
             return
         if "tic" in reading:
             self._status["tic"] = reading["tic"]  # subscribed power, status word...: the status API
-        # The hub gets a view of the bytes copied into the reader's raw buffer.
+        # The hub gets a view of a copy of the bytes (see the module doc).
         # Consumers only hand it to a stream's write(), which sends or copies it
-        # before the next telegram can be published, so reusing the buffer is safe.
+        # before the next telegram can be published, so reusing the space is safe.
+        size = len(buf)
+        mv = memoryview(buf)
+        if n <= size // 2:
+            self.framer.room = size - n
+            mv[size - n:] = mv[:n]
+            raw = mv[size - n:]
+        else:
+            self.framer.room = size
+            raw = self._copy(mv[:n])
+        self.hub.publish(reading, raw)
+        if self.log:
+            self.log("valid", reading)
+
+    def _unstash(self):
+        """Move the last telegram's bytes from the frame buffer's end into a buffer of their own."""
+        if self.framer.room < len(self._dsmr.buf):
+            try:
+                self.hub.raw = self._copy(self.hub.raw)
+            except MemoryError:
+                self.hub.raw = b""  # none until the next telegram, rather than overwritten bytes
+            self.framer.room = len(self._dsmr.buf)
+
+    def _copy(self, data):
+        """A view of ``data`` copied into the reader's raw buffer (grown when too short)."""
+        n = len(data)
         if n > len(self._raw):
             self._raw = bytearray(0)  # the old one is garbage before the new one is needed
             self._raw = bytearray(n + _RAW_SLACK)
         raw = memoryview(self._raw)[:n]
-        raw[:] = memoryview(buf)[:n]
-        self.hub.publish(reading, raw)
-        if self.log:
-            self.log("valid", reading)
+        raw[:] = data
+        return raw
 
     def check_serial(self):
         """With more than one line to try, switch after a silence; True if switched."""
