@@ -38,7 +38,11 @@ TOTAL_FIELDS = (
 )
 
 # The same counters as every output names them, in their unit (MQTT, Home
-# Assistant, the status API; HomeWizard has names of its own).
+# Assistant, the status API; HomeWizard has names of its own). Spelled once as
+# keyword arguments too, as FIELDS below and for the same reason: each name is
+# then a qstr, not a string object here and in each module that spells it.
+dict(energy_import_kwh=0, energy_export_kwh=0, energy_import_t1_kwh=0, energy_import_t2_kwh=0,
+     energy_export_t1_kwh=0, energy_export_t2_kwh=0, gas_m3=0, water_m3=0, heat_gj=0)
 TOTAL_NAMES = (
     "energy_import_kwh", "energy_export_kwh",
     "energy_import_t1_kwh", "energy_import_t2_kwh",
