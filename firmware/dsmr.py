@@ -296,9 +296,9 @@ def parse(buf, n=None, strict=True):
             ch = key >> _CHANNEL_SHIFT
             key &= _BASE_MASK
             v0 = paren + 1  # first value's first byte
-            field = None if ch else _FIELDS.get(key)
+            field = "" if ch else _FIELDS.get(key, "")
             d = key >> 8 & 0xFF
-            measured = field is not None and key >> 24 == 1 and (d == 8 or d == 7 or d == 4)
+            measured = field != "" and key >> 24 == 1 and (d == 8 or d == 7 or d == 4)
             if measured and d == 8:
                 r[field] = _number(buf, v0, line_end, -3, r, plausible.ENERGY)
             elif measured:
@@ -312,7 +312,7 @@ def parse(buf, n=None, strict=True):
                     exports[ord(field[-1]) - 0x31] = v
                 else:
                     r[field] = v
-            elif field is not None:
+            elif field:
                 r[field] = _int(buf, v0, line_end)
             elif ch > 4:
                 pass  # M-Bus channels 5-7: no field of ours

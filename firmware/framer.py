@@ -7,11 +7,13 @@ bytes, and reports every telegram it finds through one callback:
     on_telegram(status, crc, buf, n)
 
 ``status`` is "valid", "crc_mismatch", "malformed" (truncated: a new telegram
-began before ``!``, or the CRC field is not hex) or "too_long"; ``crc`` is
+began before ``!``, or the CRC field is not hex) or "too_long"; or "full" when
+the owner made ``room`` less than the buffer and a telegram is to grow past it
+(no telegram yet: the callback must make ``room`` the whole buffer); ``crc`` is
 "ok", "absent" (DSMR 2.2/3 end with a bare ``!``) or "mismatch". Once a meter
 has sent a matching CRC, a telegram without one is "malformed": its CRC was lost.
 A ``!`` that does not start a line is a damaged byte: "malformed". The telegram
-is ``buf[:n]``, in the framer's own buffer: copy it to keep it (``room``).
+is ``buf[:n]``, in the framer's own buffer: copy it to keep it.
 """
 from micropython import const
 
@@ -34,10 +36,9 @@ class Framer:
         self._state = _IDLE
         self._crc_seen = False  # once the meter sent a CRC, a telegram without one is damaged
         self.counters = {"valid": 0, "crc_mismatch": 0, "malformed": 0, "too_long": 0}
-        # How much of buf a telegram may fill before ``on_full()`` is called, which
-        # must make it all of buf: the owner may keep bytes at its end (p1reader).
+        # How much of buf a telegram may fill: the owner may keep bytes at its end
+        # (p1reader), and is told (status "full") before a telegram grows into them.
         self.room = max_len
-        self.on_full = None
 
     def reset(self):
         """Drop any partial telegram and what was learnt of the meter (after a baud change)."""
@@ -69,7 +70,7 @@ class Framer:
         """Copy src[i:j] into the buffer; False (and report) when it would overflow."""
         k = self._n + j - i
         if k > self.room < len(self.buf):
-            self.on_full()
+            self.on_telegram("full", "absent", self.buf, self._n)  # the owner makes room all of buf
         if k > len(self.buf):
             room = len(self.buf) - self._n
             self._mv[self._n:] = src[i:i + room]

@@ -5,11 +5,11 @@ counted as ``implausible`` and not published: the last good reading stays
 until it goes stale. One read buffer serves every chunk; per valid telegram it allocates only the
 reading dict. The raw bytes the hub keeps are copied to the end of the frame
 buffer, where the next telegram is framed in front of them: no buffer of their
-own while telegrams fit in half of it (a 4 KB buffer; a DSMR 5 telegram is ~900
-bytes). A longer one, or a telegram that grows into them, moves them into a
-buffer of their own, kept from then on for telegrams of that size: a meter sends
-telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
-one piece every second.
+own while two telegrams fit in it (a 4 KB buffer; a DSMR 5 telegram is ~900
+bytes). A telegram that grows into them first moves them into a buffer of their
+own, kept from then on for telegrams of that size: a meter sends telegrams of
+nearly one size, so a fragmented heap never has to find ~1 KB in one piece
+every second.
 
 Two protocols share the port: P1 (DSMR: dsmr.py) and French meters' TIC (tic.py);
 each parser is imported only while a line of its protocol is tried or used. ``P1.Protocol`` and ``P1.Baud`` pick the
@@ -52,7 +52,6 @@ class P1Reader:
         self.log = log  # log(status, reading_or_reason) per telegram, when tracing
         p1 = hub.config["P1"]
         self._dsmr = Framer(self._on_telegram)  # its buffer and counters serve TIC too
-        self._dsmr.on_full = self._unstash
         self.framer = self._dsmr
         self.counters = self._dsmr.counters
         self.counters["parse_error"] = 0
@@ -90,7 +89,6 @@ class P1Reader:
         if proto == "tic":
             import tic
             self.framer = tic.Framer(self._on_telegram, self._dsmr.buf, self.counters)
-            self.framer.on_full = self._unstash
             self._parse = tic.parse
         else:
             import dsmr
@@ -119,6 +117,9 @@ class P1Reader:
             self.smarty.feed(memoryview(buf)[:n])
 
     def _on_telegram(self, status, crc, buf, n):
+        if status == "full":
+            self._unstash()
+            return
         if status == "crc_mismatch":
             # Framed to its checksum at this speed: damaged on the line, not the wrong line.
             self._since = self.clock()
@@ -144,40 +145,31 @@ class P1Reader:
             return
         if "tic" in reading:
             self._status["tic"] = reading["tic"]  # subscribed power, status word...: the status API
-        # The hub gets a view of a copy of the bytes (see the module doc).
-        # Consumers only hand it to a stream's write(), which sends or copies it
-        # before the next telegram can be published, so reusing the space is safe.
+        # The hub gets a view of a copy of the bytes at the buffer's end (see the
+        # module doc). Consumers only hand it to a stream's write(), which sends or
+        # copies it before the next telegram can be published: reusing it is safe.
         size = len(buf)
         mv = memoryview(buf)
-        if n <= size // 2:
-            self.framer.room = size - n
-            mv[size - n:] = mv[:n]
-            raw = mv[size - n:]
-        else:
-            self.framer.room = size
-            raw = self._copy(mv[:n])
-        self.hub.publish(reading, raw)
+        mv[size - n:] = mv[:n]  # (a memmove: they overlap for a telegram over half the buffer)
+        self.framer.room = size - n
+        self.hub.publish(reading, mv[size - n:])
         if self.log:
             self.log("valid", reading)
 
     def _unstash(self):
         """Move the last telegram's bytes from the frame buffer's end into a buffer of their own."""
         if self.framer.room < len(self._dsmr.buf):
+            raw = self.hub.raw
+            n = len(raw)
             try:
-                self.hub.raw = self._copy(self.hub.raw)
+                if n > len(self._raw):
+                    self._raw = bytearray(0)  # the old one is garbage before the new one is needed
+                    self._raw = bytearray(n + _RAW_SLACK)
+                self.hub.raw = memoryview(self._raw)[:n]
+                self.hub.raw[:] = raw
             except MemoryError:
                 self.hub.raw = b""  # none until the next telegram, rather than overwritten bytes
             self.framer.room = len(self._dsmr.buf)
-
-    def _copy(self, data):
-        """A view of ``data`` copied into the reader's raw buffer (grown when too short)."""
-        n = len(data)
-        if n > len(self._raw):
-            self._raw = bytearray(0)  # the old one is garbage before the new one is needed
-            self._raw = bytearray(n + _RAW_SLACK)
-        raw = memoryview(self._raw)[:n]
-        raw[:] = data
-        return raw
 
     def check_serial(self):
         """With more than one line to try, switch after a silence; True if switched."""

@@ -248,17 +248,18 @@ def test_a_telegram_growing_into_the_kept_bytes_moves_them_out_unchanged():
     assert reader.framer.room == len(reader.framer.buf)
 
 
-def test_a_telegram_over_half_the_frame_buffer_gets_a_buffer_of_its_own():
+def test_telegrams_over_half_the_frame_buffer_are_kept_whole():
+    # Each next one grows into the last one's bytes: those move to a buffer of their own first.
     reader, hub = _reader()
     short = telegram("v5.p1")
-    _feed(reader, short)
     body = short[:short.index(b"!") + 1].replace(b"0-0:96.13.0()", b"0-0:96.13.0(" + b"41" * 1100 + b")")
     longer = _with_crc(body)
     assert len(longer) > len(reader.framer.buf) // 2
     _feed(reader, longer)
-    assert bytes(hub.raw) == longer and hub.reading["text_message"] == "A" * 1100
-    assert len(reader._raw) >= len(longer) and reader.framer.room == len(reader.framer.buf)
-    _feed(reader, short)  # back in the frame buffer's end
+    assert bytes(hub.raw) == longer and hub.reading["text_message"] == "A" * 1100 and len(reader._raw) == 0
+    _feed(reader, longer)
+    assert bytes(hub.raw) == longer and hub.seq == 2 and len(reader._raw) >= len(longer)
+    _feed(reader, short)  # back at the frame buffer's end
     assert bytes(hub.raw) == short and hub.seq == 3
 
 
