@@ -8,25 +8,18 @@ then sends what a UART so set would read (tools/uart_line.py). The LED prints it
 pressed on a schedule (``--button``) or through a control file, the network is
 a fixed Ethernet link on 127.0.0.1, and the watchdog does nothing.
 The flash's two app slots (``hw_host_flash.py``) are files that ``tools/sim.py`` (the bootloader) reads.
-``main_host.py`` fills ``OPTIONS`` from the command line before the app starts.
+``hw_host_sim.py`` fills ``OPTIONS`` from the command line before the app starts,
+and holds what the simulator needs seldom (the Wi-Fi scan).
 """
 import asyncio
 import os
 import sys
 
+import ondemand
 from clock import ticks_diff, ticks_ms
 
-OPTIONS = {
-    "p1": None,            # "tcp:HOST:PORT" or "file:PATH"
-    "state_dir": ".",
-    "mac": b"\x24\x0a\xc4\x00\x51\x7e",
-    "ansi": False,         # colour the LED line (the launcher sets it on a terminal)
-    "presses": [],         # [(start_ms, hold_ms)] after boot
-    "control": None,       # file whose new lines ("short", "ap", "factory") press the button
-    "dhcp": True,          # False: Ethernet gets no DHCP answer (a cable straight to a charger)
-    # "flash": folder of the app slots, "slot": the one the bootloader started (--flash, --slot:
-    # tools/sim.py); without them no slots, like the stock layout (hw_host_flash.py)
-}
+# Filled from the command line (hw_host_sim.parse, its defaults) before the app starts.
+OPTIONS = {}
 
 RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again
 
@@ -35,33 +28,6 @@ RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware a
 HOLD_MS = {"short": 300, "ap": 6000, "factory": 11000}
 
 _BOOT_MS = ticks_ms()
-
-
-def _grow_poller(n=24):
-    """Work around a unix-port bug before any TLS socket is polled.
-
-    When asyncio's ``select.poll`` grows its fd array it re-points every entry,
-    including those of objects polled without an fd (TLS sockets), at freed
-    memory: the next poll crashes the process. Registering ``n`` sockets once
-    grows the array up front, and it never shrinks. The ESP32 port polls
-    differently and needs none of this. 24: more than the sockets the
-    firmware ever polls at once (an ESP32 has 16), and 12 bytes of the
-    simulated heap each.
-    """
-    import select
-    import socket
-    from asyncio import core  # pyright: ignore[reportAttributeAccessIssue]  (MicroPython's asyncio)
-
-    poller = core._io_queue.poller
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        poller.register(s, select.POLLIN)
-    for s in socks:
-        poller.unregister(s)
-        s.close()
-
-
-_grow_poller()
 
 
 class P1Port:
@@ -257,13 +223,7 @@ class Net:
                 "hostname": self._hostname, "mdns": self._mdns}
 
     def scan(self):
-        # As an ESP32's WLAN.scan() returns them: a second access point of
-        # sim-home, a hidden network and an old router's Latin-1 name among them.
-        return [(b"sim-home", b"\x02\0\0\0\0\1", 1, -58, 3, False),
-                (b"sim-guest", b"\x02\0\0\0\0\2", 6, -77, 0, False),
-                (b"sim-home", b"\x02\0\0\0\0\3", 11, -81, 3, False),
-                (b"", b"\x02\0\0\0\0\4", 11, -70, 3, True),
-                (b"Caf\xe9", b"\x02\0\0\0\0\5", 1, -60, 3, False)]
+        return ondemand.call("hw_host_sim", "scan")
 
     def set_hostname(self, name):
         self._hostname = name

@@ -17,3 +17,12 @@ def call(module, fn, *args):
         for name in list(sys.modules):
             if name not in loaded:
                 del sys.modules[name]
+
+
+def once(module, fn, *args):
+    """``module.fn(*args)`` for code that runs once (the boot): ``module`` is dropped
+    after, the modules it imported stay, for what it built from them lives on."""
+    try:
+        return getattr(__import__(module), fn)(*args)
+    finally:
+        sys.modules.pop(module, None)
