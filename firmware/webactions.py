@@ -9,7 +9,7 @@ all the time. ``answer(hub, req)`` is the response; nothing here awaits.
 import config
 import ondemand
 from http_server import error_response, json_response
-from netman import networks
+from netconnect import networks
 
 # Changing these reconnects the network right away (netman reads hub.config).
 _NET_SECTIONS = ("WiFi", "Ethernet", "DefaultNetIf")
