@@ -22,6 +22,7 @@ import os
 
 import button
 import ondemand
+from clock import sleep_ms
 from supervisor import supervise
 
 # (module, class): started when the module exists. The web server lives in
@@ -120,7 +121,7 @@ class App:
     def restart(self):
         """Reboot in a moment (the API's answer goes out first); not counted as a crash."""
         async def later():
-            await asyncio.sleep(RESTART_DELAY_MS / 1000)
+            await sleep_ms(RESTART_DELAY_MS)
             print("app: restart requested")
             self._reset()
         asyncio.create_task(later())
@@ -145,7 +146,7 @@ class App:
                     gc.collect()
                     start(hub, find_services((mod_name,)))
                     break
-            await asyncio.sleep(TICK_MS / 1000)
+            await sleep_ms(TICK_MS)
 
 
 async def boot_and_run(hw, board, host=None):

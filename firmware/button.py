@@ -21,9 +21,7 @@ stay stable for ``debounce_ms`` before it counts; the hold time is measured
 from the first edge of the press to the first edge of the release. Tunables are
 class attributes.
 """
-import asyncio
-
-from clock import ticks_diff, ticks_ms
+from clock import sleep_ms, ticks_diff, ticks_ms
 
 SHORT = "short"
 AP = "ap"
@@ -83,4 +81,4 @@ class Button:
             ev = self.update(self.pin.pressed(), clock())
             if ev:
                 on_event(ev)
-            await asyncio.sleep(self.poll_ms / 1000)
+            await sleep_ms(self.poll_ms)

@@ -23,10 +23,6 @@ OPTIONS = {}
 
 RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again
 
-# How long the simulated finger holds the button for each action (button.py
-# thresholds: short < 2 s, access point at 5 s, factory reset above 10 s).
-HOLD_MS = {"short": 300, "ap": 6000, "factory": 11000}
-
 _BOOT_MS = ticks_ms()
 
 
@@ -54,7 +50,7 @@ class P1Port:
             return await self._read_tcp(buf, spec[4:])
         if spec.startswith("file:"):
             return await self._read_file(buf, spec[5:])
-        await asyncio.sleep(self.RETRY_MS / 1000)  # no meter given: a silent line
+        await asyncio.sleep_ms(self.RETRY_MS)  # no meter given: a silent line
         return 0
 
     async def _read_tcp(self, buf, where):
@@ -64,7 +60,7 @@ class P1Port:
                 self._reader, _ = await asyncio.open_connection(host, int(port))
             except OSError as e:
                 print("p1: cannot reach meter at %s (%s); retrying" % (where, e))
-                await asyncio.sleep(self.RETRY_MS / 1000)
+                await asyncio.sleep_ms(self.RETRY_MS)
                 return 0
             self._tell = True
         try:
@@ -79,7 +75,7 @@ class P1Port:
         if not n:  # the meter hung up: reconnect on the next call
             self._reader.close()  # type: ignore[attr-defined]
             self._reader = None
-            await asyncio.sleep(self.RETRY_MS / 1000)
+            await asyncio.sleep_ms(self.RETRY_MS)
         return n or 0
 
     async def _read_file(self, buf, path):
@@ -88,7 +84,7 @@ class P1Port:
         if self._file is None:
             self._file = open(path, "rb")
         n = self._file.readinto(memoryview(buf)[:64])
-        await asyncio.sleep(0.005 if n else self.RETRY_MS / 1000)
+        await asyncio.sleep_ms(5 if n else self.RETRY_MS)
         return n or 0
 
     def write(self, data):
@@ -144,31 +140,16 @@ class Button:
         now = ticks_diff(ticks_ms(), _BOOT_MS)
         if self._control and now - self._checked >= self.POLL_MS:
             self._checked = now
-            self._poll_control(now)
+            try:
+                size = os.stat(self._control)[6]
+            except OSError:
+                size = self._seen
+            if size != self._seen:  # lines added (pressed), or the file cut short
+                ondemand.call("hw_host_sim", "control", self, size, now)
         for start, end in self._presses:
             if start <= now < end:
                 return True
         return False
-
-    def _poll_control(self, now):
-        try:
-            size = os.stat(self._control)[6]
-        except OSError:
-            return
-        if size <= self._seen:
-            self._seen = min(self._seen, size)
-            return
-        with open(self._control) as f:
-            f.seek(self._seen)
-            text = f.read()
-        self._seen = size
-        for word in text.split():
-            hold = HOLD_MS.get(word)
-            if hold is None:
-                print("button: unknown action %r (short, ap, factory)" % word)
-            else:
-                print("button: %s press (%d ms)" % (word, hold))
-                self._presses.append((now, now + hold))
 
 
 class Net:

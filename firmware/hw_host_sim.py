@@ -2,10 +2,15 @@
 holds no more heap than ``hw_esp32.py`` would on a device.
 
 ``setup(argv)`` (once, from main_host.py): ``hw_host.OPTIONS`` from the command
-line, the unix port's poller grown before any TLS socket; ``scan()``: the Wi-Fi
-networks the simulated radio sees.
+line, the unix port's poller grown before any TLS socket; ``control()``: the
+presses a control file's new lines ask for; ``scan()``: the Wi-Fi networks the
+simulated radio sees.
 """
 import hw_host
+
+# How long the simulated finger holds the button for each action (button.py
+# thresholds: short < 2 s, access point at 5 s, factory reset above 10 s).
+HOLD_MS = {"short": 300, "ap": 6000, "factory": 11000}
 
 USAGE = """usage: micropython -X heapsize=64k -m main_host --p1 tcp:HOST:PORT|file:PATH
     --state-dir DIR [--modbus-port N] [--http-port N] [--raw-port N] [--mqtt URL]
@@ -87,9 +92,9 @@ def parse(argv):
             opts["control"] = val
         elif arg == "--button":
             action, _, at = val.partition("@")
-            if action not in hw_host.HOLD_MS:
+            if action not in HOLD_MS:
                 raise ValueError("--button takes short, ap or factory")
-            opts["presses"].append((int(float(at or "1") * 1000), hw_host.HOLD_MS[action]))
+            opts["presses"].append((int(float(at or "1") * 1000), HOLD_MS[action]))
         elif arg == "--services":
             host["services"] = tuple(val.split(",")) if val else ()
         elif arg == "--modbus-port":
@@ -123,6 +128,24 @@ def setup(argv):
         raise SystemExit(2)
     _grow_poller()
     return host
+
+
+def control(button, size, now):
+    """``hw_host.Button``'s control file is ``size`` bytes now: press what its new lines say."""
+    seen = button._seen
+    button._seen = size
+    if size < seen:
+        return
+    with open(button._control) as f:
+        f.seek(seen)
+        text = f.read()
+    for word in text.split():
+        hold = HOLD_MS.get(word)
+        if hold is None:
+            print("button: unknown action %r (short, ap, factory)" % word)
+        else:
+            print("button: %s press (%d ms)" % (word, hold))
+            button._presses.append((now, now + hold))
 
 
 def scan():

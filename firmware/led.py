@@ -31,9 +31,7 @@ starts at most every ``identify_every_ms``: the state shows in between.
 A pattern starts with its first colour when the state changes, so a threshold
 shows the instant it is reached. An unknown state shows red steady.
 """
-import asyncio
-
-from clock import ticks_diff, ticks_ms
+from clock import sleep_ms, ticks_diff, ticks_ms
 
 OFF = (0, 0, 0)
 RED = (255, 0, 0)
@@ -122,4 +120,4 @@ class LedDriver:
     async def run(self, clock=ticks_ms):
         while True:
             self.step(clock())
-            await asyncio.sleep(self.period_ms / 1000)
+            await sleep_ms(self.period_ms)

@@ -48,10 +48,8 @@ Policy (all times are class attributes, so tests and boards can tune them):
   reconnect with new settings closes it sooner. Without a client network the
   AP stays open.
 """
-import asyncio
-
 import ondemand
-from clock import ticks_diff, ticks_ms
+from clock import sleep_ms, ticks_diff, ticks_ms
 from status import has_ip
 
 START = "start"            # nothing tried yet
@@ -180,4 +178,4 @@ class NetManager:
     async def run(self, clock=ticks_ms):
         while True:
             self.step(clock())
-            await asyncio.sleep(self.poll_ms / 1000)
+            await sleep_ms(self.poll_ms)
