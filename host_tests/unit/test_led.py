@@ -4,7 +4,7 @@ import asyncio
 import led
 import status
 from button import Button
-from led import BLUE, GREEN, OFF, ORANGE, RED, WHITE, LedDriver, LedPattern, colour_at
+from led import BLUE, GREEN, OFF, ORANGE, RED, WHITE, LedDriver, colour_at
 
 
 def _seq(state, step_ms=250, until_ms=2000):
@@ -62,20 +62,26 @@ def test_unknown_state_shows_red():
     assert colour_at("nonsense", 700) == RED
 
 
-def test_pattern_restarts_on_state_change():
-    p = LedPattern()
-    p.colour(status.NO_P1, 0)
-    assert p.colour(status.NO_P1, 600) == GREEN
-    assert p.colour(status.NO_IP, 600) == GREEN       # new state begins with its first colour
-    assert p.colour(status.NO_IP, 1100) == ORANGE
-
-
 class _Led:
     def __init__(self):
         self.writes = []
 
     def set(self, r, g, b):
         self.writes.append((r, g, b))
+
+
+def test_pattern_restarts_on_state_change():
+    hw = _Led()
+    state = [status.NO_P1]
+    drv = LedDriver(hw, lambda: state[0])
+    drv.step(0)
+    drv.step(600)
+    assert hw.writes[-1] == GREEN
+    state[0] = status.NO_IP
+    drv.step(600)
+    assert hw.writes[-1] == GREEN                     # new state begins with its first colour
+    drv.step(1100)
+    assert hw.writes[-1] == ORANGE
 
 
 def test_driver_writes_only_on_change():
