@@ -24,9 +24,9 @@ import sim  # noqa: E402
 
 # What `sys.modules` held on the stock layout under tools/bench_load.py's load
 # (its heap log prints the list: bench_load passes it here), boot stand-in first.
-STEADY = ("asyncio hw_host app broker_url button clock config crc16 dsmr empro framer http_server hub jsonw "
+STEADY = ("asyncio hw_host app button clock config crc16 dsmr empro framer http_server hub jsonw "
           "led modbus_frame modbus_tcp mqtt_payload mqtt_publisher netman ondemand p1reader p1time phases "
-          "plausible raw_stream reading regmap safemode status streams supervisor version webapi umqtt.simple").split()
+          "plausible raw_stream reading regmap status streams supervisor version webapi").split()
 # Loaded for a config PATCH (webactions -> jsoncheck, then config_check -> pem) or an update.
 EXTRA = ("webactions", "jsoncheck", "config_check", "pem", "homewizard", "ha_discovery", "ota", "tic")
 
