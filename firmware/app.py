@@ -97,8 +97,10 @@ class App:
         self.later = later      # ON_DEMAND modules not started yet
 
     def _reset(self):
-        ondemand.call("safemode", "clear", self.state)  # intentional: not counted as a crash
-        self.hw.reset()
+        try:
+            ondemand.call("safemode", "clear", self.state)  # intentional: not counted as a crash
+        finally:
+            self.hw.reset()  # even with no heap left to load safemode
 
     def on_button(self, event):
         print("button: %s" % event)
@@ -137,15 +139,20 @@ class App:
             self.wdt.feed()
             device["state"] = self.status.state()
             up = device["uptime_s"] = hub.uptime_s()
-            if not stable and up >= STABLE_S:
-                stable = True
-                ondemand.call("safemode", "clear", self.state)
-            for mod_name in later:
-                if ON_DEMAND[mod_name](hub):
-                    later.remove(mod_name)
-                    gc.collect()
-                    start(hub, find_services((mod_name,)))
-                    break
+            # What this loop loads must not end it (no watchdog feed, a reset): a full
+            # heap leaves it for the next turn.
+            try:
+                if not stable and up >= STABLE_S:
+                    ondemand.call("safemode", "clear", self.state)
+                    stable = True
+                for mod_name in later:
+                    if ON_DEMAND[mod_name](hub):
+                        gc.collect()
+                        start(hub, find_services((mod_name,)))
+                        later.remove(mod_name)
+                        break
+            except MemoryError:
+                print("app: no heap for a step of the main loop; trying again")
             await sleep_ms(TICK_MS)
 
 

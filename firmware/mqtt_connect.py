@@ -4,8 +4,7 @@ A session starts with the broker URL (``broker_url``), the topics, a TLS
 context when ``mqtts`` (``mqtt_tls``, for its own call), the broker's address
 (cached in the publisher: see there for what blocks), a non-blocking TCP
 connect the event loop waits on, the TLS wrap (the handshake runs as the first
-bytes go out), CONNECT and the CONNACK check. ``describe`` words what made a
-session fail. ``topics`` and ``connect_packet`` are pure: the bytes are tested
+bytes go out), CONNECT and the CONNACK check. ``topics`` and ``connect_packet`` are pure: the bytes are tested
 without a network.
 """
 import asyncio
@@ -74,16 +73,6 @@ def connect_packet(client_id, user, password, keepalive_s, will_topic, will_msg)
     _put_len(out, len(body))
     out.extend(body)
     return bytes(out)
-
-
-def describe(e):
-    """A short text for ``last_error``."""
-    if isinstance(e, asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
-        code = e.args[0]
-        return "%s (errno %d)" % (errno.errorcode.get(code, "OSError"), code)
-    return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
 
 
 async def session(pub, cfg):

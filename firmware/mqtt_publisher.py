@@ -25,6 +25,7 @@ the first message after a reconnect is the newest reading. Status for the API
 and the page lives in ``hub.status["mqtt"]``.
 """
 import asyncio
+import errno
 import sys
 
 import jsonw
@@ -84,6 +85,16 @@ def _ha():
     return ha_discovery
 
 
+def _describe(e):
+    """A short text for ``last_error`` (here, not loaded on demand: the error may be a full heap)."""
+    if isinstance(e, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
+        code = e.args[0]
+        return "%s (errno %d)" % (errno.errorcode.get(code, "OSError"), code)
+    return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+
+
 class MqttPublisher:
     """Publishes each reading of ``hub`` to the broker in ``hub.config["MQTT"]``."""
 
@@ -133,7 +144,7 @@ class MqttPublisher:
                 backoff = self.BACKOFF_MS[0]  # a config change: reconnect at once
                 continue
             except Exception as e:
-                st["last_error"] = "%s: %s" % (self._stage, ondemand.call("mqtt_connect", "describe", e))
+                st["last_error"] = "%s: %s" % (self._stage, _describe(e))
                 print("mqtt: %s" % st["last_error"])
                 if st["connected"]:
                     backoff = self.BACKOFF_MS[0]  # it worked until now: retry soon
