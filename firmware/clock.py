@@ -5,13 +5,13 @@ unlike ``sleep(ms / 1000)``, allocates no float: a polling loop makes no
 garbage); CPython (unit tests) gets stand-ins. Logic modules never call this: they take ``now_ms``
 arguments so tests step a fake clock instead of sleeping.
 """
-import asyncio
 import time
 
 try:
-    sleep_ms = asyncio.sleep_ms  # type: ignore[attr-defined]
-except AttributeError:  # CPython
+    from asyncio import sleep_ms  # type: ignore[attr-defined]
+except ImportError:  # CPython, or no asyncio at hand (pure logic alone)
     def sleep_ms(ms):
+        import asyncio
         return asyncio.sleep(ms / 1000)
 
 try:
