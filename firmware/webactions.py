@@ -9,7 +9,6 @@ all the time. ``answer(hub, req)`` is the response; nothing here awaits.
 import config
 import ondemand
 from http_server import error_response, json_response
-from netconnect import networks
 
 # Changing these reconnects the network right away (netman reads hub.config).
 _NET_SECTIONS = ("WiFi", "Ethernet", "DefaultNetIf")
@@ -113,4 +112,4 @@ def _scan(hub):
     if nm is None:
         return error_response(503, "network manager not running")
     # A scan holds the radio (and, on ESP32, the loop) for ~2 s: only on request.
-    return json_response(networks(nm.net.scan()))
+    return json_response(ondemand.call("netconnect", "networks", nm.net.scan()))  # not loaded for a PATCH
