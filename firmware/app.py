@@ -118,7 +118,8 @@ class App:
             self.net.request_reconnect()
 
     def run_button(self):
-        return self.button.run(self.on_button)
+        """The button's poll, which steps the LED too."""
+        return self.button.run(self.on_button, each=self.hub.led.step)
 
     def restart(self):
         """Reboot in a moment (the API's answer goes out first); not counted as a crash."""

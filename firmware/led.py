@@ -3,7 +3,7 @@
 Integration (app.py):
     import led
     drv = led.LedDriver(hw.Led(board), st.state)   # st = status.Status(hub, btn)
-    asyncio.create_task(drv.run())                 # 50 ms steps, writes only on change
+    btn.run(on_event, each=drv.step)               # steps with the button's 20 ms poll, writes only on change
 
 Patterns (PRODUCT.md section 6; "1 Hz alternating" = each colour 500 ms, one
 cycle per second; "blinking" = 500 ms on, 500 ms off):
@@ -31,7 +31,7 @@ starts at most every ``identify_every_ms``: the state shows in between.
 A pattern starts with its first colour when the state changes, so a threshold
 shows the instant it is reached. An unknown state shows red steady.
 """
-from clock import sleep_ms, ticks_diff, ticks_ms
+from clock import ticks_diff
 
 OFF = (0, 0, 0)
 RED = (255, 0, 0)
@@ -58,9 +58,8 @@ def colour_at(state, elapsed_ms):
 
 
 class LedDriver:
-    """Applies the pattern of ``state_fn()`` to a hardware ``Led``; writes only on change."""
+    """Applies the pattern of ``state_fn()`` to a hardware ``Led`` at each ``step``; writes only on change."""
 
-    period_ms = 50
     identify_ms = 5000
     identify_every_ms = 15000
 
@@ -97,8 +96,3 @@ class LedDriver:
         if c != self.shown:
             self.led.set(c[0], c[1], c[2])
             self.shown = c
-
-    async def run(self, clock=ticks_ms):
-        while True:
-            self.step(clock())
-            await sleep_ms(self.period_ms)

@@ -70,15 +70,14 @@ async def start(hw, board, host):
     hub.config_path = config_path
     hub.netman = net  # pyright: ignore[reportAttributeAccessIssue]  (hub.py types it None)
     hub.restart = app.restart  # pyright: ignore[reportAttributeAccessIssue]
-    hub.led = drv = led.LedDriver(hw_led, st.state)  # pyright: ignore[reportAttributeAccessIssue]  (hub.py types it None)
+    hub.led = led.LedDriver(hw_led, st.state)  # pyright: ignore[reportAttributeAccessIssue]  (hub.py types it None)
     if not safe:
         gc.collect()  # the framer wants 4 KB in one piece
         trace = host.get("trace")
         reader = P1Reader(hub, hw.P1Port(board, cfg), log=trace(hub) if trace else None)
         asyncio.create_task(supervise("p1reader", reader.run))
     asyncio.create_task(supervise("netman", net.run))
-    asyncio.create_task(supervise("led", drv.run))
-    asyncio.create_task(supervise("button", app.run_button))
+    asyncio.create_task(supervise("button", app.run_button))  # and the LED: one task
     if "mqtt_publisher" in later:
         hub.status["mqtt"] = {"enabled": False}  # what the page shows until it runs
     start_services(hub, find_services(only, later))

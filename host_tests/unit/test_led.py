@@ -1,6 +1,4 @@
 """LED patterns: every row of the PRODUCT.md section 6 LED table and the button-hold feedback."""
-import asyncio
-
 import led
 import status
 from button import Button
@@ -112,23 +110,6 @@ def test_button_hold_shows_each_threshold_on_the_led():
     assert seen[2000] == OFF           # 2 s: release would do nothing
     assert seen[5000] == BLUE          # 5 s: access point
     assert seen[10000] == RED          # 10 s: factory reset
-
-
-def test_run_applies_state_to_the_led():
-    hw = _Led()
-    calls = [0]
-
-    def state():
-        calls[0] += 1
-        if calls[0] > 3:
-            raise KeyboardInterrupt
-        return status.BOOTING
-
-    try:
-        asyncio.run(LedDriver(hw, state).run(lambda: 0))
-    except KeyboardInterrupt:
-        pass
-    assert hw.writes == [led.RED]
 
 
 def test_identify_blinks_white_over_the_state_then_gives_it_back():
