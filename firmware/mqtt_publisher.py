@@ -281,10 +281,7 @@ class MqttPublisher:
             announced |= 1 << i
             if f not in self._ha_fields:
                 self._ha_fields.append(f)
-        if "ha_discovery" in sys.modules:
-            sys.modules.pop("ha_discovery")  # its table is needed again only on a reconnect
-            # The configs (~850 bytes each) grew the buffer past what a data message needs.
-            self._out = _Out()
+        sys.modules.pop("ha_discovery", None)  # its table is needed again only on a reconnect
         return announced
 
     async def _retract(self, keep):
