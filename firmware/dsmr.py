@@ -13,82 +13,68 @@ from micropython import const
 
 import plausible
 from p1time import dsmr_timestamp
-from reading import TOTAL_FIELDS, new_reading
+from reading import POW10 as _POW10, TOTAL_FIELDS, new_reading
 
 _LPAREN = const(0x28)
 _RPAREN = const(0x29)
 _STAR = const(0x2A)
 
-
-def _k(a, c, d, e):
-    return ((a * 256 + c) * 256 + d) * 256 + e
-
-
-# OBIS ids with A (0/1), C, D, E packed; values are computed once at import.
-_VERSION = _k(1, 0, 2, 8)
-_VERSION_BE = _k(0, 96, 1, 4)
-_TIMESTAMP = _k(0, 1, 0, 0)
-_METER_ID = _k(0, 96, 1, 1)
-_METER_ID_ALT = _k(0, 96, 1, 0)     # Irish/Hungarian meters
-_METER_ID_ESY = _k(0, 96, 1, 255)   # EasyMeter
-_DEVICE_NAME = _k(0, 42, 0, 0)      # logical device name: Smarty's only id
-_TARIFF = _k(0, 96, 14, 0)
-_FAILURES = _k(0, 96, 7, 21)
-_LONG_FAILURES = _k(0, 96, 7, 9)
-_TEXT = _k(0, 96, 13, 0)
-_MBUS_TYPE = _k(0, 24, 1, 0)
-_MBUS_READING = _k(0, 24, 2, 1)
-_MBUS_READING_BE = _k(0, 24, 2, 3)
-_MBUS_READING_OLD = _k(0, 24, 3, 0)  # DSMR 2.2/3: value on the next line
+# OBIS ids fold into 0xAACCDDEE (A 0/1, C, D, E: ``_obis``); the M-Bus channel B
+# sits above on "0-n:" lines.
+_TIMESTAMP = const(0x00010000)       # 0-0:1.0.0
+_METER_ID = const(0x00600101)        # 0-0:96.1.1
+_METER_ID_ALT = const(0x00600100)    # 0-0:96.1.0: Irish/Hungarian meters
+_METER_ID_ESY = const(0x006001FF)    # 0-0:96.1.255: EasyMeter
+_DEVICE_NAME = const(0x002A0000)     # 0-0:42.0.0: logical device name, Smarty's only id
+_TEXT = const(0x00600D00)            # 0-0:96.13.0
+_MBUS_TYPE = const(0x00180100)       # 0-n:24.1.0
+_MBUS_READING = const(0x00180201)    # 0-n:24.2.1
+_MBUS_READING_BE = const(0x00180203)  # 0-n:24.2.3
+_MBUS_READING_OLD = const(0x00180300)  # 0-n:24.3.0, DSMR 2.2/3: value on the next line
 # An M-Bus device's own equipment id: 0-n:96.1.0 (NL), 0-n:96.1.1 (BE e-MUCS).
-_PEAK_BE = _k(1, 1, 6, 0)
+_PEAK_BE = const(0x01010600)         # 1-0:1.6.0
 
-# Energy counters: OBIS -> field, an exact count in kWh / 10**counter_decimals.
-# A meter sends kWh or Wh: unit shift -3, which the "k" prefix takes back.
-_ENERGY = {
-    _k(1, 1, 8, 0): "energy_import",
-    _k(1, 1, 8, 1): "energy_import_t1",
-    _k(1, 1, 8, 2): "energy_import_t2",
-    _k(1, 2, 8, 0): "energy_export",
-    _k(1, 2, 8, 1): "energy_export_t1",
-    _k(1, 2, 8, 2): "energy_export_t2",
-}
-
-# Instantaneous values: OBIS -> (field, quantity kind). The kind gives the
-# units and digits a meter may send (plausible.py); a value in kW is
-# stored in W.
-_NUMERIC = {
-    _k(1, 1, 7, 0): ("power_import_w", plausible.POWER),
-    _k(1, 2, 7, 0): ("power_export_w", plausible.POWER),
-    _k(1, 21, 7, 0): ("power_l1_w", plausible.POWER),
-    _k(1, 41, 7, 0): ("power_l2_w", plausible.POWER),
-    _k(1, 61, 7, 0): ("power_l3_w", plausible.POWER),
-    _k(1, 22, 7, 0): ("_export_l1", plausible.POWER),
-    _k(1, 42, 7, 0): ("_export_l2", plausible.POWER),
-    _k(1, 62, 7, 0): ("_export_l3", plausible.POWER),
-    _k(1, 32, 7, 0): ("voltage_l1_v", plausible.VOLTAGE),
-    _k(1, 52, 7, 0): ("voltage_l2_v", plausible.VOLTAGE),
-    _k(1, 72, 7, 0): ("voltage_l3_v", plausible.VOLTAGE),
-    _k(1, 31, 7, 0): ("current_l1_a", plausible.CURRENT),
-    _k(1, 51, 7, 0): ("current_l2_a", plausible.CURRENT),
-    _k(1, 71, 7, 0): ("current_l3_a", plausible.CURRENT),
-    _k(1, 14, 7, 0): ("frequency_hz", plausible.FREQUENCY),
-    _k(1, 1, 4, 0): ("average_power_15m_w", plausible.POWER),
-}
-
-# Integer counters: OBIS -> field.
-_COUNTS = {
-    _FAILURES: "power_failures",
-    _LONG_FAILURES: "long_power_failures",
-    _k(1, 32, 32, 0): "voltage_sags_l1",
-    _k(1, 52, 32, 0): "voltage_sags_l2",
-    _k(1, 72, 32, 0): "voltage_sags_l3",
-    _k(1, 32, 36, 0): "voltage_swells_l1",
-    _k(1, 52, 36, 0): "voltage_swells_l2",
-    _k(1, 72, 36, 0): "voltage_swells_l3",
-    _TARIFF: "tariff",
-    _VERSION: "protocol_version",
-    _VERSION_BE: "protocol_version",
+# Values stored as sent: OBIS -> field (one dict of small ints and names the
+# reading already interned). What a value is follows from its OBIS id
+# (IEC 62056-61): on an "1-0:" line group D 8 is an energy counter, an exact
+# count in kWh / 10**counter_decimals (a meter sends kWh or Wh: unit shift -3,
+# which the "k" prefix takes back); D 7 (4: a 15-minute average) a measurement,
+# whose quantity C % 20 gives (_kind; a value in kW is stored in W); anything
+# else an integer count.
+_FIELDS = {
+    0x01010800: "energy_import",         # 1-0:1.8.0
+    0x01010801: "energy_import_t1",      # 1-0:1.8.1
+    0x01010802: "energy_import_t2",      # 1-0:1.8.2
+    0x01020800: "energy_export",         # 1-0:2.8.0
+    0x01020801: "energy_export_t1",      # 1-0:2.8.1
+    0x01020802: "energy_export_t2",      # 1-0:2.8.2
+    0x01010700: "power_import_w",        # 1-0:1.7.0
+    0x01020700: "power_export_w",        # 1-0:2.7.0
+    0x01150700: "power_l1_w",            # 1-0:21.7.0
+    0x01290700: "power_l2_w",            # 1-0:41.7.0
+    0x013D0700: "power_l3_w",            # 1-0:61.7.0
+    0x01160700: "_export_l1",            # 1-0:22.7.0: netted against import (_derive)
+    0x012A0700: "_export_l2",            # 1-0:42.7.0
+    0x013E0700: "_export_l3",            # 1-0:62.7.0
+    0x01200700: "voltage_l1_v",          # 1-0:32.7.0
+    0x01340700: "voltage_l2_v",          # 1-0:52.7.0
+    0x01480700: "voltage_l3_v",          # 1-0:72.7.0
+    0x011F0700: "current_l1_a",          # 1-0:31.7.0
+    0x01330700: "current_l2_a",          # 1-0:51.7.0
+    0x01470700: "current_l3_a",          # 1-0:71.7.0
+    0x010E0700: "frequency_hz",          # 1-0:14.7.0
+    0x01010400: "average_power_15m_w",   # 1-0:1.4.0
+    0x00600715: "power_failures",        # 0-0:96.7.21
+    0x00600709: "long_power_failures",   # 0-0:96.7.9
+    0x01202000: "voltage_sags_l1",       # 1-0:32.32.0
+    0x01342000: "voltage_sags_l2",       # 1-0:52.32.0
+    0x01482000: "voltage_sags_l3",       # 1-0:72.32.0
+    0x01202400: "voltage_swells_l1",     # 1-0:32.36.0
+    0x01342400: "voltage_swells_l2",     # 1-0:52.36.0
+    0x01482400: "voltage_swells_l3",     # 1-0:72.36.0
+    0x00600E00: "tariff",                # 0-0:96.14.0
+    0x01000208: "protocol_version",      # 1-0:0.2.8
+    0x00600104: "protocol_version",      # 0-0:96.1.4 (e-MUCS)
 }
 
 # M-Bus device types (0-n:24.1.0, EN 13757-3) that have a field in the reading.
@@ -100,7 +86,6 @@ _MBUS_WATER = const(7)
 _UNIT_M3 = const(0x6D)       # first letter of the unit: "m3"
 _UNIT_GJ = const(0x47)       # "GJ"
 
-_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
 
 _MAX_CHARS = const(20)  # a number's digits and point: the widest real one has 16
@@ -112,7 +97,7 @@ _BASE_MASK = const(0x1FFFFFF)
 def _obis(buf, i, end):
     """Fold "A-B:C.D.E" (optionally "*F") at buf[i:end] into one int; -1 if not OBIS.
 
-    The low 25 bits are _k(A, C, D, E); B sits above them on "0-n:" lines,
+    The low 25 bits are 0xAACCDDEE; B sits above them on "0-n:" lines,
     where it is the M-Bus channel ("1-3:0.2.8" is not a channel).
     """
     part = 0
@@ -156,7 +141,7 @@ def _number(buf, i, end, shift, r=None, kind=-1):
     floats; a missing number raises ValueError. EasyMeters sign their power.
     With ``r``, the reading, the number is a meter counter: always an exact int,
     in steps of 10**-r["counter_decimals"], which a number with more decimals
-    raises for every counter of the reading (``_finer``).
+    raises for every counter of the reading.
     With ``kind`` (plausible.POWER, ...), the unit and the count of digits must
     be what a meter sends for that quantity, else plausible.Implausible.
     """
@@ -186,8 +171,7 @@ def _number(buf, i, end, shift, r=None, kind=-1):
         raise ValueError("junk after a number")
     if kind >= 0:
         whole = j - i if dec < 0 else j - i - dec - 1
-        unit = plausible.unit_code(buf, j + 1, end) if buf[j] == _STAR else 0
-        shift += plausible.check_format(kind, unit, whole, dec if dec > 0 else 0)
+        shift += plausible.check_format(kind, buf, j, end, whole, dec if dec > 0 else 0)
     elif buf[j] == _STAR and j + 1 < end and buf[j + 1] == 0x6B:  # "*k"
         shift += 3
     exp = shift - (dec if dec > 0 else 0)
@@ -196,8 +180,14 @@ def _number(buf, i, end, shift, r=None, kind=-1):
     if r is not None:
         d = r["counter_decimals"]
         if -exp > d:
-            _finer(r, -exp)
-            d = -exp
+            # A meter that sends more than 3 decimals (EasyMeter: 7 of a kWh):
+            # every counter of the reading is counted in the finer step from now
+            # on, so tariffs still add up as ints.
+            m = _POW10[-exp - d]
+            for f in TOTAL_FIELDS:
+                if r[f] is not None:
+                    r[f] *= m
+            d = r["counter_decimals"] = -exp
         exp += d  # >= 0: a whole number of steps
     if neg:
         mant = -mant
@@ -230,20 +220,16 @@ def _text(buf, i, end, hexed):
             out = unhexlify(memoryview(buf)[i:end])  # pyright: ignore[reportArgumentType]
         except ValueError:  # not hex after all: shown as sent
             out = None
-        if out is not None and _no_controls(out):
+        if out is not None:
+            # On the bytes: UTF-8 puts every byte of a multi-byte character at 0x80 or above.
+            for ch in out:
+                if ch < 0x20 and ch not in (0x09, 0x0A, 0x0D) or ch == 0x7F:
+                    return _printable(buf, i, end)
             try:
                 return out.decode()  # UTF-8: accents in a Belgian message
             except UnicodeError:     # not UTF-8: shown as sent
                 pass
     return _printable(buf, i, end)
-
-
-def _no_controls(b):
-    # On the bytes: UTF-8 puts every byte of a multi-byte character at 0x80 or above.
-    for ch in b:
-        if ch < 0x20 and ch not in (0x09, 0x0A, 0x0D) or ch == 0x7F:
-            return False
-    return True
 
 
 def _printable(buf, i, end):
@@ -310,36 +296,27 @@ def parse(buf, n=None, strict=True):
             ch = key >> _CHANNEL_SHIFT
             key &= _BASE_MASK
             v0 = paren + 1  # first value's first byte
-            spec = _NUMERIC.get(key)
-            measured = ch == 0 and (spec is not None or key in _ENERGY)
-            if ch == 0 and key in _ENERGY:
-                r[_ENERGY[key]] = _number(buf, v0, line_end, -3, r, plausible.ENERGY)
-            elif spec is not None and ch == 0:
-                field, kind = spec
-                v = _number(buf, v0, line_end, 0, None, kind)
+            field = "" if ch else _FIELDS.get(key, "")
+            d = key >> 8 & 0xFF
+            measured = field != "" and key >> 24 == 1 and (d == 8 or d == 7 or d == 4)
+            if measured and d == 8:
+                r[field] = _number(buf, v0, line_end, -3, r, plausible.ENERGY)
+            elif measured:
+                q = (key >> 16 & 0xFF) % 20  # C = 20 * phase + quantity
+                v = _number(buf, v0, line_end, 0, None,
+                            plausible.CURRENT if q == 11 else plausible.VOLTAGE if q == 12
+                            else plausible.FREQUENCY if q == 14 else plausible.POWER)
                 if field[0] == "_":
                     if exports is None:
                         exports = [None, None, None]
                     exports[ord(field[-1]) - 0x31] = v
                 else:
                     r[field] = v
-            elif key in _COUNTS and ch == 0:
-                r[_COUNTS[key]] = _int(buf, v0, line_end)
-            elif key == _TIMESTAMP and ch == 0:
-                r["timestamp"] = dsmr_timestamp(buf, v0, line_end)
-            elif key == _METER_ID and ch == 0:
-                r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
-            elif (key == _METER_ID_ALT or key == _METER_ID_ESY
-                  or key == _DEVICE_NAME and meter_id_alt is None) and ch == 0:
-                meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
-            elif key == _TEXT and ch == 0:
-                r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
-            elif key == _PEAK_BE:
-                ts = dsmr_timestamp(buf, v0, line_end)
-                r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0,
-                                                    None, plausible.POWER)
-                r["monthly_power_peak_timestamp"] = ts
-            elif 1 <= ch <= 4:
+            elif field:
+                r[field] = _int(buf, v0, line_end)
+            elif ch > 4:
+                pass  # M-Bus channels 5-7: no field of ours
+            elif ch:
                 if key == _METER_ID or key == _METER_ID_ALT:
                     if mbus_ids is None:
                         mbus_ids = [None] * 5
@@ -361,6 +338,19 @@ def parse(buf, n=None, strict=True):
                     pending_ts = dsmr_timestamp(buf, v0, line_end)
                     # The unit is the line's last group: ...(0-1:24.2.1)(m3)
                     pending_unit = buf[buf.rfind(b"(", v0, line_end) + 1]
+            elif key == _TIMESTAMP:
+                r["timestamp"] = dsmr_timestamp(buf, v0, line_end)
+            elif key == _METER_ID:
+                r["meter_id"] = _text(buf, v0, buf.find(b")", v0, line_end), False)
+            elif key == _METER_ID_ALT or key == _METER_ID_ESY or key == _DEVICE_NAME and meter_id_alt is None:
+                meter_id_alt = _text(buf, v0, buf.find(b")", v0, line_end), False)
+            elif key == _TEXT:
+                r["text_message"] = _text(buf, v0, buf.find(b")", v0, line_end), True)
+            elif key == _PEAK_BE:
+                ts = dsmr_timestamp(buf, v0, line_end)
+                r["monthly_power_peak_w"] = _number(buf, buf.find(b"(", v0, line_end) + 1, line_end, 0,
+                                                    None, plausible.POWER)
+                r["monthly_power_peak_timestamp"] = ts
         except ValueError as e:
             # The CRC vouches for these bytes: a line we can't read is the meter's
             # own format. Skip it, as dsmr_parser does, and keep the rest; but not
@@ -403,21 +393,6 @@ def _mbus_value(r, kind, unit, v, ts, equipment_id):
         r[field] = v
         r[stamp] = ts
         r[ident] = equipment_id
-
-
-def _finer(r, d):
-    """Count the reading's counters in steps of 10**-d from now on (d > counter_decimals).
-
-    Only for a meter that sends more than 3 decimals (EasyMeter: 7 of a kWh):
-    every counter of a reading keeps the same step, so tariffs add up as ints.
-    """
-    if d >= len(_POW10):
-        raise ValueError("too many decimals")
-    m = _POW10[d - r["counter_decimals"]]
-    for f in TOTAL_FIELDS:
-        if r[f] is not None:
-            r[f] *= m
-    r["counter_decimals"] = d
 
 
 def _derive(r, exports):

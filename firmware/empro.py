@@ -57,23 +57,24 @@ def build(img, reading, serial, firmware):
     (a P1 meter measures none of them) and the gaps 0x8102-0x8105.
     """
     value = phases.value
-    img.u32(_R_FIRMWARE, firmware)
+    img.put(_R_FIRMWARE, firmware, ">I")
     img.text(_R_NAME, 8, NAME)
     img.text(_R_SERIAL, 9, serial)
 
     ll = phases.ll_voltages(reading)
     for i in range(3):
-        img.f32(_R_V_LL + 2 * i, ll[i])
-        img.f32(_R_V_LN + 2 * i, value(reading, phases.VOLTAGE[i]))
-        img.f32(_R_I + 2 * i, value(reading, phases.CURRENT[i]))
+        img.put(_R_V_LL + 2 * i, ll[i])
+        img.put(_R_V_LN + 2 * i, value(reading, phases.VOLTAGE[i]))
+        img.put(_R_I + 2 * i, value(reading, phases.CURRENT[i]))
         p = value(reading, phases.POWER[i])
-        img.f32(_R_P_PHASE + 2 * i, p)
-        img.s16(_R_LOAD_TYPE + i, phases.load_type(p))
-    img.f32(_R_FREQ, phases.frequency(reading))
-    img.f32(_R_P, phases.total_power(reading))
-    img.f32(_R_I_SYS, phases.sum_current(reading))
-    img.f32(_R_V_LL_SYS, phases.mean_ll_voltage(ll))
-    img.f32(_R_V_LN_SYS, phases.mean_ln_voltage(reading))
-    img.f32(_R_E_IMPORT, counter(reading, "energy_import", 3))  # Wh: the exact count, rounded once to float32
-    img.f32(_R_E_EXPORT, counter(reading, "energy_export", 3))
+        img.put(_R_P_PHASE + 2 * i, p)
+        # The load type: 1 importing (load), -1 exporting, 0 none; missing when unknown.
+        img.put(_R_LOAD_TYPE + i, None if p is None else 1 if p > 0 else -1 if p < 0 else 0, ">h")
+    img.put(_R_FREQ, phases.frequency(reading))
+    img.put(_R_P, phases.total_power(reading))
+    img.put(_R_I_SYS, phases.phase_sum(reading, phases.CURRENT))
+    img.put(_R_V_LL_SYS, ll[3])
+    img.put(_R_V_LN_SYS, phases.mean_ln_voltage(reading))
+    img.put(_R_E_IMPORT, counter(reading, "energy_import", 3))  # Wh: the exact count, rounded once to float32
+    img.put(_R_E_EXPORT, counter(reading, "energy_export", 3))
     img.commit()

@@ -7,7 +7,9 @@ bytes, and reports every telegram it finds through one callback:
     on_telegram(status, crc, buf, n)
 
 ``status`` is "valid", "crc_mismatch", "malformed" (truncated: a new telegram
-began before ``!``, or the CRC field is not hex) or "too_long"; ``crc`` is
+began before ``!``, or the CRC field is not hex) or "too_long"; or "full" when
+the owner made ``room`` less than the buffer and a telegram is to grow past it
+(no telegram yet: the callback must make ``room`` the whole buffer); ``crc`` is
 "ok", "absent" (DSMR 2.2/3 end with a bare ``!``) or "mismatch". Once a meter
 has sent a matching CRC, a telegram without one is "malformed": its CRC was lost.
 A ``!`` that does not start a line is a damaged byte: "malformed". The telegram
@@ -34,6 +36,9 @@ class Framer:
         self._state = _IDLE
         self._crc_seen = False  # once the meter sent a CRC, a telegram without one is damaged
         self.counters = {"valid": 0, "crc_mismatch": 0, "malformed": 0, "too_long": 0}
+        # How much of buf a telegram may fill: the owner may keep bytes at its end
+        # (p1reader), and is told (status "full") before a telegram grows into them.
+        self.room = max_len
 
     def reset(self):
         """Drop any partial telegram and what was learnt of the meter (after a baud change)."""
@@ -64,6 +69,8 @@ class Framer:
     def _append(self, src, i, j):
         """Copy src[i:j] into the buffer; False (and report) when it would overflow."""
         k = self._n + j - i
+        if k > self.room < len(self.buf):
+            self.on_telegram("full", "absent", self.buf, self._n)  # the owner makes room all of buf
         if k > len(self.buf):
             room = len(self.buf) - self._n
             self._mv[self._n:] = src[i:i + room]
@@ -103,21 +110,18 @@ class Framer:
         end = n if lf < 0 else lf + 1
         if slash >= 0:
             end = slash  # a new telegram right after "!": no LF came
-        if self._n + end - i - self._bang > _MAX_TAIL:
-            if self._append(src, i, min(end, i + _MAX_TAIL)):
-                self._finish(force_malformed=True)
+        ok = self._n + end - i - self._bang <= _MAX_TAIL
+        if not ok:
+            if not self._append(src, i, min(end, i + _MAX_TAIL)):
+                return end
+        elif not self._append(src, i, end) or lf < 0 and slash < 0:
             return end
-        if self._append(src, i, end) and (lf >= 0 or slash >= 0):
-            self._finish()
-        return end
-
-    def _finish(self, force_malformed=False):
+        # The telegram is whole: check the CRC after "!".
         buf = self.buf
         b = self._bang
         crc = 0
         digits = 0
-        ok = not force_malformed
-        for k in range(b + 1, self._n):
+        for k in range(b + 1, self._n if ok else b + 1):
             c = buf[k]
             if c in (0x0D, 0x0A, 0x20):
                 continue
@@ -141,6 +145,7 @@ class Framer:
             self._report("crc_mismatch", "mismatch")
         self._state = _IDLE
         self._n = 0
+        return end
 
     def _report(self, status, crc):
         self.counters[status] += 1

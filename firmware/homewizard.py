@@ -10,7 +10,7 @@ Timestamps are HomeWizard's ``YYMMDDhhmmss`` number in the meter's local time
 from the reading, no dict in between; counters with exactly the meter's digits.
 """
 import jsonw
-from p1time import civil_from_days, eu_summer
+from eusummer import civil_from_days, eu_summer
 from reading import TOTAL_FIELDS
 
 # (HomeWizard name, reading field), in HomeWizard's order.

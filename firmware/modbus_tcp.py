@@ -69,13 +69,15 @@ class ModbusServer:
         self._built = -1          # hub.seq the image holds; -1 none, -2 the fail-safe image
         self._failsafe_amps = None  # the current the fail-safe image was built with
         self._conns = []          # _Client per connection: for the sweep and eviction
-        self._out = bytearray(modbus_frame.MAX_ADU)
-        self._load(self._wanted())
+        self._out = memoryview(bytearray(modbus_frame.MAX_ADU))
+        self._name = None
+        self._load()
 
-    def _wanted(self):
-        return TEMPLATES.get(self.hub.config.get("MeterType"), "empro")
-
-    def _load(self, name):
+    def _load(self):
+        """Load the template MeterType names, unless it is loaded (MeterType is a live setting)."""
+        name = TEMPLATES.get(self.hub.config.get("MeterType"), "empro")
+        if name == self._name:
+            return
         template = __import__(name)
         img = template.new_image()
         # Identification registers are served before the first telegram.
@@ -84,38 +86,34 @@ class ModbusServer:
         # change on a full heap) leaves the old template and its image whole.
         self._template, self._img, self._name, self._built = template, img, name, -1
 
-    def _build(self, r, seq):
-        self._template.build(self._img, r, self.hub.identity["serial"], FIRMWARE_REVISION)
-        self._built = seq
-
     def data_ok(self):
         """Whether live registers may be served now; brings the image up to date."""
         hub = self.hub
         cfg = hub.config["Modbus"]
-        if self._wanted() != self._name:   # MeterType is a live setting
-            try:
-                self._load(self._wanted())
-            except MemoryError:
-                pass  # the old image, whole, until there is heap for the new one
+        try:
+            self._load()
+        except MemoryError:
+            pass  # the old image, whole, until there is heap for the new one
         age = hub.age_ms()
         fresh = age is not None and age <= stale_after_ms(cfg["StaleAfterS"], hub.interval_ms)
+        failsafe = not fresh and cfg["StalePolicy"] == "failsafe"
         st = self.status
         st["stale"] = not fresh
+        r = seq = None  # what the image is to be built from, if not built yet
         if fresh:
             if self._built != hub.seq:
-                self._build(hub.reading, hub.seq)
-            st["failsafe"] = False
-            return True
-        if cfg["StalePolicy"] != "failsafe":
-            st["failsafe"] = False
-            return False
-        amps = cfg["FailsafeCurrentA"]
-        if self._built != -2 or self._failsafe_amps != amps:  # a live setting: rebuild on change
-            # Built rarely (on going stale): its code is loaded for the call only.
-            self._build(ondemand.call("failsafe", "failsafe_reading", hub.reading, amps), -2)
-            self._failsafe_amps = amps
-        st["failsafe"] = True
-        return True
+                r, seq = hub.reading, hub.seq
+        elif failsafe:
+            amps = cfg["FailsafeCurrentA"]
+            if self._built != -2 or self._failsafe_amps != amps:  # a live setting: rebuild on change
+                # Built rarely (on going stale): its code is loaded for the call only.
+                r, seq = ondemand.call("failsafe", "failsafe_reading", hub.reading, amps), -2
+                self._failsafe_amps = amps
+        if r is not None:
+            self._template.build(self._img, r, hub.identity["serial"], FIRMWARE_REVISION)
+            self._built = seq
+        st["failsafe"] = failsafe
+        return fresh or failsafe
 
     async def run(self):
         hub = self.hub
@@ -125,7 +123,12 @@ class ModbusServer:
             while True:
                 # Build each telegram's image as it arrives, so requests only copy.
                 self.data_ok()
-                self._sweep(ticks_ms())
+                # Cancel each client whose current wait outlived its limit (see the module doc).
+                now = ticks_ms()
+                for i in range(len(self._conns) - 1, -1, -1):  # backwards: _drop removes
+                    conn = self._conns[i]
+                    if conn.limit_s and ticks_diff(now, conn.since) > conn.limit_s * 1000:
+                        self._drop(conn)
                 try:
                     seq = await asyncio.wait_for(hub.next_reading(seq), _STATUS_S)
                 except asyncio.TimeoutError:
@@ -133,13 +136,6 @@ class ModbusServer:
         finally:
             server.close()
             await server.wait_closed()
-
-    def _sweep(self, now):
-        """Cancel each client whose current wait outlived its limit (see the module doc)."""
-        for i in range(len(self._conns) - 1, -1, -1):  # backwards: _drop removes
-            conn = self._conns[i]
-            if conn.limit_s and ticks_diff(now, conn.since) > conn.limit_s * 1000:
-                self._drop(conn)
 
     def _drop(self, conn):
         """Free ``conn``'s slot now and cancel its task (which closes the socket)."""
@@ -157,14 +153,16 @@ class ModbusServer:
         st["clients"] += 1
         self._conns.append(conn)
         try:
-            req = bytearray(modbus_frame.REQUEST)
-            mreq = memoryview(req)
+            req = memoryview(bytearray(modbus_frame.REQUEST))
             out = self._out
-            mout = memoryview(out)
             while True:
                 conn.since = ticks_ms()
                 conn.limit_s = self.hub.config["Modbus"]["IdleTimeoutS"]
-                if not await _read_adu(reader, mreq, conn):
+                # Waiting for a request, a connection holds no frame of _read_adu's.
+                got = await reader.readinto(req[:modbus_frame.HEADER])
+                if not got:
+                    raise EOFError
+                if not await _read_adu(reader, req, got, conn):
                     st["dropped"] += 1
                     break
                 conn.idle = ticks_ms()
@@ -173,7 +171,7 @@ class ModbusServer:
                 st["requests"] += 1
                 if out[7] & 0x80:
                     st["exceptions"] += 1
-                writer.write(mout[:n])
+                writer.write(out[:n])
                 # A client that sends but never reads must not hold a slot for good.
                 conn.since = ticks_ms()
                 conn.limit_s = conn.limit_s or _DRAIN_S
@@ -201,14 +199,11 @@ class _Client:
         self.idle = ticks_ms()  # its last request (or the connect): the eviction order
 
 
-async def _read_adu(reader, mreq, conn):
-    """Read one request ADU into ``mreq`` (what fits; the rest is read and
-    dropped); False for a header no client sends. Once its first bytes are in,
-    the rest must follow within _FRAME_S (``conn``'s limit, for the sweep)."""
+async def _read_adu(reader, mreq, got, conn):
+    """Read the rest of the request ADU whose first ``got`` bytes are in ``mreq``
+    (what fits; the rest is read and dropped); False for a header no client
+    sends. It must follow within _FRAME_S (``conn``'s limit, for the sweep)."""
     head = modbus_frame.HEADER
-    got = await reader.readinto(mreq[:head])
-    if not got:
-        raise EOFError
     conn.since = ticks_ms()
     conn.limit_s = _FRAME_S
     await _read_exactly(reader, mreq, got, head)

@@ -3,10 +3,13 @@
 A telegram that parses but carries a value no meter sends (plausible.py) is
 counted as ``implausible`` and not published: the last good reading stays
 until it goes stale. One read buffer serves every chunk; per valid telegram it allocates only the
-reading dict. The raw bytes the hub keeps are copied into a buffer of their own,
-allocated at boot (``RAW_INITIAL``) and again only for a longer telegram: a meter sends
-telegrams of nearly one size, so a fragmented heap never has to find ~1 KB in
-one piece every second.
+reading dict. The raw bytes the hub keeps are copied to the end of the frame
+buffer, where the next telegram is framed in front of them: no buffer of their
+own while two telegrams fit in it (a 4 KB buffer; a DSMR 5 telegram is ~900
+bytes). A telegram that grows into them first moves them into a buffer of their
+own, kept from then on for telegrams of that size: a meter sends telegrams of
+nearly one size, so a fragmented heap never has to find ~1 KB in one piece
+every second.
 
 Two protocols share the port: P1 (DSMR: dsmr.py) and French meters' TIC (tic.py);
 each parser is imported only while a line of its protocol is tried or used. ``P1.Protocol`` and ``P1.Baud`` pick the
@@ -17,9 +20,14 @@ framed to its checksum that fails it only was damaged: no reason to switch).
 """
 from binascii import unhexlify
 
+from micropython import const
+
 import plausible
 from clock import ticks_diff, ticks_ms
 from framer import Framer
+
+_BUF_LEN = const(256)
+_RAW_SLACK = const(64)  # telegrams grow a little (a longer text message, a new M-Bus reading)
 
 # The line settings a meter can use, in the order "auto" tries them:
 # (protocol, P1.Baud, (baud, bits, parity), window ms). Parity 0 is even, as
@@ -36,13 +44,6 @@ LINES = (
 
 class P1Reader:
     """Reads the meter's port and publishes each valid telegram to the hub."""
-
-    BUF_LEN = 256
-    RAW_SLACK = 64  # telegrams grow a little (a longer text message, a new M-Bus reading)
-    # The raw buffer's first size, allocated with the framer's at boot while the
-    # heap is still in one piece: a DSMR 5 telegram (~900 bytes) fits, so the
-    # first one need not find ~1 KB in one piece of a heap fragmented by then.
-    RAW_INITIAL = 1024
 
     def __init__(self, hub, port, clock=ticks_ms, log=None):
         self.hub = hub
@@ -67,11 +68,15 @@ class P1Reader:
         # config_check refuses a choice that leaves none.
         proto = p1["Protocol"]
         baud = "115200" if p1["SmartyKey"] else p1["Baud"]
-        self._lines = tuple(ln for ln in LINES if proto in ("auto", ln[0]) and baud in ("auto", ln[1])) or LINES[:1]
+        lines = []
+        for ln in LINES:
+            if proto in ("auto", ln[0]) and baud in ("auto", ln[1]):
+                lines.append(ln)
+        self._lines = lines or LINES[:1]
         self._line = 0
         self._since = clock()  # last telegram framed whole, or last serial switch
-        self._buf = bytearray(self.BUF_LEN)
-        self._raw = bytearray(self.RAW_INITIAL)  # the hub's copy of the last valid telegram
+        self._buf = bytearray(_BUF_LEN)
+        self._raw = bytearray(0)  # the hub's copy of the last telegram when not in the frame buffer
         self._status = hub.status["p1"] = {}
         self._use(0)
 
@@ -79,6 +84,7 @@ class P1Reader:
         """Switch to line ``k`` of the lines to try: its UART settings and its framer."""
         self._line = k
         proto, _, self.serial, _ = self._lines[k]
+        self._unstash()  # the other framer knows nothing of what the buffer's end holds
         self._dsmr.reset()
         if proto == "tic":
             import tic
@@ -95,11 +101,7 @@ class P1Reader:
         baud, bits, parity = self.serial
         # A P1 line is inverted (open collector); a TIC demodulator's output is not.
         self.port.configure(baud, bits, parity, proto == "dsmr")
-        self._show()
-
-    def _show(self):
-        baud, bits, parity = self.serial
-        self._status["protocol"] = self._lines[self._line][0]
+        self._status["protocol"] = proto
         self._status["serial"] = "%d %d%s1" % (baud, bits, "N" if parity is None else "E")
         self._status["smarty"] = self.smarty is not None
         if self.smarty is not None:
@@ -115,6 +117,9 @@ class P1Reader:
             self.smarty.feed(memoryview(buf)[:n])
 
     def _on_telegram(self, status, crc, buf, n):
+        if status == "full":
+            self._unstash()
+            return
         if status == "crc_mismatch":
             # Framed to its checksum at this speed: damaged on the line, not the wrong line.
             self._since = self.clock()
@@ -140,22 +145,31 @@ class P1Reader:
             return
         if "tic" in reading:
             self._status["tic"] = reading["tic"]  # subscribed power, status word...: the status API
-        self.hub.publish(reading, self._keep(buf, n))
+        # The hub gets a view of a copy of the bytes at the buffer's end (see the
+        # module doc). Consumers only hand it to a stream's write(), which sends or
+        # copies it before the next telegram can be published: reusing it is safe.
+        size = len(buf)
+        mv = memoryview(buf)
+        mv[size - n:] = mv[:n]  # (a memmove: they overlap for a telegram over half the buffer)
+        self.framer.room = size - n
+        self.hub.publish(reading, mv[size - n:])
         if self.log:
             self.log("valid", reading)
 
-    def _keep(self, buf, n):
-        """A view of ``buf[:n]`` copied into the reader's raw buffer.
-
-        Consumers only hand it to a stream's write(), which sends or copies it
-        before the next telegram can be published, so reusing the buffer is safe.
-        """
-        if n > len(self._raw):
-            self._raw = bytearray(0)  # the old one is garbage before the new one is needed
-            self._raw = bytearray(n + self.RAW_SLACK)
-        raw = memoryview(self._raw)[:n]
-        raw[:] = memoryview(buf)[:n]
-        return raw
+    def _unstash(self):
+        """Move the last telegram's bytes from the frame buffer's end into a buffer of their own."""
+        if self.framer.room < len(self._dsmr.buf):
+            raw = self.hub.raw
+            n = len(raw)
+            try:
+                if n > len(self._raw):
+                    self._raw = bytearray(0)  # the old one is garbage before the new one is needed
+                    self._raw = bytearray(n + _RAW_SLACK)
+                self.hub.raw = memoryview(self._raw)[:n]
+                self.hub.raw[:] = raw
+            except MemoryError:
+                self.hub.raw = b""  # none until the next telegram, rather than overwritten bytes
+            self.framer.room = len(self._dsmr.buf)
 
     def check_serial(self):
         """With more than one line to try, switch after a silence; True if switched."""

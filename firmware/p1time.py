@@ -1,7 +1,8 @@
 """Meter timestamps to UTC epoch seconds, with integer calendar math only.
 
 ``time.mktime`` differs between ports (epoch 2000 on bare metal, 1970 on
-unix) and knows no DST flag, so the conversion is done here.
+unix) and knows no DST flag, so the conversion is done here. The EU summer-time
+rule, which only a timestamp without its flag needs, is in eusummer.py.
 """
 from micropython import const
 
@@ -16,25 +17,6 @@ def days_from_civil(y, m, d):
     doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146097 + doe - 719468
-
-
-def civil_from_days(days):
-    """Epoch day -> (year, month, day); the inverse of days_from_civil."""
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (m <= 2), m, d
-
-
-def eu_summer(utc):
-    """True if UTC epoch second ``utc`` falls in EU summer time (NL/BE/LU local time)."""
-    y = civil_from_days(utc // 86400)[0]
-    return _last_sunday(y, 3) * 86400 + 3600 <= utc < _last_sunday(y, 10) * 86400 + 3600
 
 
 def _two(buf, i):
@@ -75,11 +57,7 @@ def dsmr_timestamp(buf, i, end=None, x=None):
         return local - 7200
     if x == 0x57:  # "W"
         return local - 3600
-    # DSMR 2.2/3 M-Bus timestamps carry no flag: apply the EU rule.
+    # DSMR 2.2/3 M-Bus timestamps carry no flag: apply the EU rule (its code
+    # loaded only for such a meter).
+    from eusummer import eu_summer
     return local - (7200 if eu_summer(local - 3600) else 3600)
-
-
-def _last_sunday(y, m):
-    """Epoch day of the last Sunday of month m (March or October: 31 days)."""
-    day = days_from_civil(y, m, 31)
-    return day - (day + 4) % 7  # 1970-01-01 was a Thursday

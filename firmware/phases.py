@@ -40,28 +40,22 @@ def value(reading, field):
     return None
 
 
-def line_to_line(a, b):
-    """|Va - Vb| for phasors 120 degrees apart: sqrt(a^2 + b^2 + ab).
-
-    The sqrt(3) * V rule holds only for balanced phases; this is exact for
-    any two magnitudes at the nominal 120 degree spacing.
-    """
-    return sqrt(a * a + b * b + a * b)
-
-
 def ll_voltages(reading):
-    """(V12, V23, V31); 0.0 each on a meter without three phases, None each unless all three L-N are sent."""
+    """(V12, V23, V31, their mean); 0.0 each on a meter without three phases, None each unless all three L-N are sent.
+
+    |Va - Vb| for phasors 120 degrees apart is sqrt(a^2 + b^2 + ab): the
+    sqrt(3) * V rule holds only for balanced phases; this is exact for any two
+    magnitudes at the nominal 120 degree spacing.
+    """
     if absent(reading, 1) or absent(reading, 2):
-        return 0.0, 0.0, 0.0
-    v1, v2, v3 = (reading[k] for k in VOLTAGE)
+        return 0.0, 0.0, 0.0, 0.0
+    v1, v2, v3 = reading[VOLTAGE[0]], reading[VOLTAGE[1]], reading[VOLTAGE[2]]
     if v1 is None or v2 is None or v3 is None:
-        return None, None, None
-    return line_to_line(v1, v2), line_to_line(v2, v3), line_to_line(v3, v1)
-
-
-def mean_ll_voltage(ll):
-    """Mean of ll_voltages() (None when they are unknown)."""
-    return None if ll[0] is None else (ll[0] + ll[1] + ll[2]) / 3
+        return None, None, None, None
+    a = sqrt(v1 * v1 + v2 * v2 + v1 * v2)
+    b = sqrt(v2 * v2 + v3 * v3 + v2 * v3)
+    c = sqrt(v3 * v3 + v1 * v1 + v3 * v1)
+    return a, b, c, (a + b + c) / 3
 
 
 def frequency(reading):
@@ -75,8 +69,8 @@ def phase_count(reading):
     return 1 if absent(reading, 1) and absent(reading, 2) else 3
 
 
-def _sum(reading, fields):
-    """Sum of ``fields`` over the meter's phases; None if one of them was not sent."""
+def phase_sum(reading, fields):
+    """Sum of ``fields`` (VOLTAGE, CURRENT, POWER) over the meter's phases; None if one of them was not sent."""
     total = 0.0
     for i in range(3):
         v = reading[fields[i]]
@@ -89,13 +83,8 @@ def _sum(reading, fields):
 
 def mean_ln_voltage(reading):
     """Mean of the L-N voltages of the meter's phases (a 1-phase meter: its L1); None if one is missing."""
-    total = _sum(reading, VOLTAGE)
+    total = phase_sum(reading, VOLTAGE)
     return None if total is None else total / phase_count(reading)
-
-
-def sum_current(reading):
-    """Sum of the phase currents; None if one of the meter's phases sent none."""
-    return _sum(reading, CURRENT)
 
 
 def total_power(reading):
@@ -110,11 +99,4 @@ def total_power(reading):
     exp = reading["power_export_w"]
     if imp is not None or exp is not None:
         return float(imp or 0) - float(exp or 0)
-    return _sum(reading, POWER)
-
-
-def load_type(power):
-    """Sign of a phase's active power: 1 importing (load), -1 exporting, 0 none; None if unknown."""
-    if power is None:
-        return None
-    return 1 if power > 0 else -1 if power < 0 else 0
+    return phase_sum(reading, POWER)

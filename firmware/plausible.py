@@ -17,6 +17,8 @@ Pure logic: no clock, no I/O.
 """
 from micropython import const
 
+from reading import TOTAL_FIELDS
+
 # Quantity kinds of a numeric telegram value: where its row starts in _FORMATS.
 POWER = const(0)
 VOLTAGE = const(5)
@@ -24,7 +26,7 @@ CURRENT = const(10)
 FREQUENCY = const(15)
 ENERGY = const(20)
 
-# Units folded into an int, one byte per letter (``unit_code``).
+# Units folded into an int, one byte per letter (``check_format``).
 _KW = const(0x6B57)       # "kW"
 _W = const(0x57)          # "W"
 _V = const(0x56)          # "V"
@@ -58,30 +60,25 @@ _F_MIN = const(45)                 # hertz: the grid keeps 50 Hz +4 %/-6 % (EN 5
 _F_MAX = const(55)                 # a meter without voltage sends nothing
 _COUNTER_SLACK_DECIMALS = const(3)  # a counter may go back by at most 0.001 of its unit
 
-# The counters (reading.TOTAL_FIELDS), spelled here so this module imports nothing.
-_COUNTERS = ("energy_import", "energy_export", "energy_import_t1", "energy_import_t2",
-             "energy_export_t1", "energy_export_t2", "gas", "water", "heat")
-
 
 class Implausible(ValueError):
     """A value no meter sends: the telegram is counted as implausible, not published."""
 
 
-def unit_code(buf, i, end):
-    """The unit at buf[i:end] (up to ")") folded into an int; 0 for none, -1 if over 3 letters."""
-    code = 0
-    n = 0
-    while i < end and buf[i] != 0x29:
-        code = code << 8 | buf[i]
+def check_format(kind, buf, i, end, whole, decimals):
+    """The shift the unit adds (3 for the "k" unit, 0 for the other); Implausible if off-format.
+
+    ``buf[i]`` is the byte after the number: "*" before its unit, or ")" for none.
+    ``whole`` and ``decimals``: the number's count of digits before and after the point.
+    """
+    unit = 0  # the unit folded into an int, one byte per letter
+    if buf[i] == 0x2A:
         i += 1
-        n += 1
-        if n > 3:
-            return -1
-    return code
-
-
-def check_format(kind, unit, whole, decimals):
-    """The shift the unit adds (3 for the "k" unit, 0 for the other); Implausible if off-format."""
+        while i < end and buf[i] != 0x29:
+            if unit > 0xFFFF:
+                raise Implausible("unit")  # over 3 letters
+            unit = unit << 8 | buf[i]
+            i += 1
     f = _FORMATS
     if unit == f[kind]:
         shift = 0 if unit == f[kind + 2] else 3
@@ -118,7 +115,7 @@ def bounds(r):
         v = r[b[i]]
         if v is not None and not b[i + 1] <= v <= b[i + 2]:
             return b[i]
-    for k in _COUNTERS:
+    for k in TOTAL_FIELDS:
         v = r[k]
         if v is not None and v < 0:
             return k
@@ -152,7 +149,7 @@ def backwards(r, prev):
     dp = prev["counter_decimals"]
     top = d if d > dp else dp
     slack = 10 ** (top - _COUNTER_SLACK_DECIMALS)  # counter_decimals is 3 or more
-    for k in _COUNTERS:
+    for k in TOTAL_FIELDS:
         v = r[k]
         old = prev[k]
         if v is None or old is None:

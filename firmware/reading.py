@@ -38,7 +38,11 @@ TOTAL_FIELDS = (
 )
 
 # The same counters as every output names them, in their unit (MQTT, Home
-# Assistant, the status API; HomeWizard has names of its own).
+# Assistant, the status API; HomeWizard has names of its own). Spelled once as
+# keyword arguments too, as FIELDS below and for the same reason: each name is
+# then a qstr, not a string object here and in each module that spells it.
+dict(energy_import_kwh=0, energy_export_kwh=0, energy_import_t1_kwh=0, energy_import_t2_kwh=0,
+     energy_export_t1_kwh=0, energy_export_t2_kwh=0, gas_m3=0, water_m3=0, heat_gj=0)
 TOTAL_NAMES = (
     "energy_import_kwh", "energy_export_kwh",
     "energy_import_t1_kwh", "energy_import_t2_kwh",
@@ -76,7 +80,7 @@ FIELDS = tuple(dict(
     gas_id=None, water_id=None, heat_id=None,  # the M-Bus devices' equipment ids (0-n:96.1.0)
 ))
 
-_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
+POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
 
 
 def new_reading() -> dict:
@@ -105,6 +109,6 @@ def scaled(n, shift):
     the float's digits go; only the fraction is rounded before the sum.
     """
     if shift <= 0:
-        return float(n * _POW10[-shift])
-    q, rem = divmod(n, _POW10[shift])
-    return q + rem / _POW10[shift]
+        return float(n * POW10[-shift])
+    q, rem = divmod(n, POW10[shift])
+    return q + rem / POW10[shift]

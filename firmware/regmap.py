@@ -64,21 +64,17 @@ class RegImage:
 
     # -- writers: each targets the back buffer ---------------------------
 
-    def f32(self, addr, value):
-        """IEEE 754 float32 at addr, addr+1 in the template's word order; None: missing."""
-        o = self._at(addr, 2, value)
-        struct.pack_into(">f", self._back, o, value or 0.0)
-        if self.low_word_first:
-            self._swap_words(o)
-
-    def u32(self, addr, value):
-        o = self._at(addr, 2)
-        struct.pack_into(">I", self._back, o, value)
-        if self.low_word_first:
-            self._swap_words(o)
-
-    def s16(self, addr, value):
-        struct.pack_into(">h", self._back, self._at(addr, 1, value), value or 0)
+    def put(self, addr, value, fmt=">f"):
+        """``value`` at ``addr`` as ``fmt``: ">f" float32 (two registers, in the
+        template's word order), ">I" uint32 (same) or ">h" int16; None: missing."""
+        n = 1 if fmt == ">h" else 2
+        o = self._at(addr, n, value)
+        b = self._back
+        struct.pack_into(fmt, b, o, value or 0)
+        if n == 2 and self.low_word_first:
+            # big-endian ABCD -> CDAB in place, no allocation
+            b[o], b[o + 2] = b[o + 2], b[o]
+            b[o + 1], b[o + 3] = b[o + 3], b[o + 1]
 
     def text(self, addr, nregs, s):
         """ASCII, two characters per register, the first one in the LOW byte; 0-padded."""
@@ -89,13 +85,3 @@ class RegImage:
             c = ord(s[i]) if i < n else 0
             # register = c0 | c1 << 8, sent high byte first: c1 then c0
             b[o + (i ^ 1)] = c if c < 0x80 else 0x3F  # non-ASCII -> "?"
-
-    def _swap_words(self, o):
-        # big-endian ABCD -> CDAB in place, no allocation
-        b = self._back
-        b0 = b[o]
-        b1 = b[o + 1]
-        b[o] = b[o + 2]
-        b[o + 1] = b[o + 3]
-        b[o + 2] = b0
-        b[o + 3] = b1

@@ -80,21 +80,21 @@ def _settings(h, serial):
     Its serial number: the last 7 hex digits of the gateway's (an int below 2**30,
     which costs an ESP32 no heap).
     """
-    h.f32(_H_DEMAND_PERIOD, 60.0)
-    h.f32(_H_SYSTEM_VOLTAGE, 230.0)
-    h.f32(_H_SYSTEM_CURRENT, 100.0)
-    h.f32(_H_SYSTEM_TYPE, 3.0)
-    h.f32(_H_PULSE_WIDTH, 100.0)
-    h.f32(_H_PARITY_STOP, 0.0)
-    h.f32(_H_METER_ID, 1.0)
-    h.f32(_H_BAUD, 2.0)
-    h.f32(_H_SYSTEM_POWER, 69000.0)
-    h.f32(_H_P1_DIVISOR, 0.0)
+    h.put(_H_DEMAND_PERIOD, 60.0)
+    h.put(_H_SYSTEM_VOLTAGE, 230.0)
+    h.put(_H_SYSTEM_CURRENT, 100.0)
+    h.put(_H_SYSTEM_TYPE, 3.0)
+    h.put(_H_PULSE_WIDTH, 100.0)
+    h.put(_H_PARITY_STOP, 0.0)
+    h.put(_H_METER_ID, 1.0)
+    h.put(_H_BAUD, 2.0)
+    h.put(_H_SYSTEM_POWER, 69000.0)
+    h.put(_H_P1_DIVISOR, 0.0)
     try:
         n = int(serial[-7:], 16)
     except ValueError:
         n = 0
-    h.u32(_H_SERIAL, n)
+    h.put(_H_SERIAL, n, ">I")
     h.commit()
 
 
@@ -111,20 +111,20 @@ def build(img, reading, serial, firmware):
     value = phases.value
     ll = phases.ll_voltages(reading)
     for i in range(3):
-        img.f32(_R_V_LN + 2 * i, value(reading, phases.VOLTAGE[i]))
-        img.f32(_R_I + 2 * i, value(reading, phases.CURRENT[i]))
-        img.f32(_R_P_PHASE + 2 * i, value(reading, phases.POWER[i]))
-        img.f32(_R_V_LL + 2 * i, ll[i] if ll else 0.0)
-    i_sum = phases.sum_current(reading)
-    img.f32(_R_V_LN_MEAN, phases.mean_ln_voltage(reading))
-    img.f32(_R_I_MEAN, None if i_sum is None else i_sum / phases.phase_count(reading))
-    img.f32(_R_I_SUM, i_sum)
-    img.f32(_R_P, phases.total_power(reading))
-    img.f32(_R_FREQ, phases.frequency(reading))
-    img.f32(_R_E_IMPORT, counter(reading, "energy_import", 0))  # kWh
-    img.f32(_R_E_EXPORT, counter(reading, "energy_export", 0))
-    img.f32(_R_V_LL_MEAN, phases.mean_ll_voltage(ll))
-    img.f32(_R_E_TOTAL, _total(reading))
+        img.put(_R_V_LN + 2 * i, value(reading, phases.VOLTAGE[i]))
+        img.put(_R_I + 2 * i, value(reading, phases.CURRENT[i]))
+        img.put(_R_P_PHASE + 2 * i, value(reading, phases.POWER[i]))
+        img.put(_R_V_LL + 2 * i, ll[i])
+    i_sum = phases.phase_sum(reading, phases.CURRENT)
+    img.put(_R_V_LN_MEAN, phases.mean_ln_voltage(reading))
+    img.put(_R_I_MEAN, None if i_sum is None else i_sum / phases.phase_count(reading))
+    img.put(_R_I_SUM, i_sum)
+    img.put(_R_P, phases.total_power(reading))
+    img.put(_R_FREQ, phases.frequency(reading))
+    img.put(_R_E_IMPORT, counter(reading, "energy_import", 0))  # kWh
+    img.put(_R_E_EXPORT, counter(reading, "energy_export", 0))
+    img.put(_R_V_LL_MEAN, ll[3])
+    img.put(_R_E_TOTAL, _total(reading))
     img.commit()
 
 

@@ -49,6 +49,7 @@ class Framer:
         self.counters = counters
         self._n = 0
         self._in = False  # between STX and ETX
+        self.room = len(buf)  # as framer.Framer's, and reported as "full" as it does
 
     def feed(self, data, n=None):
         """Consume the first ``n`` bytes of ``data`` (all when n is None)."""
@@ -93,6 +94,8 @@ class Framer:
     def _append(self, src, i, j):
         """Copy src[i:j] into the buffer; False (and report) when it would overflow."""
         k = self._n + j - i
+        if k > self.room < len(self.buf):
+            self.on_frame("full", "absent", self.buf, self._n)
         if k > len(self.buf):
             self._report("too_long")
             return False

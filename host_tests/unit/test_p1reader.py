@@ -228,22 +228,39 @@ def test_auto_baud_stays_at_115200_with_a_smarty_key():
     assert reader.check_serial() is False and reader.serial[0] == 115200
 
 
-def test_raw_copy_reuses_one_buffer_for_telegrams_of_one_size():
+def test_the_raw_telegram_is_kept_at_the_end_of_the_frame_buffer():
+    # No buffer of its own: the next telegram is framed in front of it.
     reader, hub = _reader()
     raw = telegram("v5.p1")
     _feed(reader, raw)
-    first = reader._raw
     _feed(reader, raw)
-    assert reader._raw is first and bytes(hub.raw) == raw and hub.seq == 2
+    assert bytes(hub.raw) == raw and hub.seq == 2 and len(reader._raw) == 0
+    assert reader.framer.room == len(reader.framer.buf) - len(raw)
 
 
-def test_raw_copy_grows_for_a_longer_telegram():
+def test_a_telegram_growing_into_the_kept_bytes_moves_them_out_unchanged():
     reader, hub = _reader()
-    _feed(reader, telegram("v4_2.p1"))
-    longer = telegram("v5_eon_hu.p1")
-    assert len(longer) > len(reader._raw)
+    raw = telegram("v5.p1")
+    _feed(reader, raw)
+    # The next telegram is longer than what is left in front of them (a long text message).
+    _feed(reader, b"/ISK5\\2M550T-1012\r\n\r\n0-0:96.13.0(" + b"41" * 1700)
+    assert bytes(hub.raw) == raw and len(reader._raw) >= len(raw)
+    assert reader.framer.room == len(reader.framer.buf)
+
+
+def test_telegrams_over_half_the_frame_buffer_are_kept_whole():
+    # Each next one grows into the last one's bytes: those move to a buffer of their own first.
+    reader, hub = _reader()
+    short = telegram("v5.p1")
+    body = short[:short.index(b"!") + 1].replace(b"0-0:96.13.0()", b"0-0:96.13.0(" + b"41" * 1100 + b")")
+    longer = _with_crc(body)
+    assert len(longer) > len(reader.framer.buf) // 2
     _feed(reader, longer)
-    assert bytes(hub.raw) == longer and len(reader._raw) >= len(longer)
+    assert bytes(hub.raw) == longer and hub.reading["text_message"] == "A" * 1100 and len(reader._raw) == 0
+    _feed(reader, longer)
+    assert bytes(hub.raw) == longer and hub.seq == 2 and len(reader._raw) >= len(longer)
+    _feed(reader, short)  # back at the frame buffer's end
+    assert bytes(hub.raw) == short and hub.seq == 3
 
 
 def test_an_implausible_telegram_is_counted_and_the_last_good_reading_stays():

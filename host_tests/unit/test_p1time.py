@@ -1,4 +1,5 @@
-from p1time import civil_from_days, days_from_civil, dsmr_timestamp, eu_summer
+from eusummer import civil_from_days, eu_summer
+from p1time import days_from_civil, dsmr_timestamp
 
 
 def test_civil_and_days_are_inverse_across_leap_years():

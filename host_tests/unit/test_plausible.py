@@ -83,10 +83,11 @@ def test_a_counter_compares_across_finer_decimals_and_another_meter_resets_it():
 
 
 def test_format_check_gives_the_unit_shift():
-    assert plausible.check_format(plausible.POWER, plausible.unit_code(b"kW)", 0, 3), 2, 3) == 3
-    assert plausible.check_format(plausible.POWER, plausible.unit_code(b"W)", 0, 2), 9, 0) == 0
-    assert raises(Implausible, plausible.check_format, plausible.POWER, plausible.unit_code(b"W)", 0, 2), 10, 0)
-    assert plausible.unit_code(b"kvarh)", 0, 6) == -1 and plausible.unit_code(b")", 0, 1) == 0
+    assert plausible.check_format(plausible.POWER, b"*kW)", 0, 4, 2, 3) == 3
+    assert plausible.check_format(plausible.POWER, b"*W)", 0, 3, 9, 0) == 0
+    assert raises(Implausible, plausible.check_format, plausible.POWER, b"*W)", 0, 3, 10, 0)
+    assert raises(Implausible, plausible.check_format, plausible.POWER, b"*kvarh)", 0, 7, 1, 0)
+    assert raises(Implausible, plausible.check_format, plausible.POWER, b")", 0, 1, 1, 0)
 
 
 def test_check_keeps_the_last_reading_within_bounds_as_the_baseline():
