@@ -39,7 +39,8 @@ async def _heap_log(period_s):
     """--heap-log S: every S seconds, the heap after gc.collect() (tools/bench_load.py reads it).
 
     mem_info() prints "GC: total: .., used: .., free: .." and the largest free
-    block ("max free sz", in 16-byte blocks); then one line "heap: ALLOC FREE".
+    block ("max free sz", in 16-byte blocks); then one line "heap: ALLOC FREE",
+    and the modules loaded ("modules: ...": tools/heap_modules.py measures those).
     print() of small ints allocates nothing, so a full heap still gets its sample.
     """
     import gc
@@ -50,6 +51,10 @@ async def _heap_log(period_s):
             gc.collect()
             micropython.mem_info()
             print("heap:", gc.mem_alloc(), gc.mem_free())  # type: ignore[attr-defined]
+            print("modules:", end="")
+            for name in sys.modules:
+                print("", name, end="")
+            print()
         except Exception:
             print("heap: sample skipped")
 
