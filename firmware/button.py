@@ -3,7 +3,7 @@
 Integration (app.py):
     import button
     btn = button.Button(hw.Button(board))
-    asyncio.create_task(btn.run(on_event))   # on_event(ev), ev in button.SHORT/AP/FACTORY
+    asyncio.create_task(btn.run(on_event, each=led_driver.step))   # on_event(ev), ev in button.SHORT/AP/FACTORY
     # SHORT -> netman.request_reconnect(); AP -> netman.request_ap();
     # FACTORY -> erase config.json (identity.json stays), then hw.reset()
     st = status.Status(hub, btn)             # shows btn.hold feedback on the LED
@@ -21,9 +21,7 @@ stay stable for ``debounce_ms`` before it counts; the hold time is measured
 from the first edge of the press to the first edge of the release. Tunables are
 class attributes.
 """
-import asyncio
-
-from clock import ticks_diff, ticks_ms
+from clock import sleep_ms, ticks_diff, ticks_ms
 
 SHORT = "short"
 AP = "ap"
@@ -77,10 +75,14 @@ class Button:
             return 3
         return 4
 
-    async def run(self, on_event, clock=ticks_ms):
-        """Poll the hw button every ``poll_ms`` and call ``on_event(ev)`` per action."""
+    async def run(self, on_event, clock=ticks_ms, each=None):
+        """Poll the hw button every ``poll_ms`` and call ``on_event(ev)`` per action, and
+        ``each(now_ms)`` every poll: the LED driver's step, so one task drives both."""
         while True:
-            ev = self.update(self.pin.pressed(), clock())
+            now = clock()
+            ev = self.update(self.pin.pressed(), now)
             if ev:
                 on_event(ev)
-            await asyncio.sleep(self.poll_ms / 1000)
+            if each is not None:
+                each(now)
+            await sleep_ms(self.poll_ms)

@@ -1,10 +1,18 @@
-"""Millisecond ticks on every runtime.
+"""Millisecond ticks, and an asyncio sleep in milliseconds, on every runtime.
 
-MicroPython has wrapping ``time.ticks_ms``; CPython (unit tests) gets a
-monotonic stand-in. Logic modules never call this: they take ``now_ms``
+MicroPython has wrapping ``time.ticks_ms`` and ``asyncio.sleep_ms`` (which,
+unlike ``sleep(ms / 1000)``, allocates no float: a polling loop makes no
+garbage); CPython (unit tests) gets stand-ins. Logic modules never call this: they take ``now_ms``
 arguments so tests step a fake clock instead of sleeping.
 """
 import time
+
+try:
+    from asyncio import sleep_ms  # type: ignore[attr-defined]
+except ImportError:  # CPython, or no asyncio at hand (pure logic alone)
+    def sleep_ms(ms):
+        import asyncio
+        return asyncio.sleep(ms / 1000)
 
 try:
     ticks_ms = time.ticks_ms  # type: ignore[attr-defined]

@@ -64,7 +64,7 @@ class P1Port:
             if n:
                 got = uart.readinto(buf, min(n, len(buf)))
                 return got or 0
-            await asyncio.sleep(_POLL_MS / 1000)
+            await asyncio.sleep_ms(_POLL_MS)
         return 0
 
     def write(self, data):

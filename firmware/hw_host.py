@@ -8,60 +8,22 @@ then sends what a UART so set would read (tools/uart_line.py). The LED prints it
 pressed on a schedule (``--button``) or through a control file, the network is
 a fixed Ethernet link on 127.0.0.1, and the watchdog does nothing.
 The flash's two app slots (``hw_host_flash.py``) are files that ``tools/sim.py`` (the bootloader) reads.
-``main_host.py`` fills ``OPTIONS`` from the command line before the app starts.
+``hw_host_sim.py`` fills ``OPTIONS`` from the command line before the app starts,
+and holds what the simulator needs seldom (the Wi-Fi scan).
 """
 import asyncio
 import os
 import sys
 
+import ondemand
 from clock import ticks_diff, ticks_ms
 
-OPTIONS = {
-    "p1": None,            # "tcp:HOST:PORT" or "file:PATH"
-    "state_dir": ".",
-    "mac": b"\x24\x0a\xc4\x00\x51\x7e",
-    "ansi": False,         # colour the LED line (the launcher sets it on a terminal)
-    "presses": [],         # [(start_ms, hold_ms)] after boot
-    "control": None,       # file whose new lines ("short", "ap", "factory") press the button
-    "dhcp": True,          # False: Ethernet gets no DHCP answer (a cable straight to a charger)
-    # "flash": folder of the app slots, "slot": the one the bootloader started (--flash, --slot:
-    # tools/sim.py); without them no slots, like the stock layout (hw_host_flash.py)
-}
+# Filled from the command line (hw_host_sim.parse, its defaults) before the app starts.
+OPTIONS = {}
 
 RESET_EXIT = 3  # exit status for "reset me": the launcher starts the firmware again
 
-# How long the simulated finger holds the button for each action (button.py
-# thresholds: short < 2 s, access point at 5 s, factory reset above 10 s).
-HOLD_MS = {"short": 300, "ap": 6000, "factory": 11000}
-
 _BOOT_MS = ticks_ms()
-
-
-def _grow_poller(n=24):
-    """Work around a unix-port bug before any TLS socket is polled.
-
-    When asyncio's ``select.poll`` grows its fd array it re-points every entry,
-    including those of objects polled without an fd (TLS sockets), at freed
-    memory: the next poll crashes the process. Registering ``n`` sockets once
-    grows the array up front, and it never shrinks. The ESP32 port polls
-    differently and needs none of this. 24: more than the sockets the
-    firmware ever polls at once (an ESP32 has 16), and 12 bytes of the
-    simulated heap each.
-    """
-    import select
-    import socket
-    from asyncio import core  # pyright: ignore[reportAttributeAccessIssue]  (MicroPython's asyncio)
-
-    poller = core._io_queue.poller
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        poller.register(s, select.POLLIN)
-    for s in socks:
-        poller.unregister(s)
-        s.close()
-
-
-_grow_poller()
 
 
 class P1Port:
@@ -88,7 +50,7 @@ class P1Port:
             return await self._read_tcp(buf, spec[4:])
         if spec.startswith("file:"):
             return await self._read_file(buf, spec[5:])
-        await asyncio.sleep(self.RETRY_MS / 1000)  # no meter given: a silent line
+        await asyncio.sleep_ms(self.RETRY_MS)  # no meter given: a silent line
         return 0
 
     async def _read_tcp(self, buf, where):
@@ -98,7 +60,7 @@ class P1Port:
                 self._reader, _ = await asyncio.open_connection(host, int(port))
             except OSError as e:
                 print("p1: cannot reach meter at %s (%s); retrying" % (where, e))
-                await asyncio.sleep(self.RETRY_MS / 1000)
+                await asyncio.sleep_ms(self.RETRY_MS)
                 return 0
             self._tell = True
         try:
@@ -113,7 +75,7 @@ class P1Port:
         if not n:  # the meter hung up: reconnect on the next call
             self._reader.close()  # type: ignore[attr-defined]
             self._reader = None
-            await asyncio.sleep(self.RETRY_MS / 1000)
+            await asyncio.sleep_ms(self.RETRY_MS)
         return n or 0
 
     async def _read_file(self, buf, path):
@@ -122,7 +84,7 @@ class P1Port:
         if self._file is None:
             self._file = open(path, "rb")
         n = self._file.readinto(memoryview(buf)[:64])
-        await asyncio.sleep(0.005 if n else self.RETRY_MS / 1000)
+        await asyncio.sleep_ms(5 if n else self.RETRY_MS)
         return n or 0
 
     def write(self, data):
@@ -178,31 +140,16 @@ class Button:
         now = ticks_diff(ticks_ms(), _BOOT_MS)
         if self._control and now - self._checked >= self.POLL_MS:
             self._checked = now
-            self._poll_control(now)
+            try:
+                size = os.stat(self._control)[6]
+            except OSError:
+                size = self._seen
+            if size != self._seen:  # lines added (pressed), or the file cut short
+                ondemand.call("hw_host_sim", "control", self, size, now)
         for start, end in self._presses:
             if start <= now < end:
                 return True
         return False
-
-    def _poll_control(self, now):
-        try:
-            size = os.stat(self._control)[6]
-        except OSError:
-            return
-        if size <= self._seen:
-            self._seen = min(self._seen, size)
-            return
-        with open(self._control) as f:
-            f.seek(self._seen)
-            text = f.read()
-        self._seen = size
-        for word in text.split():
-            hold = HOLD_MS.get(word)
-            if hold is None:
-                print("button: unknown action %r (short, ap, factory)" % word)
-            else:
-                print("button: %s press (%d ms)" % (word, hold))
-                self._presses.append((now, now + hold))
 
 
 class Net:
@@ -257,13 +204,7 @@ class Net:
                 "hostname": self._hostname, "mdns": self._mdns}
 
     def scan(self):
-        # As an ESP32's WLAN.scan() returns them: a second access point of
-        # sim-home, a hidden network and an old router's Latin-1 name among them.
-        return [(b"sim-home", b"\x02\0\0\0\0\1", 1, -58, 3, False),
-                (b"sim-guest", b"\x02\0\0\0\0\2", 6, -77, 0, False),
-                (b"sim-home", b"\x02\0\0\0\0\3", 11, -81, 3, False),
-                (b"", b"\x02\0\0\0\0\4", 11, -70, 3, True),
-                (b"Caf\xe9", b"\x02\0\0\0\0\5", 1, -60, 3, False)]
+        return ondemand.call("hw_host_sim", "scan")
 
     def set_hostname(self, name):
         self._hostname = name

@@ -3,7 +3,7 @@
 Integration (app.py):
     import led
     drv = led.LedDriver(hw.Led(board), st.state)   # st = status.Status(hub, btn)
-    asyncio.create_task(drv.run())                 # 50 ms steps, writes only on change
+    btn.run(on_event, each=drv.step)               # steps with the button's 20 ms poll, writes only on change
 
 Patterns (PRODUCT.md section 6; "1 Hz alternating" = each colour 500 ms, one
 cycle per second; "blinking" = 500 ms on, 500 ms off):
@@ -31,9 +31,7 @@ starts at most every ``identify_every_ms``: the state shows in between.
 A pattern starts with its first colour when the state changes, so a threshold
 shows the instant it is reached. An unknown state shows red steady.
 """
-import asyncio
-
-from clock import ticks_diff, ticks_ms
+from clock import ticks_diff
 
 OFF = (0, 0, 0)
 RED = (255, 0, 0)
@@ -42,57 +40,34 @@ BLUE = (0, 0, 255)
 ORANGE = (255, 96, 0)   # green at ~40 % of red reads as orange on RGB LEDs
 WHITE = (160, 160, 160)  # dimmer than full white: three dies at 100 % draw ~60 mA
 
-# state -> (ms per colour, colours); ms 0 = steady.
-PATTERNS = {
-    "booting": (0, (RED,)),
-    "normal": (0, (GREEN,)),
-    "ap": (500, (BLUE, OFF)),
-    "no_ip": (500, (GREEN, ORANGE)),
-    "no_p1": (500, (RED, GREEN)),
-    "ap_no_p1": (500, (BLUE, RED)),
-    "no_p1_no_ip": (500, (RED, ORANGE)),
-    "hold_short": (0, (WHITE,)),
-    "hold_none": (0, (OFF,)),
-    "hold_ap": (125, (BLUE, OFF)),
-    "hold_factory": (125, (RED, OFF)),
-    "identify": (250, (WHITE, OFF)),
-}
-_UNKNOWN = (0, (RED,))
+_PALETTE = (OFF, RED, GREEN, BLUE, ORANGE, WHITE)
+# One row of _TABLE per state of _STATES: ms per colour / 125 (0 = steady), then
+# its two colours as _PALETTE indexes (a steady pattern shows the first). One
+# bytes constant instead of a dict of tuples: a fraction of the heap.
+_STATES = ("booting", "normal", "ap", "no_ip", "no_p1", "ap_no_p1", "no_p1_no_ip",
+           "hold_short", "hold_none", "hold_ap", "hold_factory", "identify")
+_TABLE = (b"\x00\x01\x01" b"\x00\x02\x02" b"\x04\x03\x00" b"\x04\x02\x04" b"\x04\x01\x02" b"\x04\x03\x01"
+          b"\x04\x01\x04" b"\x00\x05\x05" b"\x00\x00\x00" b"\x01\x03\x00" b"\x01\x01\x00" b"\x02\x05\x00")
 
 
 def colour_at(state, elapsed_ms):
-    """The (r, g, b) of ``state``'s pattern ``elapsed_ms`` after it began."""
-    step, colours = PATTERNS.get(state, _UNKNOWN)
-    if not step:
-        return colours[0]
-    return colours[(elapsed_ms // step) % len(colours)]
-
-
-class LedPattern:
-    """Tracks when the current state began, so each pattern starts at its first colour."""
-
-    def __init__(self):
-        self.state = None
-        self._since = 0
-
-    def colour(self, state, now_ms):
-        if state != self.state:
-            self.state = state
-            self._since = now_ms
-        return colour_at(state, ticks_diff(now_ms, self._since))
+    """The (r, g, b) of ``state``'s pattern ``elapsed_ms`` after it began; red steady if unknown."""
+    i = _STATES.index(state) * 3 if state in _STATES else 0
+    step = _TABLE[i] * 125
+    return _PALETTE[_TABLE[i + 1 + (step and (elapsed_ms // step) & 1)]]
 
 
 class LedDriver:
-    """Applies the pattern of ``state_fn()`` to a hardware ``Led``; writes only on change."""
+    """Applies the pattern of ``state_fn()`` to a hardware ``Led`` at each ``step``; writes only on change."""
 
-    period_ms = 50
     identify_ms = 5000
     identify_every_ms = 15000
 
     def __init__(self, led, state_fn):
         self.led = led
         self.state_fn = state_fn
-        self.pattern = LedPattern()
+        self.state = None         # the state shown, and since when: a pattern starts at its first colour
+        self._since = 0
         self.shown = None
         self._identify_ms = None   # when the last identify blink began
 
@@ -114,12 +89,10 @@ class LedDriver:
                 state = "identify"
             elif ticks_diff(now_ms, since) >= self.identify_every_ms:
                 self._identify_ms = None  # ticks wrap: forget it before it could look new
-        c = self.pattern.colour(state, now_ms)
+        if state != self.state:
+            self.state = state
+            self._since = now_ms
+        c = colour_at(state, ticks_diff(now_ms, self._since))
         if c != self.shown:
             self.led.set(c[0], c[1], c[2])
             self.shown = c
-
-    async def run(self, clock=ticks_ms):
-        while True:
-            self.step(clock())
-            await asyncio.sleep(self.period_ms / 1000)

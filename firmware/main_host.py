@@ -1,94 +1,48 @@
-"""Host entry point: run the firmware in the MicroPython unix port (see USAGE).
+"""Host entry point: run the firmware in the MicroPython unix port (options: hw_host_sim.USAGE).
 
 ``tools/sim.py`` starts it, from .mpy files as a device would run them, with a
 simulated meter behind --p1. Ports and broker given here override config.json
-in memory only.
+in memory only. This module stays in the heap while the gateway runs, as
+main.py does on a device: the command line is read by hw_host_sim, loaded for
+it and dropped.
 """
+import asyncio
 import sys
 
 import app
 import hw_host
-
-USAGE = """usage: micropython -X heapsize=64k -m main_host --p1 tcp:HOST:PORT|file:PATH
-    --state-dir DIR [--modbus-port N] [--http-port N] [--raw-port N] [--mqtt URL]
-    [--services NAME,...] [--button short|ap|factory[@SECONDS]]... [--control FILE] [--mac HEX] [--ansi] [--trace] [--no-dhcp]
-    [--heap-log SECONDS] [--flash DIR --slot ota_0|ota_1] [--probation SECONDS]"""
+import ondemand
 
 
-def parse(argv):
-    """Fill hw_host.OPTIONS from ``argv``; return the app's host options."""
-    opts = hw_host.OPTIONS
-    overrides = {}
-    # No captive DNS on a PC: port 53 is the system's.
-    host = {"bind": "127.0.0.1", "config": overrides, "trace": False,
-            "services": ("modbus_tcp", "mqtt_publisher", "http_server", "webapi", "raw_stream")}
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("--ansi", "--trace", "--no-dhcp"):
-            if arg == "--ansi":
-                opts["ansi"] = True
-            elif arg == "--no-dhcp":
-                # An Ethernet cable with no DHCP server (a charger), the network
-                # timers in seconds rather than minutes so the fallback shows soon.
-                opts["dhcp"] = False
-                import netman
-                nm = netman.NetManager
-                nm.connect_timeout_ms, nm.backoff_min_ms = 1500, 500
-                nm.dhcp_retry_ms, nm.dhcp_probe_ms = 3000, 1000
-            else:
-                host["trace"] = True
-            i += 1
-            continue
-        if i + 1 >= len(argv):
-            raise ValueError("%s needs a value" % arg)
-        val = argv[i + 1]
-        i += 2
-        if arg == "--p1":
-            opts["p1"] = val
-        elif arg == "--state-dir":
-            opts["state_dir"] = val
-        elif arg == "--mac":
-            opts["mac"] = bytes(int(val[k:k + 2], 16) for k in range(0, 12, 2))
-        elif arg == "--control":
-            opts["control"] = val
-        elif arg == "--button":
-            action, _, at = val.partition("@")
-            if action not in hw_host.HOLD_MS:
-                raise ValueError("--button takes short, ap or factory")
-            opts["presses"].append((int(float(at or "1") * 1000), hw_host.HOLD_MS[action]))
-        elif arg == "--services":
-            host["services"] = tuple(val.split(",")) if val else ()
-        elif arg == "--modbus-port":
-            overrides["Modbus.Port"] = int(val)
-        elif arg == "--http-port":
-            overrides["Http.Port"] = int(val)
-        elif arg == "--raw-port":
-            overrides["Http.RawPort"] = int(val)
-        elif arg == "--flash":
-            opts["flash"] = val
-        elif arg == "--slot":
-            opts["slot"] = val
-        elif arg == "--probation":
-            host["probation_s"] = int(val)
-        elif arg == "--heap-log":
-            host["heap_log_s"] = float(val)
-        elif arg == "--mqtt":
-            overrides["MQTT.Broker"] = val
-            overrides["MQTT.Enabled"] = True
+def _trace(hub):
+    """--trace: the P1 reader's log, a line per telegram with the framer's counters."""
+    from jsonw import fixed_text
+
+    def show(what, detail):
+        c = hub.counters
+        head = "p1: valid=%d crc_mismatch=%d malformed=%d too_long=%d parse_error=%d implausible=%d" % (
+            c["valid"], c["crc_mismatch"], c["malformed"], c["too_long"], c["parse_error"], c["implausible"])
+        if what == "valid":
+            r = detail
+            print("%s | %s W | L1 %s V %s A | L2 %s V %s A | L3 %s V %s A | import %s kWh" % (
+                head, r["power_w"], r["voltage_l1_v"], r["current_l1_a"], r["voltage_l2_v"],
+                r["current_l2_a"], r["voltage_l3_v"], r["current_l3_a"],
+                None if r["energy_import"] is None else fixed_text(r["energy_import"], r["counter_decimals"])))
+        elif what == "parse_error" or what == "implausible":
+            print("%s | %s: %s" % (head, what.replace("_", " "), detail))
         else:
-            raise ValueError("unknown option %s" % arg)
-    return host
+            print("%s | %s" % (head, what))
+    return show
 
 
 async def _heap_log(period_s):
     """--heap-log S: every S seconds, the heap after gc.collect() (tools/bench_load.py reads it).
 
     mem_info() prints "GC: total: .., used: .., free: .." and the largest free
-    block ("max free sz", in 16-byte blocks); then one line "heap: ALLOC FREE".
+    block ("max free sz", in 16-byte blocks); then one line "heap: ALLOC FREE",
+    and the modules loaded ("modules: ...": tools/heap_modules.py measures those).
     print() of small ints allocates nothing, so a full heap still gets its sample.
     """
-    import asyncio
     import gc
     import micropython
     while True:
@@ -97,28 +51,26 @@ async def _heap_log(period_s):
             gc.collect()
             micropython.mem_info()
             print("heap:", gc.mem_alloc(), gc.mem_free())  # type: ignore[attr-defined]
+            print("modules:", end="")
+            for name in sys.modules:
+                print("", name, end="")
+            print()
         except Exception:
             print("heap: sample skipped")
 
 
-async def _with_heap_log(gateway, period_s):
-    import asyncio
-    asyncio.create_task(_heap_log(period_s))
-    await gateway.run()
+async def _run(host, period_s):
+    if period_s:
+        asyncio.create_task(_heap_log(period_s))
+    await app.boot_and_run(hw_host, None, host)
 
 
 def run():
-    try:
-        host = parse(sys.argv[1:])
-    except ValueError as e:
-        print("main_host: %s\n%s" % (e, USAGE))
-        sys.exit(2)
-    period_s = host.pop("heap_log_s", None)
-    if period_s:
-        import asyncio
-        asyncio.run(_with_heap_log(app.App(hw_host, None, host), period_s))
-    else:
-        app.main(hw_host, None, host)
+    # ondemand.once: what hw_host_sim imports stays (netman, its timers set for --no-dhcp)
+    host = ondemand.once("hw_host_sim", "setup", sys.argv[1:])
+    if host.pop("trace"):
+        host["trace"] = _trace
+    asyncio.run(_run(host, host.pop("heap_log_s", None)))
 
 
 run()

@@ -10,7 +10,7 @@
 #   the unix port, with the host stand-ins (hw_host, main_host) instead of a board.
 import os
 
-_HOST_ONLY = ("hw_host.py", "hw_host_flash.py", "main_host.py")
+_HOST_ONLY = ("hw_host.py", "hw_host_flash.py", "hw_host_sim.py", "main_host.py")
 _DEVICE_ONLY = ("hw_esp32.py", "main.py")
 _board = os.environ.get("P1GW_BOARD")
 

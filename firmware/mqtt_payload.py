@@ -1,4 +1,4 @@
-"""What the MQTT publisher sends: topics, JSON payloads, CONNECT.
+"""What the MQTT publisher sends: JSON payloads and the PUBLISH header (topics and CONNECT: mqtt_connect.py).
 
 Pure: strings and bytes from a reading and config values, so every byte the
 gateway puts on the wire is tested without a network. Conventions follow the
@@ -12,15 +12,6 @@ from reading import INSTANT_FIELDS, TOTAL_FIELDS, TOTAL_NAMES
 
 ONLINE = b"online"
 OFFLINE = b"offline"
-def topics(site, serial):
-    """(data topic, status topic) for this device: ``devices/<site>/smart-connect/<serial>/...``."""
-    site = site or "unknown-site"
-    for part in (site, serial):
-        if "+" in part or "#" in part or "/" in part or "\0" in part:
-            # One topic level each: consumers subscribe to devices/+/smart-connect/+/data.
-            raise ValueError("MQTT site %r / serial %r: '+', '#', '/' are not allowed" % (site, serial))
-    base = "devices/%s/smart-connect/%s/" % (site, serial)
-    return base + "data", base + "status"
 
 
 def data_fields(totals):
@@ -96,49 +87,3 @@ def publish_header(buf, end, size, retain=False):
         i += 1
         if not size:
             return start
-
-
-def _put_len(out, n):
-    """Append MQTT's variable-length integer (7 bits per byte, high bit = more)."""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return
-
-
-def _put_str(out, s):
-    if isinstance(s, str):
-        s = s.encode()
-    out.append(len(s) >> 8)
-    out.append(len(s) & 0xFF)
-    out.extend(s)
-
-
-def connect_packet(client_id, user, password, keepalive_s, will_topic, will_msg):
-    """An MQTT 3.1.1 CONNECT: clean session, retained QoS 0 last will, optional credentials.
-
-    umqtt.simple builds the same packet inside its blocking ``connect()``; the
-    publisher sends this one over its own non-blocking stream instead.
-    """
-    flags = 0x02 | 0x04 | 0x20  # clean session, will, will retain
-    if user:
-        flags |= 0x80
-        if password:
-            flags |= 0x40
-    body = bytearray(b"\x00\x04MQTT\x04")
-    body.append(flags)
-    body.append(keepalive_s >> 8)
-    body.append(keepalive_s & 0xFF)
-    _put_str(body, client_id)
-    _put_str(body, will_topic)
-    _put_str(body, will_msg)
-    if user:
-        _put_str(body, user)
-        if password:
-            _put_str(body, password)
-    out = bytearray(b"\x10")
-    _put_len(out, len(body))
-    out.extend(body)
-    return bytes(out)

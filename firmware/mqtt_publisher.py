@@ -1,12 +1,14 @@
 """MQTT publisher service: one JSON message per valid telegram, never stalling the loop.
 
-umqtt.simple (frozen in stock ESP32 firmware) frames the packets, but its
-``connect()`` resolves, connects and reads with a blocking socket, which would
-freeze Modbus and the web server while a broker is slow or gone. So this
-service opens the socket itself, non-blocking, waits for it with the event
-loop, drives the TLS handshake through asyncio's stream (the handshake runs a
-step per socket event), and lets umqtt write its packets into a buffer that
-goes out through the same stream. Every network wait has a timeout.
+A blocking MQTT client (umqtt.simple's ``connect()`` resolves, connects and
+reads with a blocking socket) would freeze Modbus and the web server while a
+broker is slow or gone. So this service opens the socket itself, non-blocking,
+waits for it with the event loop, drives the TLS handshake through asyncio's
+stream (the handshake runs a step per socket event), and frames its few
+packets (CONNECT, QoS 0 PUBLISH, PINGREQ, DISCONNECT) into one buffer that
+goes out through the same stream. Every network wait has a timeout. Opening a
+session is ``mqtt_connect.py``, loaded per attempt and dropped: a connected
+gateway holds only the publishing.
 
 What can still block, by design and bounded:
 - DNS: ``getaddrinfo`` blocks on every port (lwIP's resolver on the ESP32,
@@ -24,31 +26,19 @@ and the page lives in ``hub.status["mqtt"]``.
 """
 import asyncio
 import errno
-import select
-import socket
 import sys
-
-from umqtt.simple import MQTTClient
 
 import jsonw
 import mqtt_payload
 import ondemand
-from broker_url import parse_broker
 from clock import epoch_s, ticks_diff, ticks_ms
 
-_POLL_FAIL = select.POLLERR | select.POLLHUP
-
-
-class _Client(MQTTClient):
-    """umqtt.simple's framing; ``connect()`` only writes CONNECT, the service reads CONNACK."""
-
-    def connect(self, clean_session=True):
-        self.sock.write(mqtt_payload.connect_packet(
-            self.client_id, self.user, self.pswd, self.keepalive, self.lw_topic, self.lw_msg))
+_PINGREQ = b"\xc0\0"
+_DISCONNECT = b"\xe0\0"
 
 
 class _Out(jsonw.Buffer):
-    """The file umqtt writes into: one buffer, sent as one stream write per packet batch.
+    """The packets to send: one buffer, sent as one stream write per packet batch.
 
     The buffer is reused (``clear``), so a message costs no allocation here;
     it grows only past the largest message (a data message with totals takes
@@ -60,21 +50,13 @@ class _Out(jsonw.Buffer):
         super().__init__(size)
         self.start = 0
 
-    def write(self, data, n=None):
-        if n is not None and n < len(data):
-            data = memoryview(data)[:n]
-        super().write(data)  # a str (a piece of jsonw's text) is appended as it is, no copy
-        return len(data)
-
     def clear(self):
         super().clear()
         self.start = 0
 
-    def close(self):
-        pass
-
     def publish(self, topic, fill, retain=False):
-        """Frame a QoS 0 PUBLISH of ``topic`` (bytes) whose payload ``fill(write)`` writes.
+        """Frame a QoS 0 PUBLISH of ``topic`` (bytes) whose payload is ``fill`` (bytes), or
+        what ``fill(write)`` writes.
 
         The payload goes straight into the buffer, never into a message string
         first. Its length is known only once it is written, so the fixed header
@@ -89,7 +71,10 @@ class _Out(jsonw.Buffer):
         self.buf[head] = len(topic) >> 8
         self.buf[head + 1] = len(topic) & 0xFF
         self.write(topic)
-        fill(self.write)
+        if isinstance(fill, bytes):
+            self.write(fill)
+        else:
+            fill(self.write)
         self.start = mqtt_payload.publish_header(self.buf, head, len(self.buf) - head, retain)
 
 
@@ -101,17 +86,13 @@ def _ha():
 
 
 def _describe(e):
-    """A short text for ``last_error``."""
+    """A short text for ``last_error`` (here, not loaded on demand: the error may be a full heap)."""
     if isinstance(e, asyncio.TimeoutError):
         return "timed out"
     if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
         code = e.args[0]
         return "%s (errno %d)" % (errno.errorcode.get(code, "OSError"), code)
     return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
-
-
-_CONNACK_ERRORS = {1: "unacceptable protocol version", 2: "client id rejected",
-                   3: "server unavailable", 4: "bad user name or password", 5: "not authorized"}
 
 
 class MqttPublisher:
@@ -190,62 +171,8 @@ class MqttPublisher:
             await asyncio.sleep(step / 1000)
             ms -= step
 
-    def _address(self, host, port):
-        """getaddrinfo entry for the broker, from the cache when we have one (see module doc)."""
-        d = self._dns
-        if d is None or d[0] != host or d[1] != port:
-            self._stage = "DNS lookup of %s" % host
-            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-            if not ai:
-                raise OSError("no address for %s" % host)
-            self._dns = d = (host, port, ai[0])
-        return d[2]
-
-    async def _open(self, host, port, tls_ctx):
-        """A connected stream to the broker (TLS wrapped, handshake pending), or raise."""
-        ai = self._address(host, port)
-        self._stage = "connect to %s:%d" % (host, port)
-        s = socket.socket(ai[0], ai[1], ai[2])
-        try:
-            s.setblocking(False)
-            try:
-                s.connect(ai[-1])
-            except OSError as e:
-                if e.args[0] != errno.EINPROGRESS:
-                    raise
-            # Poll for the connect to finish; select.poll is the public way to
-            # wait on a socket without handing it to an asyncio stream yet.
-            poller = select.poll()
-            poller.register(s, select.POLLOUT)
-            start = ticks_ms()
-            while True:
-                ev = poller.poll(0)
-                if ev:
-                    if ev[0][1] & _POLL_FAIL:
-                        raise OSError(errno.ECONNREFUSED)
-                    break
-                if ticks_diff(ticks_ms(), start) >= self.CONNECT_TIMEOUT_MS:
-                    raise asyncio.TimeoutError()
-                await asyncio.sleep(0.01)
-            poller.unregister(s)
-        except BaseException:
-            s.close()
-            self._dns = None  # the address may be stale: resolve again next time
-            raise
-        if tls_ctx is not None:
-            self._stage = "TLS handshake with %s" % host
-            try:
-                s = tls_ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
-            except BaseException:  # e.g. no heap for mbedtls: the TCP socket must not leak
-                s.close()
-                raise
-        self._sock = s
-        # MicroPython's stream wraps any non-blocking socket (CPython's differs).
-        self._stream = asyncio.StreamWriter(s, {})  # type: ignore[call-arg]
-        return self._stream
-
     async def _flush(self, timeout_ms=None):
-        """Send what umqtt framed; the stream writes now and drains in the background of the loop."""
+        """Send what is framed; the stream writes now and drains in the background of the loop."""
         out = self._out
         stream = self._stream
         if stream is None:
@@ -267,59 +194,35 @@ class MqttPublisher:
 
     async def _session(self, cfg):
         """One connection: connect, publish until it breaks (raise) or the config changes (return)."""
-        self._stage = "MQTT config"
-        tls, host, port = parse_broker(cfg.get("Broker", ""))
-        serial = self.hub.identity["serial"]
-        topics = mqtt_payload.topics(cfg.get("Site", ""), serial)
-        status_t = topics[1].encode()  # bytes: umqtt counts len() as bytes on the wire
-        # mqtt_tls and pem are in the heap only while a context is built
-        tls_ctx = ondemand.call("mqtt_tls", "context", cfg) if tls else None
-        client = _Client(serial, host, port, cfg.get("Username") or None,
-                         cfg.get("Password") or None, self.KEEPALIVE_S)
-        client.set_last_will(status_t, mqtt_payload.OFFLINE, retain=True)
-        client.sock = self._out
-        self._out.clear()
-        stream = await self._open(host, port, tls_ctx)
-        if tls_ctx is None:
-            self._stage = "MQTT CONNECT"
-        client.connect()
-        await asyncio.wait_for(self._handshake(stream), self.SESSION_TIMEOUT_MS / 1000)
+        topics = await ondemand.call("mqtt_connect", "session", self, cfg)
+        stream = self._stream
+        status_t = topics[1].encode()  # bytes: lengths on the wire count bytes
         self.status["connected"] = True
         self.status["last_error"] = None
-        print("mqtt: connected to %s:%d" % (host, port))
         self._lost = False
         self._rx_ms = ticks_ms()
         watcher = asyncio.create_task(self._watch(stream))
         try:
             self._stage = "publish"
-            client.publish(status_t, mqtt_payload.ONLINE, True)
+            out = self._out
+            out.publish(status_t, mqtt_payload.ONLINE, True)
             await self._flush()
-            await self._publish_loop(client, cfg, topics)
+            await self._publish_loop(cfg, topics)
             # The config changed: say goodbye properly (no last will on DISCONNECT).
-            client.publish(status_t, mqtt_payload.OFFLINE, True)
-            client.disconnect()
+            out.publish(status_t, mqtt_payload.OFFLINE, True)
+            out.write(_DISCONNECT)
             await self._flush()
         finally:
             watcher.cancel()
 
-    async def _handshake(self, stream):
-        """Send CONNECT (driving the TLS handshake first) and check the CONNACK."""
-        await self._flush(self.SESSION_TIMEOUT_MS)
-        self._stage = "waiting for CONNACK"
-        resp = await stream.readexactly(4)
-        if resp[0] != 0x20 or resp[1] != 2:
-            raise OSError("not an MQTT broker (no CONNACK)")
-        if resp[3]:
-            raise OSError("broker refused: %s" % _CONNACK_ERRORS.get(resp[3], "code %d" % resp[3]))
-
-    async def _publish_loop(self, client, cfg, topics):
+    async def _publish_loop(self, cfg, topics):
         """Publish the newest reading whenever there is one and the rate limit allows; ping when idle."""
         hub = self.hub
         data_t = topics[0].encode()
         totals = bool(cfg.get("IncludeTotals"))
         fields = mqtt_payload.data_fields(totals)
         announced = 0 if cfg.get("HomeAssistant") else -1  # bit i: discovery sent for fields[i]
-        await self._retract(client, fields if announced == 0 else ())
+        await self._retract(fields if announced == 0 else ())
         min_ms = int(cfg.get("MinIntervalS") or 0) * 1000
         ping_every_ms = self.KEEPALIVE_S * 500
         pub_ms = None   # when the last data message went out
@@ -336,7 +239,7 @@ class MqttPublisher:
                 seq = hub.seq
                 reading = hub.reading
                 if announced != -1:
-                    announced = await self._announce(client, reading, fields, announced, topics)
+                    announced = await self._announce(reading, fields, announced, topics)
                 now_s = epoch_s()
                 self._out.publish(data_t, lambda write: mqtt_payload.write_data(write, reading, now_s, totals))
                 await self._flush()
@@ -350,7 +253,7 @@ class MqttPublisher:
                 # no answer, so only a PINGRESP shows that a hung broker still listens.
                 if pinged and ticks_diff(self._rx_ms, ping_ms) < 0:
                     raise OSError("no answer to PINGREQ")
-                client.ping()
+                self._out.write(_PINGREQ)
                 await self._flush()
                 ping_ms = now
                 pinged = True
@@ -364,7 +267,7 @@ class MqttPublisher:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _announce(self, client, reading, fields, announced, topics):
+    async def _announce(self, reading, fields, announced, topics):
         """Send HA discovery for fields this meter fills that were not announced yet."""
         serial = self.hub.identity["serial"]
         apparent = isinstance(reading["protocol_version"], str)  # only TIC names it ("tic-standard"): VA
@@ -381,14 +284,14 @@ class MqttPublisher:
         sys.modules.pop("ha_discovery", None)  # its table is needed again only on a reconnect
         return announced
 
-    async def _retract(self, client, keep):
+    async def _retract(self, keep):
         """Remove the HA sensors announced earlier whose field is no longer sent (empty retained config)."""
         gone = [f for f in self._ha_fields if f not in keep]
         if not gone:
             return
         serial = self.hub.identity["serial"]
         for f in gone:
-            client.publish(_ha().topic(f, serial).encode(), b"", True)
+            self._out.publish(_ha().topic(f, serial).encode(), b"", True)
             await self._flush()
             self._ha_fields.remove(f)
         sys.modules.pop("ha_discovery", None)

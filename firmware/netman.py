@@ -9,6 +9,11 @@ Integration (app.py):
     # button AP -> nm.request_ap()
     # safe mode (safemode.py) -> safe_mode=True: AP only, no client network
 
+The steps that run every poll are here; the rare ones (bringing an interface
+up, the link-local fallback, opening or closing the AP) are in
+``netconnect.py``, loaded for each and dropped: a gateway that stays connected
+holds only the polling in its heap.
+
 Policy (all times are class attributes, so tests and boards can tune them):
 - One client interface at a time, ``DefaultNetIf`` "WiFi" or "Ethernet", DHCP
   or static IPv4 per interface; hostname ``p1gw-<serial>`` before connecting.
@@ -43,9 +48,8 @@ Policy (all times are class attributes, so tests and boards can tune them):
   reconnect with new settings closes it sooner. Without a client network the
   AP stays open.
 """
-import asyncio
-
-from clock import ticks_diff, ticks_ms
+import ondemand
+from clock import sleep_ms, ticks_diff, ticks_ms
 from status import has_ip
 
 START = "start"            # nothing tried yet
@@ -53,61 +57,6 @@ CONNECTING = "connecting"  # interface started, waiting for link + address
 UP = "up"                  # client network has an address
 BACKOFF = "backoff"        # waiting before the next attempt
 OFF = "off"                # no client network (unconfigured or safe mode)
-
-AP_IP = "10.10.10.10"
-
-
-def networks(scan):
-    """Access points for the page from ``WLAN.scan()`` tuples: one per name, strongest first.
-
-    A name that is not UTF-8 (an old router's Latin-1) is left out: it could
-    not be typed into the config, nor joined by a name in UTF-8. Security 0 is
-    ``network.AUTH_OPEN``.
-    """
-    best = {}
-    for ssid, _bssid, _ch, rssi, security, _hidden in scan:
-        try:
-            name = ssid.decode()
-        except UnicodeError:
-            continue
-        if name and (name not in best or rssi > best[name]["rssi"]):
-            best[name] = {"ssid": name, "rssi": rssi, "secure": security != 0}
-    return sorted(best.values(), key=lambda n: -n["rssi"])
-
-
-def netmask(value):
-    """Dotted netmask from a prefix length ("24") or a dotted mask (returned as is)."""
-    value = str(value).strip()
-    if "." in value:
-        return value
-    bits = int(value)
-    if not 0 <= bits <= 32:
-        raise ValueError("netmask prefix out of range: %d" % bits)
-    m = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
-    return "%d.%d.%d.%d" % (m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255)
-
-
-def ipv4_settings(section):
-    """None for DHCP, else the (ip, netmask, gateway, dns) tuple hw ``Net`` takes."""
-    if section.get("IpMode") != "Static":
-        return None
-    s = section.get("StaticIPv4") or {}
-    gw = s.get("Gateway", "")
-    return (s.get("IpAddress", ""), netmask(s.get("Netmask", "24")), gw, s.get("DNS") or gw)
-
-
-def link_local_ip(mac):
-    """169.254.x.y from MAC "aa:bb:cc:dd:ee:ff": x = 1 + 5th byte mod 254 (RFC 3927
-    leaves out 169.254.0.x and .255.x), y = 6th byte."""
-    parts = mac.split(":")
-    return "169.254.%d.%d" % (1 + int(parts[4], 16) % 254, int(parts[5], 16))
-
-
-def client_configured(cfg):
-    """Ethernet needs no settings; Wi-Fi needs an SSID."""
-    if cfg.get("DefaultNetIf") == "Ethernet":
-        return True
-    return bool((cfg.get("WiFi") or {}).get("Ssid"))
 
 
 class NetManager:
@@ -160,104 +109,28 @@ class NetManager:
         """Advance the state machine to ``now_ms``; publishes hub.status["net"]."""
         st = self.net.status()
         up = has_ip(st)
-        if self.state == START:
-            self._start(now_ms)
-        elif self._want_reconnect:
-            self._want_reconnect = False
-            self._call(self.net.disconnect)
-            self._backoff_ms = self.backoff_min_ms
-            self._dhcp_failures = 0
-            self.link_local = None
-            if self._down_since is None:
-                self._down_since = now_ms
-            self._connect(now_ms)
-            up = False
-        elif self.state == CONNECTING:
-            if up:
-                self._up(now_ms, st)
-            elif ticks_diff(now_ms, self._since) >= (self.dhcp_probe_ms if self.link_local
-                                                     else self.connect_timeout_ms):
-                print("net: no connection")
-                if st.get("iface") == "ethernet" and st.get("link"):
-                    self._dhcp_failures += 1  # a link, but no DHCP answer
-                if self._dhcp_failures >= self.link_local_after:
-                    self.link_local = link_local_ip(st.get("mac") or "0:0:0:0:0:0")
-                    print("net: no DHCP answer: link-local %s" % self.link_local)
-                    self._call(self.net.start_ethernet, (self.link_local, "255.255.0.0", "0.0.0.0", "0.0.0.0"))
-                    self._set(CONNECTING, now_ms)
-                else:
-                    self._call(self.net.disconnect)
-                    self._backoff(now_ms)
-        elif self.state == BACKOFF:
-            if up:
-                self._up(now_ms, st)
-            elif ticks_diff(now_ms, self._since) >= self._wait_ms:
-                self._connect(now_ms)
-        elif self.state == UP:
-            if up and not self.link_local:
+        state = self.state
+        since = ticks_diff(now_ms, self._since)
+        if state == START or self._want_reconnect:
+            if self._rare("begin", now_ms):
+                up = False
+        elif state == UP:
+            if not up or self.link_local and since >= self.dhcp_retry_ms:
+                self._rare("timer", now_ms, st, up)  # link lost; or DHCP tried again on link-local
+            elif not self.link_local:
                 self._ntp(now_ms)
-            elif up:
-                if ticks_diff(now_ms, self._since) >= self.dhcp_retry_ms:
-                    print("net: trying DHCP again")
-                    self._call(self.net.start_ethernet, None)
-                    self._set(CONNECTING, now_ms)
-            else:
-                print("net: link lost")
-                self._set(CONNECTING, now_ms)
-                self._down_since = now_ms
+        elif state == CONNECTING or state == BACKOFF:
+            if up:
+                self._rare("up", now_ms, st)
+            elif since >= (self._wait_ms if state == BACKOFF
+                           else self.dhcp_probe_ms if self.link_local else self.connect_timeout_ms):
+                self._rare("timer", now_ms, st, up)
         self._ap_policy(now_ms, up)
         self._publish(st)
 
-    def _start(self, now_ms):
-        self._want_reconnect = False
-        serial = str(self.hub.identity.get("serial", "")).lower()
-        self._call(self.net.set_hostname, "p1gw-" + serial)
-        self._down_since = now_ms
-        self._connect(now_ms)
-
-    def _connect(self, now_ms):
-        cfg = self.hub.config
-        if self.safe_mode or not client_configured(cfg):
-            # At boot, or a PATCH that cleared the Wi-Fi: nothing to reach, so no
-            # fallback timer; the AP is the only way in.
-            self._set(OFF, now_ms)
-            self._down_since = None
-            self._open_ap("safe" if self.safe_mode else "unconfigured", now_ms)
-            return
-        try:
-            if cfg.get("DefaultNetIf") == "Ethernet":
-                print("net: starting Ethernet")
-                self.net.start_ethernet(ipv4_settings(cfg.get("Ethernet") or {}))
-            else:
-                wifi = cfg.get("WiFi") or {}
-                print("net: connecting to Wi-Fi %s" % wifi.get("Ssid"))
-                self.net.start_wifi(wifi.get("Ssid"), wifi.get("Password", ""), ipv4_settings(wifi))
-        except Exception as e:  # bad static address, no Ethernet on this board, driver error
-            print("net: connect failed: %r" % (e,))
-            self._backoff(now_ms)
-            return
-        self._set(CONNECTING, now_ms)
-
-    def _up(self, now_ms, st):
-        print("net: up, %s %s" % (st.get("iface"), st.get("ip")))
-        if st.get("ip") != self.link_local:  # DHCP (or a static address) answered
-            self.link_local = None
-            self._dhcp_failures = 0
-        self._set(UP, now_ms)
-        self._backoff_ms = self.backoff_min_ms
-        self._down_since = None
-        self._ntp_wait = 0
-        if self._ap_failed == "fallback":
-            self._ap_failed = None  # the network it stood in for is back
-        if self.ap_reason:
-            self._ap_conn_ms = now_ms
-        if not self.link_local:
-            self._ntp(now_ms)
-
-    def _backoff(self, now_ms):
-        self._set(BACKOFF, now_ms)
-        self._wait_ms = self._backoff_ms
-        self._backoff_ms = min(self._backoff_ms * 2, self.backoff_max_ms)
+    def _rare(self, step, *args):
+        """One of netconnect's steps: loaded for it and dropped."""
+        return ondemand.call("netconnect", step, self, *args)
 
     def _ntp(self, now_ms):
         if self._ntp_wait and ticks_diff(now_ms, self._ntp_ms) < self._ntp_wait:
@@ -269,47 +142,23 @@ class NetManager:
     def _ap_policy(self, now_ms, up):
         if self._want_ap:
             self._want_ap = False
-            self._open_ap("button", now_ms)
+            self._rare("open_ap", "button", now_ms)
         if not self.ap_reason:
             if self._ap_failed is not None:
                 if ticks_diff(now_ms, self._ap_since) >= self.backoff_min_ms:
-                    self._open_ap(self._ap_failed, now_ms)
+                    self._rare("open_ap", self._ap_failed, now_ms)
             elif (self._down_since is not None
                     and ticks_diff(now_ms, self._down_since) >= self.fallback_ms):
                 print("net: network unreachable, opening the access point")
-                self._open_ap("fallback", now_ms)
+                self._rare("open_ap", "fallback", now_ms)
             return
         if self.ap_reason == "safe" or not up:
             return
         if self._ap_conn_ms is not None:
             if ticks_diff(now_ms, self._ap_conn_ms) >= self.ap_linger_ms:
-                self._close_ap()
+                self._rare("close_ap")
         elif ticks_diff(now_ms, self._ap_since) >= self.ap_idle_ms:
-            self._close_ap()
-
-    def _open_ap(self, reason, now_ms):
-        ident = self.hub.identity
-        if not self.ap_reason:
-            print("net: access point %s at %s (%s)" % (ident.get("ssid"), AP_IP, reason))
-            if not self._call(self.net.start_ap, ident.get("ssid"), ident.get("wpa_key"), AP_IP):
-                self._ap_failed = reason  # tried again after backoff_min_ms
-                self._ap_since = now_ms
-                return
-        self._ap_failed = None
-        if self.ap_reason != "safe":
-            self.ap_reason = reason
-        self._ap_since = now_ms
-        self._ap_conn_ms = None
-
-    def _close_ap(self):
-        print("net: closing the access point")
-        self._call(self.net.stop_ap)
-        self.ap_reason = None
-        self._ap_conn_ms = None
-
-    def _set(self, state, now_ms):
-        self.state = state
-        self._since = now_ms
+            self._rare("close_ap")
 
     def _call(self, fn, *args):
         """Run a hw call; False if it raised (logged), else True."""
@@ -329,4 +178,4 @@ class NetManager:
     async def run(self, clock=ticks_ms):
         while True:
             self.step(clock())
-            await asyncio.sleep(self.poll_ms / 1000)
+            await sleep_ms(self.poll_ms)

@@ -14,6 +14,21 @@ def call(module, fn, *args):
     try:
         return getattr(__import__(module), fn)(*args)
     finally:
-        for name in list(sys.modules):
-            if name not in loaded:
-                del sys.modules[name]
+        # No list of the names to drop: after a MemoryError there may be no heap
+        # for one, and the modules would stay (iterating a dict allocates nothing).
+        while True:
+            for name in sys.modules:
+                if name not in loaded:
+                    break
+            else:
+                break
+            del sys.modules[name]  # pyright: ignore[reportPossiblyUnbound]
+
+
+def once(module, fn, *args):
+    """``module.fn(*args)`` for code that runs once (the boot): ``module`` is dropped
+    after, the modules it imported stay, for what it built from them lives on."""
+    try:
+        return getattr(__import__(module), fn)(*args)
+    finally:
+        sys.modules.pop(module, None)

@@ -4,7 +4,7 @@ Integration (app.py):
     import status
     st = status.Status(hub, btn)     # reads hub.age_ms(), hub.interval_ms, hub.status["net"], btn.hold
     st.booting = False               # app clears it once its tasks are started
-    led_driver = led.LedDriver(hw_led, st.state)   # led.py polls st.state() every 50 ms
+    led_driver = led.LedDriver(hw_led, st.state)   # its step calls st.state() at each 20 ms button poll
     hub.status["device"] = {"state": st.state()}   # e.g. for the status API
 
 Pure logic: no clock reads of its own; time enters through the hub's injected

@@ -7,7 +7,6 @@ PATCH has a module of its own, webconfig.py, so its peak holds none of this).
 ``answer(hub, req)`` is the response; nothing here awaits.
 """
 from http_server import error_response, json_response
-from netman import networks
 
 
 def answer(hub, req):
@@ -57,4 +56,4 @@ def _scan(hub):
     if nm is None:
         return error_response(503, "network manager not running")
     # A scan holds the radio (and, on ESP32, the loop) for ~2 s: only on request.
-    return json_response(networks(nm.net.scan()))
+    return json_response(ondemand.call("netconnect", "networks", nm.net.scan()))  # not loaded for a PATCH

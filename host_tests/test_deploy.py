@@ -15,7 +15,7 @@ MARCH = {"esp32_devkitc": "xtensawin", "wt32_eth01": "xtensawin", "olimex_esp32_
 def _device_sources():
     fw = os.path.join(ROOT, "firmware")
     # Not copied: the host stand-ins, the image's manifest, and the page module (a file, www/index.html.gz, instead).
-    skip = ("hw_host.py", "hw_host_flash.py", "main_host.py", "manifest.py", "webpage.py")
+    skip = ("hw_host.py", "hw_host_flash.py", "hw_host_sim.py", "main_host.py", "manifest.py", "webpage.py")
     return sorted(f for f in os.listdir(fw) if f.endswith(".py") and f not in skip)
 
 

@@ -37,7 +37,7 @@ QSTR_CONFIG = "QCFG(BYTES_IN_LEN, (1))\nQCFG(BYTES_IN_HASH, (2))\n"
 def _device_modules():
     fw = os.path.join(ROOT, "firmware")
     return sorted(f for f in os.listdir(fw)
-                  if f.endswith(".py") and f not in ("manifest.py", "hw_host.py", "hw_host_flash.py", "main_host.py"))
+                  if f.endswith(".py") and f not in ("manifest.py", "hw_host.py", "hw_host_flash.py", "hw_host_sim.py", "main_host.py"))
 
 
 def _freeze(tmp_path, board, arch, staged_name="board.py"):
@@ -81,7 +81,7 @@ def test_manifest_freezes_the_firmware_the_board_and_the_ports_modules(tmp_path,
     assert set(_device_modules()) | {"board.py"} <= set(names)
     # what the esp32 port's own manifest brings and p1gw uses
     assert {"umqtt/simple.py", "neopixel.py", "ntptime.py", "_boot.py", "asyncio/__init__.py"} <= set(names)
-    assert not {"hw_host.py", "hw_host_flash.py", "main_host.py", "manifest.py"} & set(names)
+    assert not {"hw_host.py", "hw_host_flash.py", "hw_host_sim.py", "main_host.py", "manifest.py"} & set(names)
     # the board frozen is the one staged
     name = esp32_image.board_info(board)[1]["NAME"]
     assert '"%s"' % name in c_text

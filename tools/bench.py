@@ -95,16 +95,18 @@ def main():
         print()
         sys.stdout.flush()
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", extra)], env=MP_ENV, check=False)
-    modules()
-    load()
+    modules(load())
 
 
-def modules():
-    """What each layout's loaded modules hold in the heap before any connection (tools/heap_modules.py)."""
+def modules(results):
+    """What each layout's loaded modules hold in the heap before any connection (tools/heap_modules.py):
+    the modules the stock layout kept loaded under the load, or heap_modules.STEADY without a load run."""
     import heap_modules
+    held = [r["modules"] for r, _ in results or () if r["layout"] == "stock" and r.get("modules")]
+    held = [m for m in held[0] if m not in heap_modules.HOST_ENTRY] if held else heap_modules.STEADY
     for layout in ("image", "stock"):
         print()
-        rows, on_top = heap_modules.costs(layout, extra=heap_modules.EXTRA if layout == "stock" else ())
+        rows, on_top = heap_modules.costs(layout, held, heap_modules.EXTRA if layout == "stock" else ())
         heap_modules.report(layout, rows, on_top, out=_print_flush)
 
 
@@ -113,7 +115,7 @@ def load():
     search = float(os.environ.get("P1GW_LOAD_SEARCH_SECONDS", 60))
     layouts = [x for x in os.environ.get("P1GW_LOAD_LAYOUTS", "image,stock").split(",") if x]
     if not seconds:
-        return
+        return None
     import bench_load
     print()
     print("Load (issue 11): %.0f s per layout at its budget, then heap search with %.0f s runs "
@@ -124,7 +126,7 @@ def load():
               bench_load.MODBUS_CLIENTS, bench_load.MODBUS_BLOCK[0], bench_load.MODBUS_BLOCK[1],
               bench_load.RAW_CLIENTS))
     sys.stdout.flush()
-    bench_load.bench(layouts, seconds, search, out=_print_flush)
+    return bench_load.bench(layouts, seconds, search, out=_print_flush)
 
 
 def _print_flush(line):

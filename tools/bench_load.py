@@ -572,6 +572,8 @@ def run_load(layout, heap=None, seconds=600, keepalive=True, log=None, progress=
             samples = heap_samples(lines, r.get("t0", lines[0][0] if lines else 0))
             r["heap_samples"] = [x for x in samples if 0 <= x[0] < seconds]  # the load, not boot or grace
             r["crashes"] = [l.strip() for l in out if " crashed (" in l]
+            loaded = [l.split()[1:] for l in out if l.startswith("modules:")]
+            r["modules"] = loaded[-1] if loaded else []
             if log:
                 with open(log, "a") as f:
                     f.write("=== %s at %s ===\n" % (layout, heap))

@@ -31,7 +31,7 @@ BIN = os.path.dirname(sys.executable)
 MARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc"}
 # Not copied: the unix-port simulator's modules, the image's manifest, and the
 # page module (on the filesystem the page is a file, www/index.html.gz).
-NOT_COPIED = ("hw_host.py", "hw_host_flash.py", "main_host.py", "manifest.py", "webpage.py")
+NOT_COPIED = ("hw_host.py", "hw_host_flash.py", "hw_host_sim.py", "main_host.py", "manifest.py", "webpage.py")
 SOURCE = ("main.py",)                      # copied as source
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the firmware's modules cost in the heap when imported, in the stock layout or the image.
 
-    .venv/bin/python tools/heap_modules.py [--layout stock|image] [--extra MOD,...] [MOD ...]
+    .venv/bin/python tools/heap_modules.py [--layout stock|image] [--extra MOD,...] [--from-log FILE] [MOD ...]
 
 Imports MODs (default: the modules a gateway under tools/bench_load.py's load
 keeps loaded, as its ``--heap-log`` printed them) one after the other in a fresh
@@ -22,11 +22,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpbuild  # noqa: E402
 import sim  # noqa: E402
 
-# What `sys.modules` held on the stock layout under tools/bench_load.py's load
-# (its heap log prints the list: bench_load passes it here), boot stand-in first.
-STEADY = ("asyncio hw_host app broker_url button clock config crc16 dsmr empro framer http_server hub jsonw "
+# What `sys.modules` held on the stock layout under tools/bench_load.py's load, as
+# its heap log printed it ("modules: ..."); `make bench` and --from-log take the
+# list of the run at hand instead.
+STEADY = ("asyncio hw_host app button clock config crc16 dsmr empro framer http_server hub jsonw "
           "led modbus_frame modbus_tcp mqtt_payload mqtt_publisher netman ondemand p1reader p1time phases "
-          "plausible raw_stream reading regmap safemode status streams supervisor version webapi umqtt.simple").split()
+          "plausible raw_stream reading regmap status streams supervisor version webapi").split()
+# What a loaded-module list may hold that is no module of the firmware to import here:
+# the sim's entry point (it runs the gateway when imported) and the script itself.
+HOST_ENTRY = ("__main__", "main_host")
 # Loaded for a config PATCH (webactions -> jsoncheck, then config_check -> pem) or an update.
 EXTRA = ("webactions", "jsoncheck", "config_check", "pem", "homewizard", "ha_discovery", "ota", "tic")
 
@@ -114,8 +118,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--layout", choices=("stock", "image"), default="stock")
     ap.add_argument("--extra", help="comma-separated on-demand modules (default: %s)" % ",".join(EXTRA))
+    ap.add_argument("--from-log", metavar="FILE",
+                    help="the modules of the last heap sample in a tools/bench_load.py --log FILE")
     ap.add_argument("modules", nargs="*", help="default: the modules a gateway under load keeps loaded")
     a = ap.parse_args(argv)
+    if a.from_log:
+        with open(a.from_log) as f:
+            held = [l.split()[1:] for l in f if l.startswith("modules:")]
+        if not held:
+            raise SystemExit("heap_modules: no 'modules:' line in %s" % a.from_log)
+        a.modules = [m for m in held[-1] if m not in HOST_ENTRY]
     extra = EXTRA if a.extra is None else [m for m in a.extra.split(",") if m]
     rows, on_top = costs(a.layout, a.modules or STEADY, extra)
     report(a.layout, rows, on_top)

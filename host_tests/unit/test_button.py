@@ -145,6 +145,22 @@ def test_run_polls_the_hw_button_and_reports_events():
     assert got == [button.SHORT]
 
 
+def test_run_steps_the_led_at_every_poll():
+    t = [0]
+
+    def clock():
+        t[0] += 20
+        return t[0]
+
+    steps = []
+    b = Button(_Pin([False, False, False]))
+    try:
+        asyncio.run(b.run(lambda ev: None, clock, steps.append))
+    except KeyboardInterrupt:
+        pass
+    assert steps == [20, 40, 60]
+
+
 def test_a_press_held_past_the_tick_counters_span_stays_a_factory_reset():
     # A jammed button: an ESP32's ticks_diff wraps after 2**29 ms (6 days).
     real = button.ticks_diff

@@ -2,6 +2,7 @@
 import json
 
 import ha_discovery as ha
+import mqtt_connect
 import mqtt_payload as mp
 from reading import INSTANT_FIELDS, TOTAL_NAMES
 
@@ -18,7 +19,7 @@ def test_every_payload_field_has_a_discovery_row():
 
 
 def test_discovery_for_power_is_a_measurement_in_watts():
-    data, status = mp.topics("home", "S-1")
+    data, status = mqtt_connect.topics("home", "S-1")
     c = _config("power_l1_w", "S-1", data, status)
     assert ha.topic("power_l1_w", "S-1") == "homeassistant/sensor/p1gw_S_1/power_l1_w/config"
     assert (c["device_class"], c["unit_of_measurement"], c["state_class"]) == ("power", "W", "measurement")
@@ -68,7 +69,7 @@ def test_a_retained_publish_header_sets_the_retain_bit():
 
 
 def test_a_french_meters_power_is_announced_as_apparent_power_in_va():
-    data, status = mp.topics("home", "S-1")
+    data, status = mqtt_connect.topics("home", "S-1")
     out = []
     ha.write_config(out.append, "power_w", "S-1", data, status, True)
     c = json.loads("".join(out))

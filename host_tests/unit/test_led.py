@@ -1,10 +1,8 @@
 """LED patterns: every row of the PRODUCT.md section 6 LED table and the button-hold feedback."""
-import asyncio
-
 import led
 import status
 from button import Button
-from led import BLUE, GREEN, OFF, ORANGE, RED, WHITE, LedDriver, LedPattern, colour_at
+from led import BLUE, GREEN, OFF, ORANGE, RED, WHITE, LedDriver, colour_at
 
 
 def _seq(state, step_ms=250, until_ms=2000):
@@ -62,20 +60,26 @@ def test_unknown_state_shows_red():
     assert colour_at("nonsense", 700) == RED
 
 
-def test_pattern_restarts_on_state_change():
-    p = LedPattern()
-    p.colour(status.NO_P1, 0)
-    assert p.colour(status.NO_P1, 600) == GREEN
-    assert p.colour(status.NO_IP, 600) == GREEN       # new state begins with its first colour
-    assert p.colour(status.NO_IP, 1100) == ORANGE
-
-
 class _Led:
     def __init__(self):
         self.writes = []
 
     def set(self, r, g, b):
         self.writes.append((r, g, b))
+
+
+def test_pattern_restarts_on_state_change():
+    hw = _Led()
+    state = [status.NO_P1]
+    drv = LedDriver(hw, lambda: state[0])
+    drv.step(0)
+    drv.step(600)
+    assert hw.writes[-1] == GREEN
+    state[0] = status.NO_IP
+    drv.step(600)
+    assert hw.writes[-1] == GREEN                     # new state begins with its first colour
+    drv.step(1100)
+    assert hw.writes[-1] == ORANGE
 
 
 def test_driver_writes_only_on_change():
@@ -106,23 +110,6 @@ def test_button_hold_shows_each_threshold_on_the_led():
     assert seen[2000] == OFF           # 2 s: release would do nothing
     assert seen[5000] == BLUE          # 5 s: access point
     assert seen[10000] == RED          # 10 s: factory reset
-
-
-def test_run_applies_state_to_the_led():
-    hw = _Led()
-    calls = [0]
-
-    def state():
-        calls[0] += 1
-        if calls[0] > 3:
-            raise KeyboardInterrupt
-        return status.BOOTING
-
-    try:
-        asyncio.run(LedDriver(hw, state).run(lambda: 0))
-    except KeyboardInterrupt:
-        pass
-    assert hw.writes == [led.RED]
 
 
 def test_identify_blinks_white_over_the_state_then_gives_it_back():

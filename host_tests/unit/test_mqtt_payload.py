@@ -1,7 +1,8 @@
-"""MQTT topics, the per-telegram JSON, broker URLs and the CONNECT bytes."""
+"""MQTT topics, the per-telegram JSON, broker URLs and the CONNECT bytes (mqtt_payload, mqtt_connect)."""
 import json
 
 import dsmr
+import mqtt_connect
 import mqtt_payload as mp
 from broker_url import parse_broker
 from _support import make_telegram, raises, telegram
@@ -15,18 +16,18 @@ def _payload(name, totals=False, now=NOW):
 
 
 def test_topics_follow_xemex_layout():
-    assert mp.topics("home", "P1GW-0042") == ("devices/home/smart-connect/P1GW-0042/data",
+    assert mqtt_connect.topics("home", "P1GW-0042") == ("devices/home/smart-connect/P1GW-0042/data",
                                                "devices/home/smart-connect/P1GW-0042/status")
 
 
 def test_empty_site_is_unknown_site():
-    assert mp.topics("", "S1")[0] == "devices/unknown-site/smart-connect/S1/data"
+    assert mqtt_connect.topics("", "S1")[0] == "devices/unknown-site/smart-connect/S1/data"
 
 
 def test_wildcards_and_levels_in_site_are_rejected():
-    assert raises(ValueError, mp.topics, "a+b", "S1")
-    assert raises(ValueError, mp.topics, "#", "S1")
-    assert raises(ValueError, mp.topics, "a/b", "S1")
+    assert raises(ValueError, mqtt_connect.topics, "a+b", "S1")
+    assert raises(ValueError, mqtt_connect.topics, "#", "S1")
+    assert raises(ValueError, mqtt_connect.topics, "a/b", "S1")
 
 
 def test_payload_carries_every_instant_field_and_timestamp_only():
@@ -148,20 +149,20 @@ def test_broker_url_errors_say_why():
 
 
 def test_connect_packet_bytes_with_credentials():
-    pkt = mp.connect_packet("S1", "u", "pw", 60, "t/s", b"offline")
+    pkt = mqtt_connect.connect_packet("S1", "u", "pw", 60, "t/s", b"offline")
     body = (b"\x00\x04MQTT\x04" + bytes([0x02 | 0x04 | 0x20 | 0x80 | 0x40]) + b"\x00\x3c"
             + b"\x00\x02S1" + b"\x00\x03t/s" + b"\x00\x07offline" + b"\x00\x01u" + b"\x00\x02pw")
     assert pkt == b"\x10" + bytes([len(body)]) + body
 
 
 def test_connect_packet_without_credentials_sets_no_user_flags():
-    pkt = mp.connect_packet("S1", "", "", 30, "t", b"offline")
+    pkt = mqtt_connect.connect_packet("S1", "", "", 30, "t", b"offline")
     assert pkt[9] == 0x26  # clean session + will + will retain
     assert pkt[10:12] == b"\x00\x1e"
     assert pkt.endswith(b"\x00\x07offline")
 
 
 def test_connect_packet_long_remaining_length_uses_two_bytes():
-    pkt = mp.connect_packet("S1", "u" * 200, "p", 60, "t", b"offline")
+    pkt = mqtt_connect.connect_packet("S1", "u" * 200, "p", 60, "t", b"offline")
     n = len(pkt) - 3
     assert pkt[1] == (n & 0x7F) | 0x80 and pkt[2] == n >> 7

@@ -1,6 +1,7 @@
 """Network manager: connect, backoff, NTP and the access-point rules, on a fake clock and a fake Net."""
 import asyncio
 
+import netconnect
 import netman
 from hub import Hub
 from netman import NetManager
@@ -109,16 +110,16 @@ def test_scan_lists_each_network_once_strongest_first_without_hidden_or_non_utf8
     scan = [(b"home", b"a", 1, -70, 3, False), (b"guest", b"b", 6, -50, 0, False),
             (b"home", b"c", 11, -40, 3, False), (b"", b"d", 1, -30, 3, True),
             (b"Caf\xe9", b"e", 1, -20, 3, False), (b"caf\xc3\xa9", b"f", 1, -90, 4, False)]
-    assert netman.networks(scan) == [{"ssid": "home", "rssi": -40, "secure": True},
+    assert netconnect.networks(scan) == [{"ssid": "home", "rssi": -40, "secure": True},
                                      {"ssid": "guest", "rssi": -50, "secure": False},
                                      {"ssid": "caf\u00e9", "rssi": -90, "secure": True}]
 
 
 def test_netmask_from_prefix_or_dotted():
-    assert netman.netmask("24") == "255.255.255.0"
-    assert netman.netmask("20") == "255.255.240.0"
-    assert netman.netmask("0") == "0.0.0.0"
-    assert netman.netmask("255.255.0.0") == "255.255.0.0"
+    assert netconnect.netmask("24") == "255.255.255.0"
+    assert netconnect.netmask("20") == "255.255.240.0"
+    assert netconnect.netmask("0") == "0.0.0.0"
+    assert netconnect.netmask("255.255.0.0") == "255.255.0.0"
 
 
 def test_hostname_is_set_before_connecting():
@@ -128,9 +129,9 @@ def test_hostname_is_set_before_connecting():
 
 
 def test_link_local_address_comes_from_the_mac():
-    assert netman.link_local_ip("24:0a:c4:00:51:7e") == "169.254.82.126"
+    assert netconnect.link_local_ip("24:0a:c4:00:51:7e") == "169.254.82.126"
     for mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:fd:ff", "ff:ff:ff:ff:fe:00", "ff:ff:ff:ff:ff:ff"):
-        x = int(netman.link_local_ip(mac).split(".")[2])
+        x = int(netconnect.link_local_ip(mac).split(".")[2])
         assert 1 <= x <= 254, mac  # RFC 3927: never 169.254.0.x or 169.254.255.x
 
 
