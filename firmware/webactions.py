@@ -6,6 +6,7 @@ that a running gateway needs a few times a day, not all the time (the config
 PATCH has a module of its own, webconfig.py, so its peak holds none of this).
 ``answer(hub, req)`` is the response; nothing here awaits.
 """
+import ondemand
 from http_server import error_response, json_response
 
 
