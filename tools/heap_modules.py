@@ -31,8 +31,12 @@ STEADY = ("asyncio hw_host app button clock config crc16 dsmr empro framer http_
 # What a loaded-module list may hold that is no module of the firmware to import here:
 # the sim's entry point (it runs the gateway when imported) and the script itself.
 HOST_ENTRY = ("__main__", "main_host")
-# Loaded for a config PATCH (webactions -> jsoncheck, then config_check -> pem) or an update.
-EXTRA = ("webactions", "jsoncheck", "config_check", "pem", "homewizard", "ha_discovery", "ota", "tic")
+# Loaded on demand, each for its call and dropped after: a config PATCH (webconfig, jsoncheck, then
+# config_check -> pem), an MQTT session's opening and its Home Assistant announcement, a network
+# step, the HomeWizard API, a firmware update, a French meter.
+EXTRA = ("webconfig", "jsoncheck", "config_check", "pem", "config_defaults", "webactions", "webrefuse",
+         "http_body", "http_full", "auth_throttle", "mqtt_connect", "ha_discovery", "netconnect", "homewizard",
+         "ota", "tic")
 
 SCRIPT = """
 import gc, sys
